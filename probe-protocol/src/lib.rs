@@ -1,0 +1,315 @@
+//! Wire protocol of the Pladmed probe link, version [`PROTOCOL_VERSION`].
+//!
+//! A probe opens a WebSocket to `GET /probe/ws` on the coordinator, authenticated with its probe
+//! token (`Authorization: Bearer TOKEN` or `?token=TOKEN`). Every application message is one JSON
+//! text frame, an object whose `"type"` field names the message. Probes send [`ProbeMessage`]s;
+//! the coordinator sends [`ServerMessage`]s. Binary frames are a protocol violation.
+//!
+//! The sequence is:
+//! 1. probe → `hello`; coordinator → `welcome` (or a close with [`close`] codes).
+//! 2. coordinator → `operation` whenever an operation is assigned to the probe (again after each
+//!    reconnect until the probe has answered `accepted`).
+//! 3. probe → `accepted`, then any number of `result`s; coordinator → one `result_ack` per result,
+//!    sent only once the result is durably stored. A probe re-sends every result that it has not
+//!    seen acknowledged; re-sent results are acknowledged with `duplicate: true` and stored once.
+//! 4. probe → `finished` when the operation's schedule is over.
+//!
+//! This crate is shared by the coordinator, the reference probe and the tests, so that all of them
+//! agree on the contract byte for byte. It is also the contract for probes written by others:
+//! every public item is documented.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The protocol version this crate implements; `hello.protocol` must equal it.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Close codes the coordinator uses when it ends a probe link.
+pub mod close {
+    /// The coordinator is shutting down (standard WebSocket "going away"); reconnect later.
+    pub const GOING_AWAY: u16 = 1001;
+    /// A frame or message exceeded the configured size limit (standard "message too big").
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
+    /// Missing, malformed, revoked or unknown probe token. Reconnecting with the same token
+    /// will not help.
+    pub const UNAUTHORIZED: u16 = 4001;
+    /// The probe sent something that is not protocol v1: a binary frame, text that is not a
+    /// known message, a wrong protocol version, a message before `hello`, or a result for an
+    /// operation that is not assigned to this probe.
+    pub const PROTOCOL_VIOLATION: u16 = 4002;
+    /// The same probe opened a newer link; the newer one wins and this one is closed.
+    pub const SUPERSEDED: u16 = 4003;
+    /// The probe did not read its frames fast enough and its outgoing queue filled up; it is
+    /// disconnected so that it cannot slow down or bloat the coordinator. Reconnect.
+    pub const TOO_SLOW: u16 = 4004;
+}
+
+/// A message a probe sends to the coordinator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ProbeMessage {
+    /// First message on every link: who the probe software is and how much it can take on.
+    Hello(Hello),
+    /// The probe took on an operation it received; its credits count as in use until `finished`.
+    Accepted(Accepted),
+    /// One execution's result. Re-send until a matching `result_ack` arrives.
+    Result(ResultReport),
+    /// The operation's schedule is over on this probe; its credits are released.
+    Finished(Finished),
+}
+
+/// Payload of [`ProbeMessage::Hello`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hello {
+    /// Must be [`PROTOCOL_VERSION`]; anything else closes the link with
+    /// [`close::PROTOCOL_VIOLATION`].
+    pub protocol: u32,
+    /// Free-form name and version of the probe software, e.g. `"pladmed-probe/0.1.0"`.
+    pub agent: String,
+    /// Total capacity the probe offers, in credits. Must be greater than zero.
+    pub total_credits: u64,
+    /// Credits already taken by operations the probe is running (e.g. after a reconnect).
+    pub in_use_credits: u64,
+    /// The probe's clock offset against its NTP server, in milliseconds, if it measured one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_offset_ms: Option<f64>,
+}
+
+/// Payload of [`ProbeMessage::Accepted`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Accepted {
+    /// The `operation_id` of the `operation` message being accepted.
+    pub operation_id: String,
+}
+
+/// Payload of [`ProbeMessage::Finished`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Finished {
+    /// The operation whose schedule is over.
+    pub operation_id: String,
+}
+
+/// How the `content` of a [`ResultReport`] is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContentFormat {
+    /// `content` is any JSON value (scamper's JSON output: an array of its objects).
+    Json,
+    /// `content` is a string: `sc_analysis_dump` text output.
+    Dump,
+    /// `content` is a string: plain text output (dig).
+    Text,
+    /// `content` is a string: base64 (standard alphabet, padded) of binary scamper warts.
+    Warts,
+}
+
+/// Payload of [`ProbeMessage::Result`]: the outcome of one execution of an operation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResultReport {
+    /// The operation this result belongs to; it must be assigned to the sending probe.
+    pub operation_id: String,
+    /// Identifies this execution's result; the same result re-sent keeps the same code, so the
+    /// coordinator stores it once. 1 to [`MAX_UNIQUE_CODE_LEN`] bytes.
+    pub unique_code: String,
+    /// Encoding of `content`.
+    pub format: ContentFormat,
+    /// The measurement output, encoded as `format` says.
+    pub content: Value,
+    /// When the execution ran, by the probe's clock (RFC 3339).
+    pub measured_at: DateTime<Utc>,
+    /// Set when the measurement tool failed: its error message. `content` then holds whatever
+    /// partial output there was (possibly `null`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Longest accepted [`ResultReport::unique_code`], in bytes.
+pub const MAX_UNIQUE_CODE_LEN: usize = 128;
+
+/// A message the coordinator sends to a probe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ServerMessage {
+    /// Answer to `hello`: the link is established.
+    Welcome(Welcome),
+    /// An operation assigned to this probe.
+    Operation(OperationOrder),
+    /// A result is durably stored (or was already stored); the probe may forget it.
+    ResultAck(ResultAck),
+    /// Something the probe sent was refused without closing the link.
+    Error(ErrorNotice),
+}
+
+/// Payload of [`ServerMessage::Welcome`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Welcome {
+    /// The identifier of the probe the token belongs to.
+    pub probe_id: String,
+    /// The coordinator's clock when it sent the welcome.
+    pub server_time: DateTime<Utc>,
+    /// The coordinator pings every `heartbeat_s` seconds; a link silent for three periods is
+    /// dropped.
+    pub heartbeat_s: u32,
+}
+
+/// The kind of measurement an operation runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperationKind {
+    /// scamper trace.
+    Traceroute,
+    /// scamper ping.
+    Ping,
+    /// dig.
+    Dns,
+}
+
+/// The output format the operation's owner asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResultFormat {
+    /// scamper JSON (traceroute, ping).
+    Json,
+    /// `sc_analysis_dump` text (traceroute only).
+    Dump,
+    /// dig's text output (dns).
+    Text,
+}
+
+/// Payload of [`ServerMessage::Operation`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperationOrder {
+    /// Identifier to quote in `accepted`, `result` and `finished`.
+    pub operation_id: String,
+    /// What to run.
+    pub kind: OperationKind,
+    /// The parameters exactly as the operation's owner gave them, already validated by the
+    /// coordinator against the reference parameter list (see docs/api.md).
+    pub params: Map<String, Value>,
+    /// Credits this operation takes from the probe's capacity between `accepted` and `finished`.
+    pub credits: u64,
+    /// Requested output format.
+    pub result_format: ResultFormat,
+}
+
+/// Payload of [`ServerMessage::ResultAck`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResultAck {
+    /// Echo of the result's `operation_id`.
+    pub operation_id: String,
+    /// Echo of the result's `unique_code`.
+    pub unique_code: String,
+    /// `true` when the result had already been stored before (a re-send).
+    pub duplicate: bool,
+}
+
+/// Payload of [`ServerMessage::Error`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorNotice {
+    /// Machine-readable code, one of [`error_code`].
+    pub code: String,
+    /// Human-readable explanation naming the offending field.
+    pub message: String,
+}
+
+/// Codes carried by [`ErrorNotice::code`].
+pub mod error_code {
+    /// The coordinator could not store a result right now (e.g. database outage); it was not
+    /// acknowledged: keep it and re-send later.
+    pub const STORE_UNAVAILABLE: &str = "store_unavailable";
+    /// A field of the message has a value the coordinator refuses (named in the message).
+    pub const INVALID_FIELD: &str = "invalid_field";
+}
+
+/// Why a text frame could not be decoded.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid protocol message: {0}")]
+pub struct DecodeError(#[from] serde_json::Error);
+
+impl ProbeMessage {
+    /// Decodes one text frame sent by a probe.
+    pub fn decode(text: &str) -> Result<Self, DecodeError> {
+        Ok(serde_json::from_str(text)?)
+    }
+
+    /// Encodes the message as the text of one frame.
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).expect("protocol messages always serialise")
+    }
+}
+
+impl ServerMessage {
+    /// Decodes one text frame sent by the coordinator.
+    pub fn decode(text: &str) -> Result<Self, DecodeError> {
+        Ok(serde_json::from_str(text)?)
+    }
+
+    /// Encodes the message as the text of one frame.
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).expect("protocol messages always serialise")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn hello_round_trips_with_its_type_tag() {
+        let text =
+            r#"{"type":"hello","protocol":1,"agent":"t/1","total_credits":100,"in_use_credits":0}"#;
+        let msg = ProbeMessage::decode(text).unwrap();
+        assert!(
+            matches!(&msg, ProbeMessage::Hello(h) if h.total_credits == 100 && h.clock_offset_ms.is_none())
+        );
+        assert_eq!(ProbeMessage::decode(&msg.encode()).unwrap(), msg);
+    }
+
+    #[test]
+    fn result_carries_any_json_content() {
+        let msg = ProbeMessage::Result(ResultReport {
+            operation_id: "op".into(),
+            unique_code: "u1".into(),
+            format: ContentFormat::Json,
+            content: json!([{"type": "trace", "hops": [1, 2]}]),
+            measured_at: Utc::now(),
+            error: None,
+        });
+        assert_eq!(ProbeMessage::decode(&msg.encode()).unwrap(), msg);
+    }
+
+    #[test]
+    fn unknown_type_missing_field_and_extra_field_are_errors() {
+        for text in [
+            r#"{"type":"launch_missiles"}"#,
+            r#"{"type":"accepted"}"#,
+            r#"{"type":"finished","operation_id":"x","extra":1}"#,
+            r#"[1,2]"#,
+            "not json",
+        ] {
+            assert!(ProbeMessage::decode(text).is_err(), "{text} decoded");
+        }
+    }
+
+    #[test]
+    fn server_messages_round_trip() {
+        let msg = ServerMessage::ResultAck(ResultAck {
+            operation_id: "op".into(),
+            unique_code: "u".into(),
+            duplicate: true,
+        });
+        let text = msg.encode();
+        assert!(text.contains(r#""type":"result_ack""#));
+        assert_eq!(ServerMessage::decode(&text).unwrap(), msg);
+    }
+}

@@ -1,0 +1,3 @@
+mod email;
+
+pub use email::Email;

@@ -1,0 +1,3 @@
+mod location;
+
+pub use location::Location;

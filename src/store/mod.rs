@@ -1,0 +1,132 @@
+//! Persistence: one [`Store`] contract, two implementations.
+//!
+//! [`mongo::MongoStore`] is the production store; [`embedded::EmbeddedStore`] keeps everything in
+//! one file under a data directory so that the server runs on a fresh machine with nothing else
+//! installed. Both pass the same contract suite (`tests/store_contract.rs`).
+//!
+//! Everything that several server instances must agree on lives here, not in memory: accounts,
+//! credits, probes and their link state, operations, assignments and results.
+
+pub mod embedded;
+pub mod mongo;
+mod records;
+
+pub use records::*;
+
+use crate::credits::Credits;
+use crate::ids::{OperationId, ProbeId, ResultId, UserId};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint was violated, e.g. an e-mail address already registered.
+    #[error("{0} already exists")]
+    Duplicate(&'static str),
+    /// The user's balance does not cover the debit; nothing was changed.
+    #[error("not enough credits")]
+    NotEnoughCredits,
+    /// A balance would pass [`crate::credits::MAX_CREDITS`]; nothing was changed.
+    #[error("credit balance would overflow")]
+    CreditOverflow,
+    /// The operation is not assigned to that probe.
+    #[error("operation not assigned to this probe")]
+    NotAssigned,
+    /// The referenced entity does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The store cannot be reached or refused the write; the caller may retry later.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data could not be decoded: a bug or tampering, never the caller's fault.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Short alias for store results.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The persistence contract. Every method is atomic: it applies entirely or not at all, also
+/// across a crash of the process. Writes are durable when the method returns `Ok`.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates an account. [`StoreError::Duplicate`]`("email")` if the address is taken.
+    async fn insert_user(&self, user: &User) -> StoreResult<()>;
+    /// The account with that address.
+    async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
+    /// The account with that id.
+    async fn user(&self, id: UserId) -> StoreResult<Option<User>>;
+    /// Adds credits to an account and returns it updated; `None` if there is no such account.
+    async fn add_credits(&self, id: UserId, amount: Credits) -> StoreResult<Option<User>>;
+
+    /// Registers a probe.
+    async fn insert_probe(&self, probe: &Probe) -> StoreResult<()>;
+    /// The probe with that id.
+    async fn probe(&self, id: ProbeId) -> StoreResult<Option<Probe>>;
+    /// Probes, in creation order, optionally only those of one owner.
+    async fn probes(&self, owner: Option<UserId>) -> StoreResult<Vec<Probe>>;
+    /// Marks a probe connected through `link`, replacing any previous link state.
+    async fn link_up(&self, id: ProbeId, link: &Link) -> StoreResult<()>;
+    /// Marks a probe disconnected, but only if its current link is `session` (a newer link of
+    /// the same probe, possibly on another instance, must stay up).
+    async fn link_down(&self, id: ProbeId, session: &SessionId) -> StoreResult<()>;
+    /// Marks every probe linked through `instance` disconnected; called at startup, when no link
+    /// of this instance can have survived.
+    async fn reset_links(&self, instance: &str) -> StoreResult<()>;
+
+    /// Debits `operation.credits` from its owner and stores the operation with one
+    /// [`AssignmentState::Assigned`] assignment per probe, all or nothing.
+    /// [`StoreError::NotEnoughCredits`] when the owner's balance does not cover it; concurrent
+    /// calls can never drive a balance below zero.
+    async fn create_operation(&self, operation: &Operation) -> StoreResult<()>;
+    /// The operation with that id.
+    async fn operation(&self, id: OperationId) -> StoreResult<Option<Operation>>;
+    /// Operations in creation order, optionally only those of one owner.
+    async fn operations(&self, owner: Option<UserId>) -> StoreResult<Vec<Operation>>;
+    /// Operations assigned to `probe`, not yet accepted by it, whose stop time is after `now`:
+    /// what must be (re)delivered when the probe connects.
+    async fn pending_operations(
+        &self,
+        probe: ProbeId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Operation>>;
+    /// The state of an assignment; `None` if the operation is not assigned to that probe.
+    async fn assignment(
+        &self,
+        operation: OperationId,
+        probe: ProbeId,
+    ) -> StoreResult<Option<AssignmentState>>;
+    /// Moves an assignment forward and adjusts the probe's in-use credits with it:
+    /// `Assigned → Accepted` adds `credits`, `Accepted → Finished` (or `Assigned → Finished`)
+    /// releases what was added. Moving to the current or an earlier state changes nothing and
+    /// returns `false`. [`StoreError::NotAssigned`] if there is no such assignment.
+    async fn advance_assignment(
+        &self,
+        operation: OperationId,
+        probe: ProbeId,
+        to: AssignmentState,
+        credits: u64,
+    ) -> StoreResult<bool>;
+
+    /// Stores a result and pays `reward` to the probe's owner, together or not at all.
+    /// A result with the same (operation, probe, unique_code) stored before is left untouched,
+    /// pays nothing and returns [`Insertion::Duplicate`].
+    async fn insert_result(
+        &self,
+        result: &MeasurementResult,
+        reward: &Reward,
+    ) -> StoreResult<Insertion>;
+    /// Up to `limit` results of an operation in storage order, starting after the cursor.
+    async fn results(
+        &self,
+        operation: OperationId,
+        after: Option<ResultId>,
+        limit: usize,
+    ) -> StoreResult<Vec<MeasurementResult>>;
+
+    /// A cheap round trip proving the store answers.
+    async fn ping(&self) -> StoreResult<()>;
+    /// Deletes every record (development mode only); unique indexes stay in force.
+    async fn delete_all(&self) -> StoreResult<()>;
+}

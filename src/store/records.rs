@@ -1,0 +1,157 @@
+//! The records the store keeps.
+
+use crate::credits::Credits;
+use crate::ids::{OperationId, ProbeId, ResultId, UserId};
+use crate::probes::Location;
+use chrono::{DateTime, Utc};
+use probe_protocol::{ContentFormat, OperationKind, ResultFormat};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+pub use crate::accounts::Email;
+
+/// An account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    /// Identifier (`_id` in the API).
+    pub id: UserId,
+    /// Unique login name.
+    pub email: Email,
+    /// Argon2id PHC string; never leaves the server.
+    pub password_hash: String,
+    /// Current balance.
+    pub credits: Credits,
+    /// May grant credits.
+    pub is_superuser: bool,
+}
+
+/// A registered probe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Probe {
+    /// Identifier (`identifier` in the API).
+    pub id: ProbeId,
+    /// The account that registered it and earns its rewards.
+    pub owner: UserId,
+    /// Where it is.
+    pub location: Location,
+    /// Part of the signed probe token; bumping it revokes every token issued before.
+    pub token_version: u32,
+    /// Present while the probe is connected to some instance.
+    pub link: Option<Link>,
+}
+
+/// Identifies one WebSocket link of a probe, unique across instances and restarts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SessionId(pub String);
+
+/// The state of a connected probe, as it reported in `hello` and since adjusted by
+/// `accepted`/`finished`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Link {
+    /// The server instance holding the WebSocket.
+    pub instance: String,
+    /// This link.
+    pub session: SessionId,
+    /// Capacity the probe offers.
+    pub total_credits: u64,
+    /// Capacity taken by accepted, unfinished operations.
+    pub in_use_credits: u64,
+    /// The probe's own clock offset, if it reported one.
+    pub clock_offset_ms: Option<f64>,
+    /// When the link came up.
+    pub connected_at: DateTime<Utc>,
+}
+
+impl Link {
+    /// Credits still free on the probe.
+    pub fn available_credits(&self) -> u64 {
+        self.total_credits.saturating_sub(self.in_use_credits)
+    }
+
+    /// Free fraction of the capacity, as the original API's `availability` (0.0 to 1.0).
+    pub fn availability(&self) -> f64 {
+        if self.total_credits == 0 {
+            return 0.0;
+        }
+        self.available_credits() as f64 / self.total_credits as f64
+    }
+}
+
+/// A measurement request fanned out to probes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Operation {
+    /// Identifier (`_id` in the API).
+    pub id: OperationId,
+    /// Who created and paid for it.
+    pub owner: UserId,
+    /// What to measure.
+    pub kind: OperationKind,
+    /// Parameters as given (validated).
+    pub params: Map<String, Value>,
+    /// The probes it was assigned to.
+    pub probes: Vec<ProbeId>,
+    /// What the owner paid in total.
+    pub credits: Credits,
+    /// What each probe reserves for it between `accepted` and `finished`.
+    pub credits_per_probe: u64,
+    /// Requested output format.
+    pub result_format: ResultFormat,
+    /// When the schedule ends; no delivery after it.
+    pub stop_time: DateTime<Utc>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Where an operation stands on one probe. The order of the variants is the order of the states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssignmentState {
+    /// Sent (or to be sent) to the probe, not yet accepted.
+    Assigned,
+    /// The probe accepted it; its credits are in use.
+    Accepted,
+    /// The probe finished it; its credits are released.
+    Finished,
+}
+
+/// One stored result of one execution on one probe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeasurementResult {
+    /// Storage identifier, also the pagination cursor.
+    pub id: ResultId,
+    /// The operation it answers.
+    pub operation: OperationId,
+    /// The probe that measured it.
+    pub probe: ProbeId,
+    /// The probe's identifier for this execution; unique per (operation, probe).
+    pub unique_code: String,
+    /// Encoding of `content`.
+    pub format: ContentFormat,
+    /// The measurement output.
+    pub content: Value,
+    /// Error reported by the probe's tool, if it failed.
+    pub error: Option<String>,
+    /// When the probe measured it.
+    pub measured_at: DateTime<Utc>,
+    /// When the coordinator stored it.
+    pub received_at: DateTime<Utc>,
+}
+
+/// Credits paid to a probe's owner for a new result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reward {
+    /// Who is paid.
+    pub user: UserId,
+    /// How much.
+    pub credits: Credits,
+}
+
+/// Outcome of [`super::Store::insert_result`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Insertion {
+    /// New result, stored and rewarded.
+    Stored,
+    /// Stored before; nothing changed.
+    Duplicate,
+}
