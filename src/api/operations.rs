@@ -1,0 +1,120 @@
+//! /traceroute, /ping, /dns, /operation, /operations, /operations/me, /operations/{id}/results.
+
+use super::error::ApiError;
+use super::views;
+use crate::ids::{OperationId, ResultId};
+use crate::operations::{self, CreateRequest};
+use crate::state::AppState;
+use crate::store::{Operation, User};
+use probe_protocol::OperationKind;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use warp::http::StatusCode;
+use warp::{Rejection, Reply};
+
+/// Results returned inline by GET /operation and by default per page.
+pub const DEFAULT_PAGE: usize = 100;
+/// Largest page GET /operations/{id}/results serves.
+pub const MAX_PAGE: usize = 1000;
+
+/// POST /traceroute, /ping, /dns → 201 with the operation.
+pub async fn create(
+    kind: OperationKind,
+    state: AppState,
+    owner: User,
+    body: CreateRequest,
+) -> Result<impl Reply, Rejection> {
+    let operation = operations::create(&state, &owner, kind, body)
+        .await
+        .map_err(ApiError::from)?;
+    let mut view = views::operation(&operation);
+    view["results"] = json!([]);
+    Ok(warp::reply::with_status(
+        warp::reply::json(&view),
+        StatusCode::CREATED,
+    ))
+}
+
+async fn find(state: &AppState, raw_id: Option<&str>) -> Result<Operation, ApiError> {
+    let missing = || ApiError::NotFound("Operation doesn't exist".into());
+    let id: OperationId = raw_id.unwrap_or_default().parse().map_err(|_| missing())?;
+    state.store.operation(id).await?.ok_or_else(missing)
+}
+
+/// One page of results and the cursor of the next page, if there is one.
+async fn page(
+    state: &AppState,
+    operation: OperationId,
+    after: Option<ResultId>,
+    limit: usize,
+) -> Result<(Vec<Value>, Option<ResultId>), ApiError> {
+    let mut results = state.store.results(operation, after, limit + 1).await?;
+    let more = results.len() > limit;
+    results.truncate(limit);
+    let next = if more {
+        results.last().map(|r| r.id)
+    } else {
+        None
+    };
+    Ok((results.iter().map(views::result).collect(), next))
+}
+
+/// GET /operation?id= : the operation with at most its first page of results.
+pub async fn get(state: AppState, query: HashMap<String, String>) -> Result<impl Reply, Rejection> {
+    let operation = find(&state, query.get("id").map(String::as_str)).await?;
+    let (results, next) = page(&state, operation.id, None, DEFAULT_PAGE).await?;
+    let mut view = views::operation(&operation);
+    view["results"] = Value::Array(results);
+    view["results_complete"] = Value::Bool(next.is_none());
+    view["results_next"] = next.map_or(Value::Null, |cursor| {
+        Value::String(format!(
+            "/operations/{}/results?after={cursor}&limit={DEFAULT_PAGE}",
+            operation.id
+        ))
+    });
+    Ok(warp::reply::json(&view))
+}
+
+/// GET /operations/{id}/results?after=&limit= : `{results, next}`; `next` is the `after` of the
+/// following page, `null` on the last one.
+pub async fn results(
+    raw_id: String,
+    state: AppState,
+    query: HashMap<String, String>,
+) -> Result<impl Reply, Rejection> {
+    let operation = find(&state, Some(&raw_id)).await?;
+    let after =
+        match query.get("after") {
+            None => None,
+            Some(raw) => Some(raw.parse::<ResultId>().map_err(|_| {
+                ApiError::BadRequest(format!("after: {raw:?} is not a result cursor"))
+            })?),
+        };
+    let limit = match query.get("limit") {
+        None => DEFAULT_PAGE,
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "limit: must be an integer between 1 and {MAX_PAGE}"
+                ))
+            })?,
+    };
+    let (results, next) = page(&state, operation.id, after, limit).await?;
+    Ok(warp::reply::json(
+        &json!({ "results": results, "next": next }),
+    ))
+}
+
+/// GET /operations (any user) and /operations/me (own): without results.
+pub async fn list(state: AppState, owner: Option<User>) -> Result<impl Reply, Rejection> {
+    let operations = state
+        .store
+        .operations(owner.map(|u| u.id))
+        .await
+        .map_err(ApiError::from)?;
+    let views: Vec<Value> = operations.iter().map(views::operation).collect();
+    Ok(warp::reply::json(&views))
+}

@@ -1,0 +1,75 @@
+//! /probes and /probes/me.
+
+use super::error::ApiError;
+use super::views;
+use crate::ids::ProbeId;
+use crate::probes::Location;
+use crate::state::AppState;
+use crate::store::{Probe, User};
+use serde_json::Value;
+use warp::http::StatusCode;
+use warp::{Rejection, Reply};
+
+fn coordinate(location: &Value, name: &str) -> Result<f64, ApiError> {
+    location
+        .get(name)
+        .and_then(Value::as_f64)
+        .ok_or_else(|| ApiError::BadRequest(format!("location.{name}: must be a number")))
+}
+
+fn parse_location(body: &Value) -> Result<Location, ApiError> {
+    let location = body
+        .get("location")
+        .filter(|l| l.is_object())
+        .ok_or_else(|| {
+            ApiError::BadRequest("location: an object {latitude, longitude} is required".into())
+        })?;
+    let latitude = coordinate(location, "latitude")?;
+    let longitude = coordinate(location, "longitude")?;
+    Location::new(latitude, longitude).map_err(ApiError::BadRequest)
+}
+
+/// POST /probes → 201 with the probe and its token.
+pub async fn register(state: AppState, owner: User, body: Value) -> Result<impl Reply, Rejection> {
+    let location = parse_location(&body)?;
+    let probe = Probe {
+        id: ProbeId::generate(),
+        owner: owner.id,
+        location,
+        token_version: 0,
+        link: None,
+    };
+    state
+        .store
+        .insert_probe(&probe)
+        .await
+        .map_err(ApiError::from)?;
+    tracing::info!(probe = %probe.id, owner = %owner.id, "probe registered");
+    let token = state.tokens.probe_token(probe.id, probe.token_version);
+    Ok(warp::reply::with_status(
+        warp::reply::json(&views::probe(&probe, Some(token))),
+        StatusCode::CREATED,
+    ))
+}
+
+/// GET /probes: every probe, public fields only (no token), whoever asks.
+pub async fn list(state: AppState) -> Result<impl Reply, Rejection> {
+    let probes = state.store.probes(None).await.map_err(ApiError::from)?;
+    let views: Vec<Value> = probes.iter().map(|p| views::probe(p, None)).collect();
+    Ok(warp::reply::json(&views))
+}
+
+/// GET /probes/me: the caller's probes with their tokens (the frontend's token dialog reads it
+/// from here).
+pub async fn mine(state: AppState, owner: User) -> Result<impl Reply, Rejection> {
+    let probes = state
+        .store
+        .probes(Some(owner.id))
+        .await
+        .map_err(ApiError::from)?;
+    let views: Vec<Value> = probes
+        .iter()
+        .map(|p| views::probe(p, Some(state.tokens.probe_token(p.id, p.token_version))))
+        .collect();
+    Ok(warp::reply::json(&views))
+}

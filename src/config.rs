@@ -1,0 +1,308 @@
+//! Typed settings, read once from the environment at startup.
+//!
+//! Every secret `NAME` may also be given as `NAME_FILE` (a path whose content, trimmed, is the
+//! value); the file wins over the variable, so container secrets override stray defaults.
+//! Anything invalid fails startup with an error naming the variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Development or production behaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Random JWT secret if none is set, `/delete_all` enabled, any CORS origin by default.
+    Development,
+    /// A JWT secret is mandatory and `/delete_all` answers 404.
+    Production,
+}
+
+/// Where data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageSettings {
+    /// MongoDB at `uri`, database `database`.
+    Mongo {
+        /// Connection string.
+        uri: String,
+        /// Database name.
+        database: String,
+    },
+    /// The embedded store in this directory.
+    Embedded {
+        /// Data directory.
+        dir: PathBuf,
+    },
+}
+
+/// Which browser origins may call the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// Any origin (`*`).
+    Any,
+    /// Only these origins, e.g. `https://pladmed.example.org`.
+    List(Vec<String>),
+}
+
+/// All settings of one server instance.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `PLADMED_BIND`: listen address.
+    pub bind: SocketAddr,
+    /// `PLADMED_MODE`.
+    pub mode: Mode,
+    /// `PLADMED_MONGODB_URI`, `PLADMED_MONGODB_DATABASE`, `PLADMED_DATA_DIR`.
+    pub storage: StorageSettings,
+    /// `PLADMED_JWT_SECRET`; `None` in development means "generate one".
+    pub jwt_secret: Option<String>,
+    /// `PLADMED_TOKEN_TTL_S`: lifetime of user tokens.
+    pub token_ttl: Duration,
+    /// `PLADMED_MAX_FRAME_BYTES`: largest WebSocket message accepted from a probe.
+    pub max_frame_bytes: usize,
+    /// `PLADMED_HEARTBEAT_S`: ping period on probe links.
+    pub heartbeat: Duration,
+    /// `PLADMED_CORS_ORIGINS`: comma-separated origins, or `*`.
+    pub cors: CorsOrigins,
+    /// `PLADMED_INSTANCE`: name of this instance, recorded with each probe link.
+    pub instance: String,
+    /// `PLADMED_PROBE_QUEUE`: frames queued per probe before it is dropped as too slow.
+    pub probe_queue: usize,
+}
+
+/// A setting could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub variable: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+fn invalid(variable: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable: variable.to_string(),
+        message: message.into(),
+    }
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&lookup);
+        let mode = match env.get("PLADMED_MODE").as_deref() {
+            None | Some("development") => Mode::Development,
+            Some("production") => Mode::Production,
+            Some(other) => {
+                return Err(invalid(
+                    "PLADMED_MODE",
+                    format!("must be development or production, not {other:?}"),
+                ))
+            }
+        };
+        let jwt_secret = env.secret("PLADMED_JWT_SECRET")?;
+        match &jwt_secret {
+            None if mode == Mode::Production => {
+                return Err(invalid(
+                    "PLADMED_JWT_SECRET",
+                    "is required in production mode",
+                ))
+            }
+            Some(s) if s.len() < 32 => {
+                return Err(invalid(
+                    "PLADMED_JWT_SECRET",
+                    "must be at least 32 characters",
+                ))
+            }
+            _ => {}
+        }
+        let storage = match env.secret("PLADMED_MONGODB_URI")? {
+            Some(uri) => StorageSettings::Mongo {
+                uri,
+                database: env
+                    .get("PLADMED_MONGODB_DATABASE")
+                    .unwrap_or_else(|| "pladmed".into()),
+            },
+            None => StorageSettings::Embedded {
+                dir: env
+                    .get("PLADMED_DATA_DIR")
+                    .unwrap_or_else(|| "./data".into())
+                    .into(),
+            },
+        };
+        Ok(Self {
+            bind: env.parse(
+                "PLADMED_BIND",
+                "127.0.0.1:5000".parse().expect("valid default"),
+            )?,
+            mode,
+            storage,
+            jwt_secret,
+            token_ttl: Duration::from_secs(env.bounded(
+                "PLADMED_TOKEN_TTL_S",
+                86_400,
+                60,
+                31_536_000,
+            )?),
+            max_frame_bytes: env.bounded("PLADMED_MAX_FRAME_BYTES", 16 << 20, 1024, 1 << 30)?
+                as usize,
+            heartbeat: Duration::from_secs(env.bounded("PLADMED_HEARTBEAT_S", 20, 1, 3600)?),
+            cors: parse_cors(env.get("PLADMED_CORS_ORIGINS"), mode)?,
+            instance: env
+                .get("PLADMED_INSTANCE")
+                .unwrap_or_else(|| "pladmed".into()),
+            probe_queue: env.bounded("PLADMED_PROBE_QUEUE", 256, 1, 1 << 20)? as usize,
+        })
+    }
+
+    /// Development settings on an embedded store in `dir`, listening on a free loopback port:
+    /// what tests and benchmarks start from.
+    pub fn for_local_test(dir: PathBuf) -> Self {
+        let mut settings = Self::from_lookup(|_| None).expect("defaults are valid");
+        settings.bind = "127.0.0.1:0".parse().expect("valid address");
+        settings.storage = StorageSettings::Embedded { dir };
+        settings
+    }
+}
+
+fn parse_cors(raw: Option<String>, mode: Mode) -> Result<CorsOrigins, ConfigError> {
+    match raw.as_deref().map(str::trim) {
+        None | Some("") if mode == Mode::Development => Ok(CorsOrigins::Any),
+        None | Some("") => Err(invalid(
+            "PLADMED_CORS_ORIGINS",
+            "is required in production mode (comma-separated origins, or *)",
+        )),
+        Some("*") => Ok(CorsOrigins::Any),
+        Some(list) => {
+            let origins: Vec<String> = list.split(',').map(|o| o.trim().to_string()).collect();
+            match origins
+                .iter()
+                .find(|o| !(o.starts_with("http://") || o.starts_with("https://")))
+            {
+                Some(bad) => Err(invalid(
+                    "PLADMED_CORS_ORIGINS",
+                    format!("{bad:?} is not an origin like https://host[:port]"),
+                )),
+                None => Ok(CorsOrigins::List(origins)),
+            }
+        }
+    }
+}
+
+struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Env<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.is_empty())
+    }
+
+    /// `NAME_FILE` (read from disk) wins over `NAME`.
+    fn secret(&self, name: &str) -> Result<Option<String>, ConfigError> {
+        let file_var = format!("{name}_FILE");
+        match self.get(&file_var) {
+            Some(path) => std::fs::read_to_string(&path)
+                .map(|s| Some(s.trim().to_string()))
+                .map_err(|e| invalid(&file_var, format!("cannot read {path}: {e}"))),
+            None => Ok(self.get(name)),
+        }
+    }
+
+    fn parse<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self.get(name) {
+            None => Ok(default),
+            Some(raw) => raw
+                .parse()
+                .map_err(|e| invalid(name, format!("{raw:?}: {e}"))),
+        }
+    }
+
+    fn bounded(&self, name: &str, default: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
+        let value = self.parse(name, default)?;
+        if (min..=max).contains(&value) {
+            Ok(value)
+        } else {
+            Err(invalid(
+                name,
+                format!("must be between {min} and {max}, not {value}"),
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_a_local_development_server_on_the_embedded_store() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.bind.to_string(), "127.0.0.1:5000");
+        assert_eq!(s.mode, Mode::Development);
+        assert_eq!(
+            s.storage,
+            StorageSettings::Embedded {
+                dir: "./data".into()
+            }
+        );
+        assert_eq!(s.cors, CorsOrigins::Any);
+        assert_eq!(s.max_frame_bytes, 16 << 20);
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        for (var, value) in [
+            ("PLADMED_BIND", "nowhere"),
+            ("PLADMED_MODE", "staging"),
+            ("PLADMED_HEARTBEAT_S", "0"),
+            ("PLADMED_MAX_FRAME_BYTES", "ten"),
+            ("PLADMED_JWT_SECRET", "short"),
+            ("PLADMED_CORS_ORIGINS", "example.org"),
+        ] {
+            let err = settings(&[(var, value)]).unwrap_err();
+            assert_eq!(err.variable, var);
+        }
+    }
+
+    #[test]
+    fn production_requires_a_secret_and_origins() {
+        let err = settings(&[("PLADMED_MODE", "production")]).unwrap_err();
+        assert_eq!(err.variable, "PLADMED_JWT_SECRET");
+        let secret = "s".repeat(32);
+        let err = settings(&[
+            ("PLADMED_MODE", "production"),
+            ("PLADMED_JWT_SECRET", &secret),
+        ]);
+        assert_eq!(err.unwrap_err().variable, "PLADMED_CORS_ORIGINS");
+    }
+
+    #[test]
+    fn secret_file_wins_over_variable_and_a_missing_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        std::fs::write(&path, format!("{}\n", "f".repeat(40))).unwrap();
+        let s = settings(&[
+            ("PLADMED_JWT_SECRET", &"v".repeat(40)),
+            ("PLADMED_JWT_SECRET_FILE", path.to_str().unwrap()),
+        ])
+        .unwrap();
+        assert_eq!(s.jwt_secret.unwrap(), "f".repeat(40));
+        let err = settings(&[("PLADMED_JWT_SECRET_FILE", "/nonexistent/secret")]).unwrap_err();
+        assert_eq!(err.variable, "PLADMED_JWT_SECRET_FILE");
+    }
+}

@@ -1,0 +1,230 @@
+//! The broadcast hub: fans frames out to the probes connected to this instance.
+//!
+//! [`Hub`] is the seam for running several instances: a broker-backed hub (Redis or NATS pub/sub)
+//! implements the same trait by publishing `deliver` calls and delivering what it receives to
+//! its local mailboxes. [`LocalHub`] is the in-process implementation.
+//!
+//! A frame is serialised once and shared by reference count. Each connection owns a bounded
+//! queue drained by its single writer task; `deliver` never waits: a probe whose queue is full is
+//! kicked (closed as too slow) instead of blocking the others or growing memory.
+
+use crate::ids::ProbeId;
+use crate::store::SessionId;
+use probe_protocol::close;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use tokio::sync::{mpsc, watch};
+
+/// One encoded text frame, shared by every recipient.
+pub type Frame = Arc<str>;
+
+/// Why the hub ends a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kick {
+    /// WebSocket close code (see [`probe_protocol::close`]).
+    pub code: u16,
+    /// Close reason.
+    pub reason: &'static str,
+}
+
+impl Kick {
+    /// A newer link of the same probe took over.
+    pub const SUPERSEDED: Kick = Kick {
+        code: close::SUPERSEDED,
+        reason: "superseded by a newer connection of this probe",
+    };
+    /// The probe's outgoing queue overflowed.
+    pub const TOO_SLOW: Kick = Kick {
+        code: close::TOO_SLOW,
+        reason: "outgoing queue full: probe reads too slowly",
+    };
+    /// The server is shutting down.
+    pub const SHUTDOWN: Kick = Kick {
+        code: close::GOING_AWAY,
+        reason: "server shutting down",
+    };
+}
+
+/// The hub's handle on one connection.
+#[derive(Debug, Clone)]
+pub struct Mailbox {
+    /// The link this mailbox belongs to.
+    pub session: SessionId,
+    frames: mpsc::Sender<Frame>,
+    kick: watch::Sender<Option<Kick>>,
+}
+
+/// The connection's end of its mailbox.
+pub struct MailboxReceiver {
+    /// Frames to write, in order.
+    pub frames: mpsc::Receiver<Frame>,
+    /// Becomes `Some` when the hub ends the connection.
+    pub kick: watch::Receiver<Option<Kick>>,
+}
+
+impl Mailbox {
+    /// A mailbox holding at most `capacity` queued frames, and its receiving end.
+    pub fn new(session: SessionId, capacity: usize) -> (Mailbox, MailboxReceiver) {
+        let (frames_tx, frames_rx) = mpsc::channel(capacity);
+        let (kick_tx, kick_rx) = watch::channel(None);
+        let mailbox = Mailbox {
+            session,
+            frames: frames_tx,
+            kick: kick_tx,
+        };
+        (
+            mailbox,
+            MailboxReceiver {
+                frames: frames_rx,
+                kick: kick_rx,
+            },
+        )
+    }
+
+    /// Queues a frame without waiting; `false` if the queue is full or the connection gone.
+    pub fn offer(&self, frame: Frame) -> bool {
+        self.frames.try_send(frame).is_ok()
+    }
+
+    /// Queues a frame, waiting for room (used by the connection itself for its replies).
+    pub async fn send(&self, frame: Frame) -> bool {
+        self.frames.send(frame).await.is_ok()
+    }
+
+    /// Tells the connection to close.
+    pub fn kick(&self, kick: Kick) {
+        self.kick.send_replace(Some(kick));
+    }
+}
+
+/// Fan-out of frames to connected probes.
+pub trait Hub: Send + Sync + 'static {
+    /// Registers the mailbox of a probe's new link. An older link of the same probe is kicked
+    /// as superseded: the newer connection wins.
+    fn attach(&self, probe: ProbeId, mailbox: Mailbox);
+    /// Unregisters a link, unless a newer link of the probe replaced it already.
+    fn detach(&self, probe: ProbeId, session: &SessionId);
+    /// Offers `frame` to each listed probe connected here; returns how many got it queued.
+    /// Probes whose queue is full are kicked as too slow.
+    fn deliver(&self, probes: &[ProbeId], frame: Frame) -> usize;
+    /// Kicks every connection (shutdown).
+    fn kick_all(&self, kick: Kick);
+    /// How many probes are connected here.
+    fn connected(&self) -> usize;
+}
+
+/// The in-process hub.
+#[derive(Default)]
+pub struct LocalHub {
+    mailboxes: RwLock<HashMap<ProbeId, Mailbox>>,
+}
+
+impl LocalHub {
+    /// An empty hub.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Hub for LocalHub {
+    fn attach(&self, probe: ProbeId, mailbox: Mailbox) {
+        let previous = self
+            .mailboxes
+            .write()
+            .expect("hub lock")
+            .insert(probe, mailbox);
+        if let Some(old) = previous {
+            old.kick(Kick::SUPERSEDED);
+        }
+    }
+
+    fn detach(&self, probe: ProbeId, session: &SessionId) {
+        let mut mailboxes = self.mailboxes.write().expect("hub lock");
+        if mailboxes.get(&probe).is_some_and(|m| &m.session == session) {
+            mailboxes.remove(&probe);
+        }
+    }
+
+    fn deliver(&self, probes: &[ProbeId], frame: Frame) -> usize {
+        let mut delivered = 0;
+        let mailboxes = self.mailboxes.read().expect("hub lock");
+        for mailbox in probes.iter().filter_map(|p| mailboxes.get(p)) {
+            if mailbox.offer(frame.clone()) {
+                delivered += 1;
+            } else {
+                // The connection removes itself from the hub when it ends.
+                mailbox.kick(Kick::TOO_SLOW);
+            }
+        }
+        delivered
+    }
+
+    fn kick_all(&self, kick: Kick) {
+        for mailbox in self.mailboxes.read().expect("hub lock").values() {
+            mailbox.kick(kick);
+        }
+    }
+
+    fn connected(&self) -> usize {
+        self.mailboxes.read().expect("hub lock").len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(name: &str) -> SessionId {
+        SessionId(name.into())
+    }
+
+    #[tokio::test]
+    async fn delivers_one_shared_frame_to_each_listed_probe() {
+        let hub = LocalHub::new();
+        let (a, b, absent) = (
+            ProbeId::generate(),
+            ProbeId::generate(),
+            ProbeId::generate(),
+        );
+        let (mailbox_a, mut rx_a) = Mailbox::new(session("a"), 4);
+        let (mailbox_b, mut rx_b) = Mailbox::new(session("b"), 4);
+        hub.attach(a, mailbox_a);
+        hub.attach(b, mailbox_b);
+        let frame: Frame = Arc::from("{\"type\":\"x\"}");
+        assert_eq!(hub.deliver(&[a, b, absent], frame.clone()), 2);
+        let got_a = rx_a.frames.recv().await.unwrap();
+        let got_b = rx_b.frames.recv().await.unwrap();
+        assert!(Arc::ptr_eq(&got_a, &frame) && Arc::ptr_eq(&got_b, &frame));
+    }
+
+    #[test]
+    fn a_full_queue_kicks_only_that_probe() {
+        let hub = LocalHub::new();
+        let (slow, fast) = (ProbeId::generate(), ProbeId::generate());
+        let (slow_box, slow_rx) = Mailbox::new(session("s"), 1);
+        let (fast_box, fast_rx) = Mailbox::new(session("f"), 8);
+        hub.attach(slow, slow_box);
+        hub.attach(fast, fast_box);
+        let frame: Frame = Arc::from("f");
+        assert_eq!(hub.deliver(&[slow, fast], frame.clone()), 2);
+        assert_eq!(hub.deliver(&[slow, fast], frame), 1);
+        assert_eq!(*slow_rx.kick.borrow(), Some(Kick::TOO_SLOW));
+        assert_eq!(*fast_rx.kick.borrow(), None);
+    }
+
+    #[test]
+    fn a_newer_link_supersedes_and_the_old_detach_keeps_it() {
+        let hub = LocalHub::new();
+        let probe = ProbeId::generate();
+        let (old, old_rx) = Mailbox::new(session("old"), 1);
+        let (new, new_rx) = Mailbox::new(session("new"), 1);
+        hub.attach(probe, old);
+        hub.attach(probe, new);
+        assert_eq!(*old_rx.kick.borrow(), Some(Kick::SUPERSEDED));
+        hub.detach(probe, &session("old"));
+        assert_eq!(hub.connected(), 1);
+        assert_eq!(*new_rx.kick.borrow(), None);
+        hub.detach(probe, &session("new"));
+        assert_eq!(hub.connected(), 0);
+    }
+}

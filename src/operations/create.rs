@@ -1,0 +1,185 @@
+//! Creating an operation: validate, select probes, debit the owner, fan out.
+
+use crate::credits::Credits;
+use crate::ids::{OperationId, ProbeId};
+use crate::state::AppState;
+use crate::store::{Operation, Probe, StoreError, User};
+use chrono::{DateTime, Utc};
+use probe_protocol::params::{self, Params};
+use probe_protocol::{OperationKind, ResultFormat};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// The body of POST /traceroute, /ping and /dns.
+#[derive(Debug, Deserialize)]
+pub struct CreateRequest {
+    /// Probe identifiers the owner chose.
+    pub probes: Vec<String>,
+    /// Operation parameters (see the reference parameter list).
+    pub params: Map<String, Value>,
+    /// Output format; meaningful for traceroute only.
+    #[serde(default)]
+    pub result_format: Option<String>,
+    /// The original frontend's scripts sometimes repeat the kind here; it is ignored.
+    #[serde(default)]
+    pub operation: Option<Value>,
+}
+
+/// Why an operation was not created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    /// A field of the request is invalid; the message names it.
+    #[error("{0}")]
+    Invalid(String),
+    /// A listed probe does not exist.
+    #[error("probe {0} doesn't exist")]
+    UnknownProbe(ProbeId),
+    /// None of the listed probes is connected with enough free capacity.
+    #[error("No available probes")]
+    NoAvailableProbes,
+    /// The owner's balance does not cover the cost.
+    #[error("Not enough credits")]
+    NotEnoughCredits,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Validates `request`, assigns it to the listed probes that can take it, debits the owner
+/// atomically and sends the operation to the selected probes that are connected.
+pub async fn create(
+    state: &AppState,
+    owner: &User,
+    kind: OperationKind,
+    request: CreateRequest,
+) -> Result<Operation, CreateError> {
+    let now = Utc::now();
+    let probe_ids = parse_probe_ids(&request.probes)?;
+    let result_format = result_format(kind, request.result_format.as_deref())?;
+    let params = params::parse(kind, &request.params, now)
+        .map_err(|e| CreateError::Invalid(e.to_string()))?;
+    let per_probe = cost_per_probe(kind, &params, now)?;
+    let selected = select_probes(state, &probe_ids, per_probe).await?;
+    let total = (per_probe * selected.len() as f64).ceil();
+    let credits = to_credits(total)?;
+    let operation = Operation {
+        id: OperationId::generate(),
+        owner: owner.id,
+        kind,
+        params: request.params,
+        probes: selected,
+        credits,
+        credits_per_probe: per_probe.ceil() as u64,
+        result_format,
+        stop_time: params.schedule().stop_time(),
+        created_at: now,
+    };
+    match state.store.create_operation(&operation).await {
+        Err(StoreError::NotEnoughCredits) => return Err(CreateError::NotEnoughCredits),
+        other => other?,
+    }
+    let delivered = state
+        .hub
+        .deliver(&operation.probes, super::order_frame(&operation));
+    tracing::info!(
+        operation = %operation.id,
+        ?kind,
+        probes = operation.probes.len(),
+        delivered,
+        credits = %operation.credits,
+        "operation created"
+    );
+    Ok(operation)
+}
+
+fn parse_probe_ids(raw: &[String]) -> Result<Vec<ProbeId>, CreateError> {
+    if raw.is_empty() {
+        return Err(CreateError::Invalid(
+            "probes: at least one probe identifier is required".into(),
+        ));
+    }
+    let mut ids = Vec::with_capacity(raw.len());
+    for text in raw {
+        let id: ProbeId = text.parse().map_err(|_| {
+            CreateError::Invalid(format!("probes: {text:?} is not a probe identifier"))
+        })?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+/// Traceroute offers json (default) and dump; ping is always json and dns always text, whatever
+/// was asked (the original frontend sends "json" for every kind).
+fn result_format(
+    kind: OperationKind,
+    requested: Option<&str>,
+) -> Result<ResultFormat, CreateError> {
+    match (kind, requested) {
+        (OperationKind::Traceroute, None | Some("json")) => Ok(ResultFormat::Json),
+        (OperationKind::Traceroute, Some("dump")) => Ok(ResultFormat::Dump),
+        (OperationKind::Traceroute, Some(other)) => Err(CreateError::Invalid(format!(
+            "result_format: must be \"json\" or \"dump\" for traceroute, not {other:?}"
+        ))),
+        (OperationKind::Ping, _) => Ok(ResultFormat::Json),
+        (OperationKind::Dns, _) => Ok(ResultFormat::Text),
+    }
+}
+
+/// What one probe's share of the operation costs over its whole schedule, as the original:
+/// credits per execution × estimated executions × times per minute.
+fn cost_per_probe(
+    kind: OperationKind,
+    params: &Params,
+    now: DateTime<Utc>,
+) -> Result<f64, CreateError> {
+    let schedule = params.schedule();
+    let per_execution = params::credits_per_execution(kind, params.destination_count()) as f64;
+    let cost =
+        per_execution * schedule.estimated_executions(now) * f64::from(schedule.times_per_minute());
+    if cost.is_finite() && cost <= crate::credits::MAX_CREDITS as f64 {
+        Ok(cost)
+    } else {
+        Err(CreateError::Invalid(
+            "params: the schedule costs more credits than can exist".into(),
+        ))
+    }
+}
+
+fn to_credits(amount: f64) -> Result<Credits, CreateError> {
+    if amount.is_finite() && amount >= 0.0 && amount <= crate::credits::MAX_CREDITS as f64 {
+        Credits::new(amount as u64).map_err(|e| CreateError::Invalid(format!("params: {e}")))
+    } else {
+        Err(CreateError::Invalid(
+            "params: the operation costs more credits than can exist".into(),
+        ))
+    }
+}
+
+/// The listed probes that are connected and whose free capacity covers `per_probe`.
+async fn select_probes(
+    state: &AppState,
+    ids: &[ProbeId],
+    per_probe: f64,
+) -> Result<Vec<ProbeId>, CreateError> {
+    let mut selected = Vec::new();
+    for &id in ids {
+        let probe: Probe = state
+            .store
+            .probe(id)
+            .await?
+            .ok_or(CreateError::UnknownProbe(id))?;
+        if probe
+            .link
+            .as_ref()
+            .is_some_and(|link| link.available_credits() as f64 >= per_probe)
+        {
+            selected.push(id);
+        }
+    }
+    if selected.is_empty() {
+        return Err(CreateError::NoAvailableProbes);
+    }
+    Ok(selected)
+}

@@ -1,0 +1,96 @@
+//! Taking in what a probe reports: progress (`accepted`, `finished`) and results.
+//!
+//! A result is acknowledged only after [`ingest`] returned, i.e. after the store made it durable
+//! together with its owner's reward; a re-sent result comes back as a duplicate and is neither
+//! stored nor paid again. That is what makes delivery exactly-once from the probe's outbox.
+
+use crate::credits::Credits;
+use crate::ids::{OperationId, ResultId};
+use crate::store::{
+    AssignmentState, Insertion, MeasurementResult, Probe, Reward, Store, StoreError,
+};
+use chrono::Utc;
+use probe_protocol::{ResultReport, MAX_UNIQUE_CODE_LEN};
+
+/// What a probe's owner earns per new result.
+pub const CREDITS_PER_RESULT: u64 = 10;
+
+/// Why a report was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The report breaks the protocol (bad id, bad unique_code, operation not assigned to this
+    /// probe): the link is closed with a protocol-violation code.
+    #[error("{0}")]
+    Violation(String),
+    /// The store could not take it now; not acknowledged, the probe re-sends later.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn operation_id(raw: &str) -> Result<OperationId, IngestError> {
+    raw.parse().map_err(|_| {
+        IngestError::Violation(format!(
+            "operation_id: {raw:?} is not an operation identifier"
+        ))
+    })
+}
+
+fn not_assigned(operation: OperationId) -> IngestError {
+    IngestError::Violation(format!(
+        "operation_id: operation {operation} is not assigned to this probe"
+    ))
+}
+
+/// Stores one result of `probe` and pays its owner; returns whether it was new.
+pub async fn ingest(
+    store: &dyn Store,
+    probe: &Probe,
+    report: ResultReport,
+) -> Result<Insertion, IngestError> {
+    let operation = operation_id(&report.operation_id)?;
+    if report.unique_code.is_empty() || report.unique_code.len() > MAX_UNIQUE_CODE_LEN {
+        return Err(IngestError::Violation(format!(
+            "unique_code: must be 1 to {MAX_UNIQUE_CODE_LEN} bytes"
+        )));
+    }
+    if store.assignment(operation, probe.id).await?.is_none() {
+        return Err(not_assigned(operation));
+    }
+    let result = MeasurementResult {
+        id: ResultId::generate(),
+        operation,
+        probe: probe.id,
+        unique_code: report.unique_code,
+        format: report.format,
+        content: report.content,
+        error: report.error,
+        measured_at: report.measured_at,
+        received_at: Utc::now(),
+    };
+    let reward = Reward {
+        user: probe.owner,
+        credits: Credits::new(CREDITS_PER_RESULT).expect("small constant"),
+    };
+    Ok(store.insert_result(&result, &reward).await?)
+}
+
+/// Records `accepted` or `finished` for an operation of `probe`, adjusting its in-use credits.
+pub async fn record_progress(
+    store: &dyn Store,
+    probe: &Probe,
+    raw_operation: &str,
+    to: AssignmentState,
+) -> Result<(), IngestError> {
+    let operation_id = operation_id(raw_operation)?;
+    let operation = store
+        .operation(operation_id)
+        .await?
+        .ok_or_else(|| not_assigned(operation_id))?;
+    match store
+        .advance_assignment(operation_id, probe.id, to, operation.credits_per_probe)
+        .await
+    {
+        Err(StoreError::NotAssigned) => Err(not_assigned(operation_id)),
+        other => other.map(|_| ()).map_err(IngestError::from),
+    }
+}

@@ -1,0 +1,23 @@
+//! What every request handler and probe link shares.
+
+use crate::accounts::TokenKeys;
+use crate::config::Settings;
+use crate::hub::Hub;
+use crate::store::Store;
+use std::sync::Arc;
+use tokio_util::task::TaskTracker;
+
+/// Shared services of one server instance. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Persistence.
+    pub store: Arc<dyn Store>,
+    /// Fan-out to connected probes.
+    pub hub: Arc<dyn Hub>,
+    /// Token signing and checking.
+    pub tokens: TokenKeys,
+    /// Settings the server started with.
+    pub settings: Arc<Settings>,
+    /// Every probe link task, so that shutdown can wait for them to finish their writes.
+    pub links: TaskTracker,
+}

@@ -1,0 +1,70 @@
+//! Before a link is up: the probe token, then `hello`.
+
+use super::frames::{classify, Incoming};
+use crate::state::AppState;
+use crate::store::Probe;
+use futures::stream::SplitStream;
+use futures::StreamExt;
+use probe_protocol::{close, Hello, ProbeMessage, PROTOCOL_VERSION};
+use std::time::Duration;
+use warp::ws::WebSocket;
+
+/// How long a probe has to say hello after the upgrade.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Close code for "the server cannot serve you right now" (standard "try again later").
+pub const TRY_AGAIN_LATER: u16 = 1013;
+
+/// A refusal: close code and reason.
+pub type Refusal = (u16, String);
+
+/// The probe the token belongs to, if the token is valid for its current token version.
+pub async fn authenticate(state: &AppState, token: Option<&str>) -> Result<Probe, Refusal> {
+    let unauthorized = |reason: &str| (close::UNAUTHORIZED, reason.to_string());
+    let token = token
+        .ok_or_else(|| unauthorized("missing probe token (Authorization: Bearer or ?token=)"))?;
+    let claims = state
+        .tokens
+        .verify_probe(token)
+        .map_err(|_| unauthorized("invalid probe token"))?;
+    let probe = state
+        .store
+        .probe(claims.probe)
+        .await
+        .map_err(|e| (TRY_AGAIN_LATER, format!("store unavailable: {e}")))?
+        .ok_or_else(|| unauthorized("unknown probe"))?;
+    if probe.token_version != claims.version {
+        return Err(unauthorized("revoked probe token"));
+    }
+    Ok(probe)
+}
+
+/// Waits for a valid `hello`.
+pub async fn hello(stream: &mut SplitStream<WebSocket>) -> Result<Hello, Refusal> {
+    let violation = |reason: String| (close::PROTOCOL_VIOLATION, reason);
+    let text = loop {
+        let next = tokio::time::timeout(HELLO_TIMEOUT, stream.next())
+            .await
+            .map_err(|_| violation(format!("no hello within {} s", HELLO_TIMEOUT.as_secs())))?;
+        match classify(next) {
+            Incoming::Text(text) => break text,
+            Incoming::Alive => continue,
+            Incoming::Gone => return Err((close::GOING_AWAY, "closed before hello".into())),
+            Incoming::Refuse(code, reason) => return Err((code, reason)),
+        }
+    };
+    match ProbeMessage::decode(&text) {
+        Ok(ProbeMessage::Hello(hello)) if hello.protocol != PROTOCOL_VERSION => {
+            Err(violation(format!(
+                "protocol: version {} is not supported (this server speaks {PROTOCOL_VERSION})",
+                hello.protocol
+            )))
+        }
+        Ok(ProbeMessage::Hello(hello)) if hello.total_credits == 0 => {
+            Err(violation("total_credits: must be greater than zero".into()))
+        }
+        Ok(ProbeMessage::Hello(hello)) => Ok(hello),
+        Ok(_) => Err(violation("the first message must be hello".into())),
+        Err(e) => Err(violation(e.to_string())),
+    }
+}

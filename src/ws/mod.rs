@@ -1,0 +1,47 @@
+//! The probe link: `GET /probe/ws`, one WebSocket per connected probe.
+//!
+//! `route` upgrades the request; `session` authenticates the probe, runs the hello/welcome
+//! handshake, delivers pending operations and then handles the probe's messages, while `writer`
+//! is the single task that writes to the socket.
+
+mod frames;
+mod handshake;
+mod session;
+mod writer;
+
+use crate::state::AppState;
+use std::collections::HashMap;
+use warp::{Filter, Rejection, Reply};
+
+/// The `GET /probe/ws` route. The token comes from `Authorization: Bearer` or `?token=`.
+pub fn route(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    warp::path!("probe" / "ws")
+        .and(warp::get())
+        .and(warp::ws())
+        .and(warp::header::optional::<String>("authorization"))
+        .and(
+            warp::query::<HashMap<String, String>>()
+                .or(warp::any().map(HashMap::new))
+                .unify(),
+        )
+        .and(warp::any().map(move || state.clone()))
+        .map(
+            |ws: warp::ws::Ws,
+             authorization: Option<String>,
+             query: HashMap<String, String>,
+             state: AppState| {
+                let token = authorization
+                    .as_deref()
+                    .and_then(|value| value.strip_prefix("Bearer "))
+                    .map(str::to_string)
+                    .or_else(|| query.get("token").cloned());
+                let limit = state.settings.max_frame_bytes;
+                ws.max_message_size(limit)
+                    .max_frame_size(limit)
+                    .on_upgrade(move |socket| {
+                        let links = state.links.clone();
+                        links.track_future(session::run(socket, token, state))
+                    })
+            },
+        )
+}

@@ -1,0 +1,238 @@
+//! One probe link from handshake to close.
+
+use super::frames::{classify, close_reason, Incoming};
+use super::handshake::{self, Refusal, TRY_AGAIN_LATER};
+use super::writer::{self, Control};
+use crate::hub::{Frame, Mailbox};
+use crate::operations::{self, IngestError};
+use crate::state::AppState;
+use crate::store::{AssignmentState, Insertion, Link, Probe, SessionId, StoreError};
+use chrono::Utc;
+use futures::stream::SplitStream;
+use futures::{SinkExt, StreamExt};
+use probe_protocol::{
+    close, error_code, ErrorNotice, Hello, ProbeMessage, ResultAck, ServerMessage, Welcome,
+};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use warp::ws::{Message, WebSocket};
+
+/// How long closing may wait for the writer to flush.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// Serves one upgraded socket until it closes.
+pub async fn run(socket: WebSocket, token: Option<String>, state: AppState) {
+    let (mut sink, mut stream) = socket.split();
+    let admitted = match handshake::authenticate(&state, token.as_deref()).await {
+        Ok(probe) => handshake::hello(&mut stream)
+            .await
+            .map(|hello| (probe, hello)),
+        Err(refusal) => Err(refusal),
+    };
+    let (probe, hello) = match admitted {
+        Ok(admitted) => admitted,
+        Err((code, reason)) => {
+            tracing::info!(code, %reason, "probe link refused");
+            let _ = sink
+                .send(Message::close_with(code, close_reason(&reason)))
+                .await;
+            return;
+        }
+    };
+    let session = SessionId(format!(
+        "{}-{}",
+        state.settings.instance,
+        bson::oid::ObjectId::new()
+    ));
+    let (mailbox, mut inbox) = Mailbox::new(session.clone(), state.settings.probe_queue);
+    let (control, control_rx) = mpsc::channel(4);
+    let writer = tokio::spawn(writer::run(sink, inbox.frames, control_rx));
+    let link = Link {
+        instance: state.settings.instance.clone(),
+        session: session.clone(),
+        total_credits: hello.total_credits,
+        in_use_credits: hello.in_use_credits,
+        clock_offset_ms: hello.clock_offset_ms,
+        connected_at: Utc::now(),
+    };
+    let outcome = match start(&state, &probe, &link, &mailbox, &hello).await {
+        Ok(()) => {
+            tracing::info!(probe = %probe.id, session = %session.0, agent = %hello.agent, "probe connected");
+            let link = Connected {
+                state: &state,
+                probe: &probe,
+                mailbox: &mailbox,
+            };
+            link.serve(&mut stream, &mut inbox.kick, &control).await
+        }
+        Err(refusal) => Some(refusal),
+    };
+    state.hub.detach(probe.id, &session);
+    if let Err(e) = state.store.link_down(probe.id, &session).await {
+        tracing::warn!(probe = %probe.id, error = %e, "could not record probe disconnect");
+    }
+    let (code, reason) = outcome.unwrap_or((close::GOING_AWAY, String::new()));
+    tracing::info!(probe = %probe.id, code, %reason, "probe disconnected");
+    let _ = control
+        .send(Control::Close(code, close_reason(&reason)))
+        .await;
+    drop(control);
+    if tokio::time::timeout(CLOSE_GRACE, writer).await.is_err() {
+        tracing::debug!(probe = %probe.id, "writer did not finish closing in time");
+    }
+}
+
+/// Records the link, registers with the hub, welcomes the probe and re-delivers what it missed.
+async fn start(
+    state: &AppState,
+    probe: &Probe,
+    link: &Link,
+    mailbox: &Mailbox,
+    hello: &Hello,
+) -> Result<(), Refusal> {
+    let unavailable = |e: StoreError| (TRY_AGAIN_LATER, format!("store unavailable: {e}"));
+    state
+        .store
+        .link_up(probe.id, link)
+        .await
+        .map_err(unavailable)?;
+    state.hub.attach(probe.id, mailbox.clone());
+    let welcome = ServerMessage::Welcome(Welcome {
+        probe_id: probe.id.to_string(),
+        server_time: Utc::now(),
+        heartbeat_s: state.settings.heartbeat.as_secs() as u32,
+    });
+    mailbox.send(welcome.encode().into()).await;
+    let pending = state
+        .store
+        .pending_operations(probe.id, Utc::now())
+        .await
+        .map_err(unavailable)?;
+    for operation in &pending {
+        mailbox.send(operations::order_frame(operation)).await;
+    }
+    tracing::debug!(probe = %probe.id, pending = pending.len(), hello_in_use = hello.in_use_credits, "link up");
+    Ok(())
+}
+
+struct Connected<'a> {
+    state: &'a AppState,
+    probe: &'a Probe,
+    mailbox: &'a Mailbox,
+}
+
+impl Connected<'_> {
+    /// Handles messages until the probe leaves (`None`) or the link must be closed.
+    async fn serve(
+        &self,
+        stream: &mut SplitStream<WebSocket>,
+        kick: &mut tokio::sync::watch::Receiver<Option<crate::hub::Kick>>,
+        control: &mpsc::Sender<Control>,
+    ) -> Option<Refusal> {
+        let period = self.state.settings.heartbeat;
+        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        let mut last_seen = Instant::now();
+        loop {
+            tokio::select! {
+                item = stream.next() => {
+                    last_seen = Instant::now();
+                    match classify(item) {
+                        Incoming::Text(text) => {
+                            if let Err(refusal) = self.handle(&text).await {
+                                return Some(refusal);
+                            }
+                        }
+                        Incoming::Alive => {}
+                        Incoming::Gone => return None,
+                        Incoming::Refuse(code, reason) => return Some((code, reason)),
+                    }
+                }
+                changed = kick.changed() => {
+                    let kicked = *kick.borrow();
+                    return match (changed, kicked) {
+                        (Ok(()), Some(k)) => Some((k.code, k.reason.to_string())),
+                        _ => None,
+                    };
+                }
+                _ = heartbeat.tick() => {
+                    if last_seen.elapsed() > period * 3 {
+                        tracing::info!(probe = %self.probe.id, "probe silent for three heartbeats: dropped");
+                        return None;
+                    }
+                    let _ = control.try_send(Control::Ping);
+                }
+            }
+        }
+    }
+
+    async fn handle(&self, text: &str) -> Result<(), Refusal> {
+        let message =
+            ProbeMessage::decode(text).map_err(|e| (close::PROTOCOL_VIOLATION, e.to_string()))?;
+        let store = self.state.store.as_ref();
+        let outcome = match message {
+            ProbeMessage::Hello(_) => {
+                return Err((
+                    close::PROTOCOL_VIOLATION,
+                    "hello was already sent on this link".into(),
+                ))
+            }
+            ProbeMessage::Accepted(a) => {
+                operations::record_progress(
+                    store,
+                    self.probe,
+                    &a.operation_id,
+                    AssignmentState::Accepted,
+                )
+                .await
+            }
+            ProbeMessage::Finished(f) => {
+                operations::record_progress(
+                    store,
+                    self.probe,
+                    &f.operation_id,
+                    AssignmentState::Finished,
+                )
+                .await
+            }
+            ProbeMessage::Result(report) => {
+                let (operation_id, unique_code) =
+                    (report.operation_id.clone(), report.unique_code.clone());
+                operations::ingest(store, self.probe, report)
+                    .await
+                    .map(|insertion| {
+                        let ack = ServerMessage::ResultAck(ResultAck {
+                            operation_id,
+                            unique_code,
+                            duplicate: insertion == Insertion::Duplicate,
+                        });
+                        self.reply(ack)
+                    })
+            }
+        };
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(IngestError::Violation(reason)) => Err((close::PROTOCOL_VIOLATION, reason)),
+            Err(IngestError::Store(error)) => {
+                tracing::warn!(probe = %self.probe.id, %error, "probe message not stored");
+                let code = match error {
+                    StoreError::Unavailable(_) => error_code::STORE_UNAVAILABLE,
+                    _ => error_code::INVALID_FIELD,
+                };
+                self.reply(ServerMessage::Error(ErrorNotice {
+                    code: code.into(),
+                    message: error.to_string(),
+                }));
+                Ok(())
+            }
+        }
+    }
+
+    /// Queues a reply; if the queue is full the probe is not reading, and the hub's kick for
+    /// slow probes applies just the same.
+    fn reply(&self, message: ServerMessage) {
+        let frame: Frame = message.encode().into();
+        if !self.mailbox.offer(frame) {
+            self.mailbox.kick(crate::hub::Kick::TOO_SLOW);
+        }
+    }
+}

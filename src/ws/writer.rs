@@ -1,0 +1,61 @@
+//! The single task that writes to a probe's socket.
+//!
+//! Nothing else touches the sink, so frames from the hub, replies of the session and control
+//! frames never interleave mid-message and a slow socket stalls only this task.
+
+use crate::hub::Frame;
+use futures::stream::SplitSink;
+use futures::SinkExt;
+use tokio::sync::mpsc;
+use warp::ws::{Message, WebSocket};
+
+/// Frames that do not go through the hub's queue.
+pub enum Control {
+    /// Send a WebSocket ping.
+    Ping,
+    /// Flush what is queued, then close with this code and reason.
+    Close(u16, String),
+}
+
+/// Writes queued frames and control frames until closed or the socket fails.
+pub async fn run(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut frames: mpsc::Receiver<Frame>,
+    mut control: mpsc::Receiver<Control>,
+) {
+    loop {
+        let outcome = tokio::select! {
+            biased;
+            command = control.recv() => match command {
+                Some(Control::Ping) => sink.send(Message::ping(Vec::new())).await,
+                Some(Control::Close(code, reason)) => {
+                    close(&mut sink, &mut frames, code, reason).await;
+                    return;
+                }
+                None => return,
+            },
+            frame = frames.recv() => match frame {
+                Some(frame) => sink.send(Message::text(&*frame)).await,
+                None => return,
+            },
+        };
+        if outcome.is_err() {
+            return;
+        }
+    }
+}
+
+async fn close(
+    sink: &mut SplitSink<WebSocket, Message>,
+    frames: &mut mpsc::Receiver<Frame>,
+    code: u16,
+    reason: String,
+) {
+    while let Ok(frame) = frames.try_recv() {
+        if sink.feed(Message::text(&*frame)).await.is_err() {
+            return;
+        }
+    }
+    let _ = sink.send(Message::close_with(code, reason)).await;
+    let _ = sink.close().await;
+}

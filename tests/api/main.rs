@@ -1,0 +1,9 @@
+//! Black-box tests of the whole server: real HTTP, real WebSocket clients, real store.
+
+mod helpers;
+
+mod auth;
+mod concurrency;
+mod probe_link;
+mod story;
+mod validation;

@@ -1,0 +1,138 @@
+//! Probe link abuse: bad tokens, garbage frames, oversized frames, a second connection, results
+//! for operations that are not the probe's. The server keeps serving the others throughout.
+
+use crate::helpers::*;
+use chrono::Utc;
+use probe_protocol::{close, ContentFormat, ProbeMessage, ResultReport, ServerMessage};
+use reqwest::StatusCode;
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+
+#[tokio::test]
+async fn bad_or_missing_tokens_are_closed_with_4001() {
+    let app = spawn_app().await;
+    let owner = app.user("tokens@example.org").await;
+    for token in ["", "garbage", owner.token.as_str()] {
+        let mut link = app.open_link(token).await;
+        let (code, reason) = link.closed().await;
+        assert_eq!(code, close::UNAUTHORIZED, "{token:?}: {reason}");
+        assert!(!reason.is_empty());
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_frames_close_with_4002_and_others_keep_working() {
+    let app = spawn_app_with(|s| s.max_frame_bytes = 64 * 1024).await;
+    let owner = app.user("frames@example.org").await;
+    let (_, good_token) = app.probe(&owner).await;
+    let mut good = app.connect(&good_token, 10).await;
+    let cases: Vec<(Message, u16)> = vec![
+        (Message::text("not json"), close::PROTOCOL_VIOLATION),
+        (
+            Message::text(r#"{"type":"launch"}"#),
+            close::PROTOCOL_VIOLATION,
+        ),
+        (
+            Message::text(r#"{"type":"result","operation_id":1}"#),
+            close::PROTOCOL_VIOLATION,
+        ),
+        (
+            Message::text(
+                r#"{"type":"hello","protocol":1,"agent":"x","total_credits":1,"in_use_credits":0}"#,
+            ),
+            close::PROTOCOL_VIOLATION,
+        ),
+        (Message::binary(vec![0u8, 1, 2]), close::PROTOCOL_VIOLATION),
+        (
+            Message::text("x".repeat(100 * 1024)),
+            close::MESSAGE_TOO_BIG,
+        ),
+    ];
+    for (frame, expected) in cases {
+        let (_, token) = app.probe(&owner).await;
+        let mut bad = app.connect(&token, 10).await;
+        bad.send_raw(frame.clone()).await;
+        let (code, reason) = bad.closed().await;
+        assert_eq!(code, expected, "{reason}");
+    }
+    let (_, token) = app.probe(&owner).await;
+    let mut wrong_version = app.open_link(&token).await;
+    wrong_version
+        .send_raw(Message::text(
+            r#"{"type":"hello","protocol":2,"agent":"x","total_credits":1,"in_use_credits":0}"#,
+        ))
+        .await;
+    let (code, reason) = wrong_version.closed().await;
+    assert_eq!(code, close::PROTOCOL_VIOLATION);
+    assert!(reason.contains("protocol"), "{reason}");
+
+    // The well-behaved probe was never disturbed.
+    good.send_raw(Message::Ping(vec![1].into())).await;
+    let (status, probes) = app.get("/probes", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let connected: Vec<_> = probes
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["connected"] == true)
+        .collect();
+    assert_eq!(connected.len(), 1, "only the good probe is still connected");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_second_connection_supersedes_the_first() {
+    let app = spawn_app().await;
+    let owner = app.user("twice@example.org").await;
+    let (_, token) = app.probe(&owner).await;
+    let mut first = app.connect(&token, 10).await;
+    let _second = app.connect(&token, 10).await;
+    let (code, _) = first.closed().await;
+    assert_eq!(code, close::SUPERSEDED);
+    let (_, probes) = app.get("/probes", None).await;
+    assert_eq!(probes[0]["connected"], true, "the newer link stays up");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn results_for_operations_of_other_probes_are_refused() {
+    let app = spawn_app().await;
+    let user = app.funded_user("other@example.org", 1000).await;
+    let (target, target_token) = app.probe(&user).await;
+    let (_, intruder_token) = app.probe(&user).await;
+    let mut target_link = app.connect(&target_token, 100).await;
+    let mut intruder = app.connect(&intruder_token, 100).await;
+    let (status, op) = app
+        .post(
+            "/ping",
+            Some(&user.token),
+            json!({"probes": [target], "params": ping_params(5)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(matches!(
+        target_link.recv().await,
+        ServerMessage::Operation(_)
+    ));
+    let forged = ProbeMessage::Result(ResultReport {
+        operation_id: op["_id"].as_str().unwrap().into(),
+        unique_code: "forged".into(),
+        format: ContentFormat::Json,
+        content: json!({}),
+        measured_at: Utc::now(),
+        error: None,
+    });
+    intruder.send(&forged).await;
+    let (code, reason) = intruder.closed().await;
+    assert_eq!(code, close::PROTOCOL_VIOLATION);
+    assert!(reason.contains("not assigned"), "{reason}");
+    let (_, stored) = app
+        .get(
+            &format!("/operation?id={}", op["_id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(stored["results"], json!([]));
+    app.stop().await;
+}
