@@ -22,6 +22,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub mod params;
+
 /// The protocol version this crate implements; `hello.protocol` must equal it.
 pub const PROTOCOL_VERSION: u32 = 1;
 

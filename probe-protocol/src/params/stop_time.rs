@@ -1,0 +1,138 @@
+//! The `stop_time` parameter: when an operation ends.
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use serde_json::Value;
+
+/// Longest an operation may run. Cron has no year field, so the reference limits operations to
+/// a year; 366 days lets a leap year's operation end on the same date a year later.
+pub const MAX_OPERATION_DAYS: i64 = 366;
+
+/// The end of an operation: a whole minute, UTC, after the moment it was parsed and at most
+/// [`MAX_OPERATION_DAYS`] later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StopTime(DateTime<Utc>);
+
+impl StopTime {
+    /// Parses `dd/mm/YYYY HH:MM` (UTC; exactly one space; day, month, hour and minute may have
+    /// one or two digits, as Python's `strptime` allows) and checks it against `now`.
+    pub fn parse(text: &str, now: DateTime<Utc>) -> Result<Self, String> {
+        let instant = parse_format(text).ok_or(FORMAT_RULE)?;
+        if instant <= now {
+            return Err("must be in the future".to_string());
+        }
+        if instant - now > TimeDelta::days(MAX_OPERATION_DAYS) {
+            return Err(format!(
+                "must be at most {MAX_OPERATION_DAYS} days from now: an operation cannot run \
+                 longer than a year"
+            ));
+        }
+        Ok(Self(instant))
+    }
+
+    pub(super) fn from_json(value: &Value, now: DateTime<Utc>) -> Result<Self, String> {
+        match value {
+            Value::String(text) => Self::parse(text, now),
+            _ => Err(FORMAT_RULE.to_string()),
+        }
+    }
+
+    /// The instant.
+    pub fn get(self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
+const FORMAT_RULE: &str = "must be a date and time as dd/mm/YYYY HH:MM (UTC)";
+
+fn parse_format(text: &str) -> Option<DateTime<Utc>> {
+    let (date, time) = text.split_once(' ')?;
+    let mut date = date.split('/');
+    let day = digits(date.next()?, 1..=2)?;
+    let month = digits(date.next()?, 1..=2)?;
+    let year = digits(date.next()?, 4..=4)?;
+    let (hour, minute) = time.split_once(':')?;
+    if date.next().is_some() {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)?
+        .and_hms_opt(digits(hour, 1..=2)?, digits(minute, 1..=2)?, 0)
+        .map(|naive| naive.and_utc())
+}
+
+/// `text` as a number, if it is only ASCII digits and their count is in `len`.
+fn digits(text: &str, len: std::ops::RangeInclusive<usize>) -> Option<u32> {
+    let all_digits = text.bytes().all(|b| b.is_ascii_digit());
+    (all_digits && len.contains(&text.len()))
+        .then(|| text.parse().ok())
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 3, 10, 12, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn reads_the_reference_format_as_utc() {
+        let stop = StopTime::parse("07/03/2026 05:56", now()).unwrap();
+        assert_eq!(
+            stop.get(),
+            Utc.with_ymd_and_hms(2026, 3, 7, 5, 56, 0).unwrap()
+        );
+        let short = StopTime::parse("7/3/2026 5:56", now()).unwrap();
+        assert_eq!(short, stop);
+    }
+
+    #[test]
+    fn refuses_other_formats_and_impossible_dates() {
+        for bad in [
+            "07/03/2026  05:56",
+            "07/03/2026T05:56",
+            " 07/03/2026 05:56",
+            "07/03/2026 05:56 ",
+            "07/03/2026 05:56:00",
+            "2026-03-07 05:56",
+            "07/03/26 05:56",
+            "007/03/2026 05:56",
+            "07/03/2026/1 05:56",
+            "+7/03/2026 05:56",
+            "31/04/2025 10:00",
+            "29/02/2026 10:00",
+            "07/13/2025 10:00",
+            "07/03/2026 24:00",
+            "07/03/2026 05:60",
+            "",
+            "٠٧/03/2026 05:56",
+        ] {
+            assert_eq!(
+                StopTime::parse(bad, now()).unwrap_err(),
+                FORMAT_RULE,
+                "{bad:?}"
+            );
+        }
+        assert!(StopTime::from_json(&serde_json::json!(20260307), now()).is_err());
+    }
+
+    #[test]
+    fn must_be_after_now() {
+        assert_eq!(
+            StopTime::parse("10/03/2025 12:00", now()).unwrap_err(),
+            "must be in the future"
+        );
+        assert!(StopTime::parse("10/03/2025 12:01", now()).is_ok());
+        let a_second_before = now() - TimeDelta::seconds(1);
+        assert!(StopTime::parse("10/03/2025 12:00", a_second_before).is_ok());
+    }
+
+    #[test]
+    fn must_be_within_366_days() {
+        // 2025-03-10 12:00 + 366 days = 2026-03-11 12:00.
+        assert!(StopTime::parse("11/03/2026 12:00", now()).is_ok());
+        let error = StopTime::parse("11/03/2026 12:01", now()).unwrap_err();
+        assert!(error.starts_with("must be at most 366 days from now"));
+    }
+}

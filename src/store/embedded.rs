@@ -1,1 +1,0 @@
-//! Embedded store (redb).
