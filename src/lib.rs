@@ -5,6 +5,8 @@
 
 /// Accounts: e-mail, password policy and hashing, user and probe tokens.
 pub mod accounts;
+/// The REST API.
+pub mod api;
 /// Typed settings from the environment.
 pub mod config;
 /// The credit currency and its checked arithmetic.
@@ -13,17 +15,15 @@ pub mod credits;
 pub mod hub;
 /// Identifiers of stored entities.
 pub mod ids;
+/// Operations: creation and what probes report about them.
+pub mod operations;
 /// Probes: location and the public view of a probe.
 pub mod probes;
 /// Shared services handed to handlers and probe links.
 pub mod state;
 /// Persistence contract and its MongoDB and embedded implementations.
 pub mod store;
-// Operations: creation and what probes report about them.
-// WIP until params land: pub mod operations;
-// The probe link (WebSocket).
-// WIP until params land: pub mod ws;
-// The REST API.
-// WIP until params land: pub mod api;
+/// The probe link (WebSocket).
+pub mod ws;
 // Building and running a server from its settings.
-// WIP until params land: pub mod startup;
+// WIP until the MongoDB store lands: pub mod startup;

@@ -58,7 +58,7 @@ pub async fn create(
     let result_format = result_format(kind, request.result_format.as_deref())?;
     let params = params::parse(kind, &request.params, now)
         .map_err(|e| CreateError::Invalid(e.to_string()))?;
-    let per_probe = cost_per_probe(kind, &params, now)?;
+    let per_probe = cost_per_probe(&params, now)?;
     let selected = select_probes(state, &probe_ids, per_probe).await?;
     let total = (per_probe * selected.len() as f64).ceil();
     let credits = to_credits(total)?;
@@ -129,15 +129,8 @@ fn result_format(
 
 /// What one probe's share of the operation costs over its whole schedule, as the original:
 /// credits per execution × estimated executions × times per minute.
-fn cost_per_probe(
-    kind: OperationKind,
-    params: &Params,
-    now: DateTime<Utc>,
-) -> Result<f64, CreateError> {
-    let schedule = params.schedule();
-    let per_execution = params::credits_per_execution(kind, params.destination_count()) as f64;
-    let cost =
-        per_execution * schedule.estimated_executions(now) * f64::from(schedule.times_per_minute());
+fn cost_per_probe(params: &Params, now: DateTime<Utc>) -> Result<f64, CreateError> {
+    let cost = params.credits_per_execution() as f64 * params.schedule().estimated_runs(now);
     if cost.is_finite() && cost <= crate::credits::MAX_CREDITS as f64 {
         Ok(cost)
     } else {

@@ -136,3 +136,39 @@ async fn results_for_operations_of_other_probes_are_refused() {
     assert_eq!(stored["results"], json!([]));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_silent_probe_is_dropped_and_marked_disconnected() {
+    let app = spawn_app_with(|s| s.heartbeat = std::time::Duration::from_secs(1)).await;
+    let owner = app.user("silent@example.org").await;
+    let (_, token) = app.probe(&owner).await;
+    // Never reading means never answering the server's pings.
+    let _silent = app.connect(&token, 10).await;
+    let (_, probes) = app.get("/probes", None).await;
+    assert_eq!(probes[0]["connected"], true);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, probes) = app.get("/probes", None).await;
+        if probes[0]["connected"] == false {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "silent probe still connected"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_closes_probe_links_with_going_away() {
+    let app = spawn_app().await;
+    let owner = app.user("bye@example.org").await;
+    let (_, token) = app.probe(&owner).await;
+    let mut link = app.connect(&token, 10).await;
+    let closing = tokio::spawn(async move { link.closed().await });
+    app.stop().await;
+    let (code, _) = closing.await.unwrap();
+    assert_eq!(code, close::GOING_AWAY);
+}
