@@ -1,0 +1,83 @@
+//! Probes and the state of their links.
+
+use super::tables::{get, put, scan, PROBES};
+use crate::ids::{ProbeId, UserId};
+use crate::store::{Link, Probe, SessionId, StoreError, StoreResult};
+use redb::{ReadTransaction, ReadableTable, WriteTransaction};
+
+/// Registers a probe unless its id is taken.
+pub(super) fn insert_probe(txn: &WriteTransaction, probe: &Probe) -> StoreResult<()> {
+    let mut probes = txn.open_table(PROBES)?;
+    let key = probe.id.bytes();
+    if probes.get(&key[..])?.is_some() {
+        return Err(StoreError::Duplicate("probe"));
+    }
+    put(&mut probes, &key, probe)
+}
+
+/// The probe with that id.
+pub(super) fn probe(txn: &ReadTransaction, id: ProbeId) -> StoreResult<Option<Probe>> {
+    get(&txn.open_table(PROBES)?, &id.bytes())
+}
+
+/// Probes in creation order (the key order), optionally of one owner. A full scan: the embedded
+/// store serves single-machine deployments with few probes.
+pub(super) fn probes(txn: &ReadTransaction, owner: Option<UserId>) -> StoreResult<Vec<Probe>> {
+    scan(&txn.open_table(PROBES)?, |p: &Probe| {
+        owner.is_none_or(|o| p.owner == o)
+    })
+}
+
+/// Replaces the link state of a probe; [`StoreError::NotFound`] if there is no such probe.
+pub(super) fn link_up(txn: &WriteTransaction, id: ProbeId, link: &Link) -> StoreResult<()> {
+    let updated = update_link(txn, id, |current| *current = Some(link.clone()))?;
+    if updated {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound("probe"))
+    }
+}
+
+/// Clears the link of a probe if it is still `session`; a probe that is gone has no link to clear.
+pub(super) fn link_down(
+    txn: &WriteTransaction,
+    id: ProbeId,
+    session: &SessionId,
+) -> StoreResult<()> {
+    update_link(txn, id, |current| {
+        if current.as_ref().is_some_and(|l| &l.session == session) {
+            *current = None;
+        }
+    })
+    .map(drop)
+}
+
+/// Clears the links held by `instance`.
+pub(super) fn reset_links(txn: &WriteTransaction, instance: &str) -> StoreResult<()> {
+    let mut probes = txn.open_table(PROBES)?;
+    // Collected first: a redb table cannot be written while it is being iterated.
+    let linked = scan(&probes, |p: &Probe| {
+        p.link.as_ref().is_some_and(|l| l.instance == instance)
+    })?;
+    for mut probe in linked {
+        probe.link = None;
+        put(&mut probes, &probe.id.bytes(), &probe)?;
+    }
+    Ok(())
+}
+
+/// Applies `change` to the link of a probe and stores it; `false` if there is no such probe.
+pub(super) fn update_link(
+    txn: &WriteTransaction,
+    id: ProbeId,
+    change: impl FnOnce(&mut Option<Link>),
+) -> StoreResult<bool> {
+    let mut probes = txn.open_table(PROBES)?;
+    let key = id.bytes();
+    let Some(mut probe) = get::<Probe>(&probes, &key)? else {
+        return Ok(false);
+    };
+    change(&mut probe.link);
+    put(&mut probes, &key, &probe)?;
+    Ok(true)
+}
