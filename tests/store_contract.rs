@@ -1,0 +1,78 @@
+//! The store contract, written once and run against every [`Store`] implementation: each case
+//! below is an `async fn` taking a [`backend::Backend`], instantiated once per backend, so every
+//! case shows up as `embedded::<case>` and `mongo::<case>`.
+//!
+//! The MongoDB cases need `PLADMED_TEST_MONGODB_URI` (`scripts/test.sh` starts a server and sets
+//! it); `PLADMED_TEST_SKIP_MONGODB=1` skips them.
+//!
+//! [`Store`]: pladmed::store::Store
+
+#[path = "store_contract/accounts.rs"]
+mod accounts;
+#[path = "store_contract/assignments.rs"]
+mod assignments;
+#[path = "store_contract/backend.rs"]
+mod backend;
+#[path = "store_contract/fixtures.rs"]
+mod fixtures;
+#[path = "store_contract/lifecycle.rs"]
+mod lifecycle;
+#[path = "store_contract/operations.rs"]
+mod operations;
+#[path = "store_contract/probes.rs"]
+mod probes;
+#[path = "store_contract/results.rs"]
+mod results;
+
+/// Declares one test per (backend, case). A backend that is not configured (MongoDB skipped)
+/// passes its cases without running them.
+macro_rules! contract {
+    ($($group:ident::$case:ident),* $(,)?) => {
+        contract!(@for embedded: $($group::$case),*);
+        contract!(@for mongo: $($group::$case),*);
+    };
+    (@for $backend:ident: $($group:ident::$case:ident),*) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    if let Some(backend) = crate::backend::Backend::$backend() {
+                        crate::$group::$case(&backend).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    accounts::user_is_found_by_email_and_by_id,
+    accounts::duplicate_email_is_refused,
+    accounts::duplicate_email_is_refused_after_delete_all,
+    accounts::add_credits_returns_the_updated_user,
+    accounts::add_credits_to_unknown_user_is_none,
+    accounts::add_credits_past_the_maximum_is_refused,
+    probes::probes_are_listed_in_creation_order_and_by_owner,
+    probes::link_up_replaces_the_link_state,
+    probes::link_down_needs_the_current_session,
+    probes::reset_links_clears_only_that_instance,
+    operations::create_operation_debits_exactly_and_assigns_every_probe,
+    operations::operations_are_listed_in_creation_order_and_by_owner,
+    operations::not_enough_credits_changes_nothing,
+    operations::concurrent_operations_never_overdraw,
+    operations::pending_operations_are_assigned_and_unexpired,
+    assignments::accepting_then_finishing_moves_in_use_credits,
+    assignments::finishing_without_accepting_releases_nothing,
+    assignments::repeated_or_backward_moves_change_nothing,
+    assignments::release_saturates_at_zero,
+    assignments::moves_without_a_link_still_advance,
+    assignments::unknown_assignment_is_not_assigned,
+    results::result_is_stored_and_paid_once,
+    results::concurrent_duplicates_store_one_and_pay_once,
+    results::same_code_elsewhere_is_a_new_result,
+    results::reward_past_the_maximum_stores_nothing,
+    results::results_are_paginated_in_storage_order,
+    lifecycle::ping_answers,
+    lifecycle::data_survives_reopening,
+    lifecycle::delete_all_empties_every_collection,
+);

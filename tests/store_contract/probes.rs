@@ -1,0 +1,81 @@
+//! Probes and their link state.
+
+use crate::backend::Backend;
+use crate::fixtures::{link, linked_probe, stored_probe, stored_user};
+use pladmed::store::SessionId;
+
+pub async fn probes_are_listed_in_creation_order_and_by_owner(backend: &Backend) {
+    let store = backend.open().await;
+    let (alice, bob) = (stored_user(&*store, 0).await, stored_user(&*store, 0).await);
+    let mut created = Vec::new();
+    for owner in [&alice, &bob, &alice, &bob, &alice] {
+        created.push(stored_probe(&*store, owner).await);
+    }
+
+    let all = store.probes(None).await.unwrap();
+    let of_alice = store.probes(Some(alice.id)).await.unwrap();
+
+    assert_eq!(all, created);
+    let expected: Vec<_> = created
+        .into_iter()
+        .filter(|p| p.owner == alice.id)
+        .collect();
+    assert_eq!(of_alice, expected);
+    assert_eq!(
+        store.probe(expected[1].id).await.unwrap().as_ref(),
+        Some(&expected[1])
+    );
+}
+
+pub async fn link_up_replaces_the_link_state(backend: &Backend) {
+    let store = backend.open().await;
+    let owner = stored_user(&*store, 0).await;
+    let probe = linked_probe(&*store, &owner, "instance-a").await;
+    let newer = link("instance-b", "session-2", 30);
+
+    store.link_up(probe.id, &newer).await.unwrap();
+
+    let stored = store.probe(probe.id).await.unwrap().unwrap();
+    assert_eq!(stored.link, Some(newer));
+}
+
+pub async fn link_down_needs_the_current_session(backend: &Backend) {
+    let store = backend.open().await;
+    let owner = stored_user(&*store, 0).await;
+    let probe = linked_probe(&*store, &owner, "instance-a").await;
+    let current = probe.link.clone().unwrap().session;
+
+    store
+        .link_down(probe.id, &SessionId("an-older-session".into()))
+        .await
+        .unwrap();
+    let after_stale = store.probe(probe.id).await.unwrap().unwrap();
+    store.link_down(probe.id, &current).await.unwrap();
+    let after_current = store.probe(probe.id).await.unwrap().unwrap();
+
+    assert_eq!(
+        after_stale.link, probe.link,
+        "a stale session must not unlink"
+    );
+    assert_eq!(after_current.link, None);
+}
+
+pub async fn reset_links_clears_only_that_instance(backend: &Backend) {
+    let store = backend.open().await;
+    let owner = stored_user(&*store, 0).await;
+    let on_a = linked_probe(&*store, &owner, "instance-a").await;
+    let also_on_a = linked_probe(&*store, &owner, "instance-a").await;
+    let on_b = linked_probe(&*store, &owner, "instance-b").await;
+    let unlinked = stored_probe(&*store, &owner).await;
+
+    store.reset_links("instance-a").await.unwrap();
+
+    let link_of = |id| {
+        let store = store.clone();
+        async move { store.probe(id).await.unwrap().unwrap().link }
+    };
+    assert_eq!(link_of(on_a.id).await, None);
+    assert_eq!(link_of(also_on_a.id).await, None);
+    assert_eq!(link_of(on_b.id).await, on_b.link);
+    assert_eq!(link_of(unlinked.id).await, None);
+}
