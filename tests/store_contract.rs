@@ -7,6 +7,18 @@
 //!
 //! [`Store`]: pladmed::store::Store
 
+/// Asserts that a store call was refused with an error matching `$error`.
+macro_rules! assert_refused {
+    ($outcome:expr, $error:pat) => {{
+        let outcome = $outcome;
+        let expected = stringify!($error);
+        assert!(
+            matches!(outcome, Err($error)),
+            "expected {expected}, got {outcome:?}"
+        );
+    }};
+}
+
 #[path = "store_contract/accounts.rs"]
 mod accounts;
 #[path = "store_contract/assignments.rs"]

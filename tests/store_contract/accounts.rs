@@ -26,10 +26,7 @@ pub async fn duplicate_email_is_refused(backend: &Backend) {
 
     let refused = store.insert_user(&second).await;
 
-    assert!(
-        matches!(refused, Err(StoreError::Duplicate("email"))),
-        "{refused:?}"
-    );
+    assert_refused!(refused, StoreError::Duplicate("email"));
     assert_eq!(
         store.user_by_email(&first.email).await.unwrap(),
         Some(first)
@@ -49,10 +46,7 @@ pub async fn duplicate_email_is_refused_after_delete_all(backend: &Backend) {
     store.insert_user(&again).await.expect("address free again");
     let refused = store.insert_user(&twice).await;
 
-    assert!(
-        matches!(refused, Err(StoreError::Duplicate("email"))),
-        "{refused:?}"
-    );
+    assert_refused!(refused, StoreError::Duplicate("email"));
     assert_eq!(
         store.user_by_email(&first.email).await.unwrap(),
         Some(again)
@@ -82,9 +76,6 @@ pub async fn add_credits_past_the_maximum_is_refused(backend: &Backend) {
     let refused = store.add_credits(rich.id, credits(2)).await;
     let filled = store.add_credits(rich.id, credits(1)).await.unwrap();
 
-    assert!(
-        matches!(refused, Err(StoreError::CreditOverflow)),
-        "{refused:?}"
-    );
+    assert_refused!(refused, StoreError::CreditOverflow);
     assert_eq!(filled.map(|u| u.credits.get()), Some(MAX_CREDITS));
 }

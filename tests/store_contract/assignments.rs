@@ -1,140 +1,119 @@
 //! Assignments move forward only, and the probe's in-use credits follow them.
 
 use crate::backend::Backend;
-use crate::fixtures::{in_use, link, linked_probe, stored_operation, stored_probe, stored_user};
+use crate::fixtures::{in_use, link, scene, stored_operation, stored_probe, stored_user, Scene};
 use pladmed::ids::{OperationId, ProbeId};
-use pladmed::store::{AssignmentState, StoreError};
+use pladmed::store::{AssignmentState, Operation, Probe, Store, StoreError};
 use AssignmentState::{Accepted, Assigned, Finished};
 
+/// Moves `operation` on `probe` to `to`, reserving or releasing `credits`; whether it moved.
+async fn advance(
+    store: &dyn Store,
+    operation: &Operation,
+    probe: &Probe,
+    to: AssignmentState,
+    credits: u64,
+) -> bool {
+    let moved = store.advance_assignment(operation.id, probe.id, to, credits);
+    moved.await.expect("assignment exists")
+}
+
+/// The state of `operation` on `probe`.
+async fn state(store: &dyn Store, operation: &Operation, probe: &Probe) -> Option<AssignmentState> {
+    store.assignment(operation.id, probe.id).await.unwrap()
+}
+
 pub async fn accepting_then_finishing_moves_in_use_credits(backend: &Backend) {
-    let store = backend.open().await;
-    let owner = stored_user(&*store, 100).await;
-    let probe = linked_probe(&*store, &owner, "instance-a").await;
-    let (one, two) = (
-        stored_operation(&*store, &owner, &[&probe], 1).await,
-        stored_operation(&*store, &owner, &[&probe], 1).await,
-    );
+    let store = &*backend.open().await;
+    let Scene {
+        owner,
+        probe,
+        operation: one,
+        ..
+    } = scene(store, 100, 1).await;
+    let two = stored_operation(store, &owner, &[&probe], 1).await;
 
-    assert!(store
-        .advance_assignment(one.id, probe.id, Accepted, 7)
-        .await
-        .unwrap());
-    assert!(store
-        .advance_assignment(two.id, probe.id, Accepted, 5)
-        .await
-        .unwrap());
-    assert_eq!(in_use(&*store, &probe).await, Some(12));
-    assert_eq!(
-        store.assignment(one.id, probe.id).await.unwrap(),
-        Some(Accepted)
-    );
+    assert!(advance(store, &one, &probe, Accepted, 7).await);
+    assert!(advance(store, &two, &probe, Accepted, 5).await);
+    assert_eq!(in_use(store, &probe).await, Some(12));
+    assert_eq!(state(store, &one, &probe).await, Some(Accepted));
 
-    assert!(store
-        .advance_assignment(one.id, probe.id, Finished, 7)
-        .await
-        .unwrap());
-    assert_eq!(in_use(&*store, &probe).await, Some(5));
-    assert_eq!(
-        store.assignment(one.id, probe.id).await.unwrap(),
-        Some(Finished)
-    );
+    assert!(advance(store, &one, &probe, Finished, 7).await);
+    assert_eq!(in_use(store, &probe).await, Some(5));
+    assert_eq!(state(store, &one, &probe).await, Some(Finished));
 }
 
 pub async fn finishing_without_accepting_releases_nothing(backend: &Backend) {
-    let store = backend.open().await;
-    let owner = stored_user(&*store, 100).await;
-    let probe = linked_probe(&*store, &owner, "instance-a").await;
-    let (held, skipped) = (
-        stored_operation(&*store, &owner, &[&probe], 1).await,
-        stored_operation(&*store, &owner, &[&probe], 1).await,
-    );
-    store
-        .advance_assignment(held.id, probe.id, Accepted, 9)
-        .await
-        .unwrap();
+    let store = &*backend.open().await;
+    let Scene {
+        owner,
+        probe,
+        operation: held,
+        ..
+    } = scene(store, 100, 1).await;
+    let skipped = stored_operation(store, &owner, &[&probe], 1).await;
+    advance(store, &held, &probe, Accepted, 9).await;
 
-    let moved = store
-        .advance_assignment(skipped.id, probe.id, Finished, 9)
-        .await;
+    assert!(advance(store, &skipped, &probe, Finished, 9).await);
 
-    assert!(moved.unwrap());
-    assert_eq!(in_use(&*store, &probe).await, Some(9));
-    assert_eq!(
-        store.assignment(skipped.id, probe.id).await.unwrap(),
-        Some(Finished)
-    );
+    assert_eq!(in_use(store, &probe).await, Some(9));
+    assert_eq!(state(store, &skipped, &probe).await, Some(Finished));
 }
 
 pub async fn repeated_or_backward_moves_change_nothing(backend: &Backend) {
-    let store = backend.open().await;
-    let owner = stored_user(&*store, 100).await;
-    let probe = linked_probe(&*store, &owner, "instance-a").await;
-    let operation = stored_operation(&*store, &owner, &[&probe], 1).await;
-    let advance = |to| store.advance_assignment(operation.id, probe.id, to, 4);
+    let store = &*backend.open().await;
+    let Scene {
+        probe, operation, ..
+    } = scene(store, 100, 1).await;
+    let advance = |to| advance(store, &operation, &probe, to, 4);
 
-    assert!(!advance(Assigned).await.unwrap());
-    assert!(advance(Accepted).await.unwrap());
-    assert!(!advance(Accepted).await.unwrap());
-    assert!(!advance(Assigned).await.unwrap());
-    assert_eq!(in_use(&*store, &probe).await, Some(4), "counted once");
-    assert!(advance(Finished).await.unwrap());
-    assert!(!advance(Finished).await.unwrap());
-    assert!(!advance(Accepted).await.unwrap());
-    assert_eq!(in_use(&*store, &probe).await, Some(0), "released once");
-    assert_eq!(
-        store.assignment(operation.id, probe.id).await.unwrap(),
-        Some(Finished)
-    );
+    assert!(!advance(Assigned).await);
+    assert!(advance(Accepted).await);
+    assert!(!advance(Accepted).await);
+    assert!(!advance(Assigned).await);
+    assert_eq!(in_use(store, &probe).await, Some(4), "counted once");
+    assert!(advance(Finished).await);
+    assert!(!advance(Finished).await);
+    assert!(!advance(Accepted).await);
+    assert_eq!(in_use(store, &probe).await, Some(0), "released once");
+    assert_eq!(state(store, &operation, &probe).await, Some(Finished));
 }
 
 pub async fn release_saturates_at_zero(backend: &Backend) {
-    let store = backend.open().await;
-    let owner = stored_user(&*store, 100).await;
-    let probe = linked_probe(&*store, &owner, "instance-a").await;
-    let operation = stored_operation(&*store, &owner, &[&probe], 1).await;
-    store
-        .advance_assignment(operation.id, probe.id, Accepted, 8)
-        .await
-        .unwrap();
+    let store = &*backend.open().await;
+    let Scene {
+        probe, operation, ..
+    } = scene(store, 100, 1).await;
+    advance(store, &operation, &probe, Accepted, 8).await;
     // The probe reconnects and reports less in use than was counted.
-    store
-        .link_up(probe.id, &link("instance-b", "again", 3))
-        .await
-        .unwrap();
+    let relinked = link("instance-b", "again", 3);
+    store.link_up(probe.id, &relinked).await.unwrap();
 
-    store
-        .advance_assignment(operation.id, probe.id, Finished, 8)
-        .await
-        .unwrap();
+    advance(store, &operation, &probe, Finished, 8).await;
 
-    assert_eq!(in_use(&*store, &probe).await, Some(0));
+    assert_eq!(in_use(store, &probe).await, Some(0));
 }
 
 pub async fn moves_without_a_link_still_advance(backend: &Backend) {
-    let store = backend.open().await;
-    let owner = stored_user(&*store, 100).await;
-    let probe = stored_probe(&*store, &owner).await;
-    let operation = stored_operation(&*store, &owner, &[&probe], 1).await;
+    let store = &*backend.open().await;
+    let owner = stored_user(store, 100).await;
+    let probe = stored_probe(store, &owner).await;
+    let operation = stored_operation(store, &owner, &[&probe], 1).await;
 
-    assert!(store
-        .advance_assignment(operation.id, probe.id, Accepted, 6)
-        .await
-        .unwrap());
-    assert!(store
-        .advance_assignment(operation.id, probe.id, Finished, 6)
-        .await
-        .unwrap());
-    assert_eq!(in_use(&*store, &probe).await, None);
+    assert!(advance(store, &operation, &probe, Accepted, 6).await);
+    assert!(advance(store, &operation, &probe, Finished, 6).await);
+    assert_eq!(in_use(store, &probe).await, None);
 }
 
 pub async fn unknown_assignment_is_not_assigned(backend: &Backend) {
-    let store = backend.open().await;
-    let owner = stored_user(&*store, 100).await;
-    let (probe, other) = (
-        stored_probe(&*store, &owner).await,
-        stored_probe(&*store, &owner).await,
-    );
-    let operation = stored_operation(&*store, &owner, &[&probe], 1).await;
+    let store = &*backend.open().await;
+    let Scene {
+        owner,
+        probe,
+        operation,
+        ..
+    } = scene(store, 100, 1).await;
+    let other = stored_probe(store, &owner).await;
 
     for (operation, probe) in [
         (operation.id, other.id),
@@ -144,10 +123,7 @@ pub async fn unknown_assignment_is_not_assigned(backend: &Backend) {
         let refused = store
             .advance_assignment(operation, probe, Accepted, 1)
             .await;
-        assert!(
-            matches!(refused, Err(StoreError::NotAssigned)),
-            "{refused:?}"
-        );
+        assert_refused!(refused, StoreError::NotAssigned);
         assert_eq!(store.assignment(operation, probe).await.unwrap(), None);
     }
 }

@@ -6,7 +6,7 @@ use pladmed::credits::Credits;
 use pladmed::ids::{OperationId, ProbeId, ResultId, UserId};
 use pladmed::probes::Location;
 use pladmed::store::{
-    Email, Link, MeasurementResult, Operation, Probe, Reward, SessionId, Store, User,
+    Email, Insertion, Link, MeasurementResult, Operation, Probe, Reward, SessionId, Store, User,
 };
 use probe_protocol::{ContentFormat, OperationKind, ResultFormat};
 use serde_json::{json, Map};
@@ -129,6 +129,26 @@ pub async fn stored_operation(
     operation
 }
 
+/// What most cases start from, all stored: an owner, one probe of theirs linked through
+/// `instance-a`, and an operation of theirs assigned to it.
+pub struct Scene {
+    pub owner: User,
+    pub probe: Probe,
+    pub operation: Operation,
+}
+
+/// A [`Scene`] whose owner had `balance` credits before paying `cost` for the operation.
+pub async fn scene(store: &dyn Store, balance: u64, cost: u64) -> Scene {
+    let owner = stored_user(store, balance).await;
+    let probe = linked_probe(store, &owner, "instance-a").await;
+    let operation = stored_operation(store, &owner, &[&probe], cost).await;
+    Scene {
+        owner,
+        probe,
+        operation,
+    }
+}
+
 /// A fresh result of `probe` for `operation` under `code`.
 pub fn result(operation: &Operation, probe: &Probe, code: &str) -> MeasurementResult {
     MeasurementResult {
@@ -142,6 +162,29 @@ pub fn result(operation: &Operation, probe: &Probe, code: &str) -> MeasurementRe
         measured_at: now(),
         received_at: now(),
     }
+}
+
+/// Inserts `result`, paying `credits` to its probe's owner.
+pub async fn insert(store: &dyn Store, result: &MeasurementResult, credits: u64) -> Insertion {
+    let reward = Reward {
+        user: store
+            .probe(result.probe)
+            .await
+            .expect("store answers")
+            .expect("probe exists")
+            .owner,
+        credits: self::credits(credits),
+    };
+    store
+        .insert_result(result, &reward)
+        .await
+        .expect("result inserted")
+}
+
+/// Every stored result of `operation`, in storage order.
+pub async fn results_of(store: &dyn Store, operation: &Operation) -> Vec<MeasurementResult> {
+    let all = store.results(operation.id, None, 10_000).await;
+    all.expect("store answers")
 }
 
 /// A reward of `amount` for the owner of `probe`.

@@ -1,9 +1,7 @@
 //! The store as a whole: answering, keeping data across a reopen, starting over.
 
 use crate::backend::Backend;
-use crate::fixtures::{
-    in_use, linked_probe, result, reward, stored_operation, stored_probe, stored_user, user,
-};
+use crate::fixtures::{in_use, insert, result, results_of, scene, user, Scene};
 use chrono::Utc;
 use pladmed::store::{AssignmentState, Insertion, StoreError};
 
@@ -14,56 +12,48 @@ pub async fn ping_answers(backend: &Backend) {
 
 pub async fn data_survives_reopening(backend: &Backend) {
     let store = backend.open().await;
-    let owner = stored_user(&*store, 50).await;
-    let probe = linked_probe(&*store, &owner, "instance-a").await;
-    let operation = stored_operation(&*store, &owner, &[&probe], 20).await;
-    store
-        .advance_assignment(operation.id, probe.id, AssignmentState::Accepted, 4)
-        .await
-        .unwrap();
+    let Scene {
+        owner,
+        probe,
+        operation,
+    } = scene(&*store, 50, 20).await;
+    let accepted = AssignmentState::Accepted;
+    let moved = store.advance_assignment(operation.id, probe.id, accepted, 4);
+    moved.await.unwrap();
     let report = result(&operation, &probe, "run-1");
-    store
-        .insert_result(&report, &reward(&probe, 2))
-        .await
-        .unwrap();
+    insert(&*store, &report, 2).await;
     drop(store);
 
-    let store = backend.open().await;
+    let store = &*backend.open().await;
 
     let reopened = store.user(owner.id).await.unwrap().unwrap();
     assert_eq!(reopened.credits.get(), 32);
-    assert_eq!(in_use(&*store, &probe).await, Some(4));
+    assert_eq!(in_use(store, &probe).await, Some(4));
+    let state = store.assignment(operation.id, probe.id).await.unwrap();
+    assert_eq!(state, Some(accepted));
+    assert_eq!(results_of(store, &operation).await, vec![report.clone()]);
+    assert_eq!(insert(store, &report, 2).await, Insertion::Duplicate);
     assert_eq!(
         store.operation(operation.id).await.unwrap(),
-        Some(operation.clone())
+        Some(operation)
     );
-    let state = store.assignment(operation.id, probe.id).await.unwrap();
-    assert_eq!(state, Some(AssignmentState::Accepted));
-    assert_eq!(
-        store.results(operation.id, None, 10).await.unwrap(),
-        vec![report.clone()]
-    );
-    let resent = store.insert_result(&report, &reward(&probe, 2)).await;
-    assert_eq!(resent.unwrap(), Insertion::Duplicate);
     let mut same_address = user(0);
-    same_address.email = owner.email.clone();
-    let refused = store.insert_user(&same_address).await;
-    assert!(
-        matches!(refused, Err(StoreError::Duplicate("email"))),
-        "{refused:?}"
+    same_address.email = owner.email;
+    assert_refused!(
+        store.insert_user(&same_address).await,
+        StoreError::Duplicate("email")
     );
 }
 
 pub async fn delete_all_empties_every_collection(backend: &Backend) {
-    let store = backend.open().await;
-    let owner = stored_user(&*store, 50).await;
-    let probe = stored_probe(&*store, &owner).await;
-    let operation = stored_operation(&*store, &owner, &[&probe], 20).await;
+    let store = &*backend.open().await;
+    let Scene {
+        owner,
+        probe,
+        operation,
+    } = scene(store, 50, 20).await;
     let report = result(&operation, &probe, "run-1");
-    store
-        .insert_result(&report, &reward(&probe, 2))
-        .await
-        .unwrap();
+    insert(store, &report, 2).await;
 
     store.delete_all().await.unwrap();
 
@@ -71,28 +61,19 @@ pub async fn delete_all_empties_every_collection(backend: &Backend) {
     assert_eq!(store.user_by_email(&owner.email).await.unwrap(), None);
     assert!(store.probes(None).await.unwrap().is_empty());
     assert!(store.operations(None).await.unwrap().is_empty());
-    assert_eq!(
-        store.assignment(operation.id, probe.id).await.unwrap(),
-        None
-    );
-    assert!(store
-        .pending_operations(probe.id, Utc::now())
-        .await
-        .unwrap()
-        .is_empty());
-    assert!(store
-        .results(operation.id, None, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    let assignment = store.assignment(operation.id, probe.id).await.unwrap();
+    assert_eq!(assignment, None);
+    let pending = store.pending_operations(probe.id, Utc::now()).await;
+    assert!(pending.unwrap().is_empty());
+    assert!(results_of(store, &operation).await.is_empty());
     store
         .insert_user(&owner)
         .await
-        .expect("the account can be created again");
-    let again = store.insert_result(&report, &reward(&probe, 2)).await;
-    assert_eq!(
-        again.unwrap(),
-        Insertion::Stored,
-        "the dedup index was emptied"
-    );
+        .expect("account created again");
+    store
+        .insert_probe(&probe)
+        .await
+        .expect("probe created again");
+    let again = insert(store, &report, 2).await;
+    assert_eq!(again, Insertion::Stored, "the dedup index was emptied");
 }

@@ -56,10 +56,7 @@ pub async fn not_enough_credits_changes_nothing(backend: &Backend) {
 
     let refused = store.create_operation(&too_costly).await;
 
-    assert!(
-        matches!(refused, Err(StoreError::NotEnoughCredits)),
-        "{refused:?}"
-    );
+    assert_refused!(refused, StoreError::NotEnoughCredits);
     assert_eq!(balance(&*store, &owner).await, 9);
     assert_eq!(store.operation(too_costly.id).await.unwrap(), None);
     assert!(store.operations(None).await.unwrap().is_empty());
