@@ -13,7 +13,8 @@ use std::time::Duration;
 pub enum Mode {
     /// Random JWT secret if none is set, `/delete_all` enabled, any CORS origin by default.
     Development,
-    /// A JWT secret is mandatory and `/delete_all` answers 404.
+    /// A JWT secret, CORS origins and the health and metrics codes are mandatory, `/delete_all`
+    /// answers 404 and logs are JSON.
     Production,
 }
 
@@ -66,6 +67,27 @@ pub struct Settings {
     pub instance: String,
     /// `PLADMED_PROBE_QUEUE`: frames queued per probe before it is dropped as too slow.
     pub probe_queue: usize,
+    /// `PLADMED_NTP_SERVER`, `PLADMED_NTP_INTERVAL`, `PLADMED_MAX_CLOCK_OFFSET_MS`.
+    pub clock: ClockSettings,
+    /// `PLADMED_HEALTH_CODE`: the `?code=` that GET /health requires; `None` (development only)
+    /// leaves it open.
+    pub health_code: Option<String>,
+    /// `PLADMED_METRICS_CODE`: the `?code=` that GET /metrics requires; `None` (development
+    /// only) leaves it open.
+    pub metrics_code: Option<String>,
+}
+
+/// How the server watches its own clock.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClockSettings {
+    /// `PLADMED_NTP_SERVER`: `host:port` of the NTP server to measure against (the co-located
+    /// Chrony); a host name is resolved at every sample, so a restarted container is found again.
+    pub ntp_server: String,
+    /// `PLADMED_NTP_INTERVAL`: seconds between two samples.
+    pub interval: Duration,
+    /// `PLADMED_MAX_CLOCK_OFFSET_MS`: a larger |offset| is logged as a warning and makes the
+    /// clock unhealthy.
+    pub max_offset_ms: f64,
 }
 
 /// A setting could not be used.
@@ -156,6 +178,9 @@ impl Settings {
                 .get("PLADMED_INSTANCE")
                 .unwrap_or_else(|| "pladmed".into()),
             probe_queue: env.bounded("PLADMED_PROBE_QUEUE", 256, 1, 1 << 20)? as usize,
+            clock: clock_settings(&env)?,
+            health_code: access_code(&env, "PLADMED_HEALTH_CODE", mode)?,
+            metrics_code: access_code(&env, "PLADMED_METRICS_CODE", mode)?,
         })
     }
 
@@ -190,6 +215,42 @@ fn parse_cors(raw: Option<String>, mode: Mode) -> Result<CorsOrigins, ConfigErro
                 None => Ok(CorsOrigins::List(origins)),
             }
         }
+    }
+}
+
+fn clock_settings(env: &Env) -> Result<ClockSettings, ConfigError> {
+    const VAR: &str = "PLADMED_NTP_SERVER";
+    let ntp_server = env.get(VAR).unwrap_or_else(|| "127.0.0.1:123".into());
+    match ntp_server.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {}
+        _ => {
+            return Err(invalid(
+                VAR,
+                format!("{ntp_server:?} is not host:port, e.g. chrony:123 or 127.0.0.1:123"),
+            ))
+        }
+    }
+    let max_offset_ms = env.bounded("PLADMED_MAX_CLOCK_OFFSET_MS", 100, 1, 3_600_000)? as f64;
+    Ok(ClockSettings {
+        ntp_server,
+        interval: Duration::from_secs(env.bounded("PLADMED_NTP_INTERVAL", 64, 1, 86_400)?),
+        max_offset_ms,
+    })
+}
+
+/// Shortest health or metrics code: these travel in URLs and guard operational details, so
+/// they must not be guessable.
+const MIN_CODE_LEN: usize = 16;
+
+/// A `?code=` secret; mandatory in production, where monitoring endpoints must never be open.
+fn access_code(env: &Env, name: &str, mode: Mode) -> Result<Option<String>, ConfigError> {
+    match env.secret(name)? {
+        None if mode == Mode::Production => Err(invalid(name, "is required in production mode")),
+        Some(code) if code.len() < MIN_CODE_LEN => Err(invalid(
+            name,
+            format!("must be at least {MIN_CODE_LEN} characters"),
+        )),
+        code => Ok(code),
     }
 }
 
@@ -273,6 +334,12 @@ mod tests {
             ("PLADMED_MAX_FRAME_BYTES", "ten"),
             ("PLADMED_JWT_SECRET", "short"),
             ("PLADMED_CORS_ORIGINS", "example.org"),
+            ("PLADMED_NTP_SERVER", "chrony"),
+            ("PLADMED_NTP_SERVER", "chrony:ntp"),
+            ("PLADMED_NTP_INTERVAL", "0"),
+            ("PLADMED_MAX_CLOCK_OFFSET_MS", "-1"),
+            ("PLADMED_HEALTH_CODE", "short"),
+            ("PLADMED_METRICS_CODE", "short"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var);
@@ -289,6 +356,43 @@ mod tests {
             ("PLADMED_JWT_SECRET", &secret),
         ]);
         assert_eq!(err.unwrap_err().variable, "PLADMED_CORS_ORIGINS");
+        let production = [
+            ("PLADMED_MODE", "production"),
+            ("PLADMED_JWT_SECRET", secret.as_str()),
+            ("PLADMED_CORS_ORIGINS", "https://pladmed.example.org"),
+        ];
+        let err = settings(&production).unwrap_err();
+        assert_eq!(err.variable, "PLADMED_HEALTH_CODE");
+        let code = "c".repeat(16);
+        let with_health = [&production[..], &[("PLADMED_HEALTH_CODE", code.as_str())]].concat();
+        assert_eq!(
+            settings(&with_health).unwrap_err().variable,
+            "PLADMED_METRICS_CODE"
+        );
+        let complete = [&with_health[..], &[("PLADMED_METRICS_CODE", code.as_str())]].concat();
+        assert_eq!(settings(&complete).unwrap().mode, Mode::Production);
+    }
+
+    #[test]
+    fn clock_defaults_measure_against_a_local_chrony() {
+        let clock = settings(&[]).unwrap().clock;
+        assert_eq!(clock.ntp_server, "127.0.0.1:123");
+        assert_eq!(clock.interval, Duration::from_secs(64));
+        assert_eq!(clock.max_offset_ms, 100.0);
+        let clock = settings(&[("PLADMED_NTP_SERVER", "chrony:123")])
+            .unwrap()
+            .clock;
+        assert_eq!(clock.ntp_server, "chrony:123");
+    }
+
+    #[test]
+    fn access_codes_may_come_from_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics-code");
+        std::fs::write(&path, "m".repeat(20)).unwrap();
+        let s = settings(&[("PLADMED_METRICS_CODE_FILE", path.to_str().unwrap())]).unwrap();
+        assert_eq!(s.metrics_code.unwrap(), "m".repeat(20));
+        assert_eq!(s.health_code, None);
     }
 
     #[test]
