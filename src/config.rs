@@ -75,6 +75,8 @@ pub struct Settings {
     /// `PLADMED_METRICS_CODE`: the `?code=` that GET /metrics requires; `None` (development
     /// only) leaves it open.
     pub metrics_code: Option<String>,
+    /// `PLADMED_LOG`: log filter in `tracing` env-filter syntax, e.g. `info,pladmed=debug`.
+    pub log_filter: String,
 }
 
 /// How the server watches its own clock.
@@ -181,6 +183,7 @@ impl Settings {
             clock: clock_settings(&env)?,
             health_code: access_code(&env, "PLADMED_HEALTH_CODE", mode)?,
             metrics_code: access_code(&env, "PLADMED_METRICS_CODE", mode)?,
+            log_filter: log_filter(&env)?,
         })
     }
 
@@ -236,6 +239,13 @@ fn clock_settings(env: &Env) -> Result<ClockSettings, ConfigError> {
         interval: Duration::from_secs(env.bounded("PLADMED_NTP_INTERVAL", 64, 1, 86_400)?),
         max_offset_ms,
     })
+}
+
+fn log_filter(env: &Env) -> Result<String, ConfigError> {
+    let filter = env.get("PLADMED_LOG").unwrap_or_else(|| "info".into());
+    tracing_subscriber::EnvFilter::try_new(&filter)
+        .map_err(|e| invalid("PLADMED_LOG", format!("{filter:?}: {e}")))?;
+    Ok(filter)
 }
 
 /// Shortest health or metrics code: these travel in URLs and guard operational details, so
@@ -340,6 +350,7 @@ mod tests {
             ("PLADMED_MAX_CLOCK_OFFSET_MS", "-1"),
             ("PLADMED_HEALTH_CODE", "short"),
             ("PLADMED_METRICS_CODE", "short"),
+            ("PLADMED_LOG", "pladmed=loud"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var);

@@ -7,6 +7,8 @@
 pub mod accounts;
 /// The REST API.
 pub mod api;
+/// The server's clock offset against the co-located NTP server.
+pub mod clock;
 /// Typed settings from the environment.
 pub mod config;
 /// The credit currency and its checked arithmetic.
@@ -21,6 +23,8 @@ pub mod operations;
 pub mod probes;
 /// Shared services handed to handlers and probe links.
 pub mod state;
+/// Counters, metrics rendering and log output.
+pub mod telemetry;
 /// Persistence contract and its MongoDB and embedded implementations.
 pub mod store;
 /// The probe link (WebSocket).

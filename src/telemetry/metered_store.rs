@@ -1,0 +1,125 @@
+//! A [`Store`] that counts database failures on every call, whichever path made it.
+
+use super::Telemetry;
+use crate::credits::Credits;
+use crate::ids::{OperationId, ProbeId, ResultId, UserId};
+use crate::store::{
+    AssignmentState, Email, Insertion, Link, MeasurementResult, Operation, Probe, Reward,
+    SessionId, Store, StoreError, StoreResult, User,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
+/// Wraps a store and counts [`StoreError::Unavailable`] and [`StoreError::Corrupt`] in
+/// [`Telemetry::store_errors`]; domain refusals (duplicate, not enough credits, ...) are answers,
+/// not failures, and are not counted.
+pub struct MeteredStore {
+    inner: Arc<dyn Store>,
+    telemetry: Arc<Telemetry>,
+}
+
+impl MeteredStore {
+    /// Counts the failures of `inner` into `telemetry`.
+    pub fn new(inner: Arc<dyn Store>, telemetry: Arc<Telemetry>) -> Self {
+        Self { inner, telemetry }
+    }
+
+    fn count<T>(&self, result: StoreResult<T>) -> StoreResult<T> {
+        if let Err(StoreError::Unavailable(_) | StoreError::Corrupt(_)) = &result {
+            self.telemetry.store_errors.inc();
+        }
+        result
+    }
+}
+
+#[async_trait]
+impl Store for MeteredStore {
+    async fn insert_user(&self, user: &User) -> StoreResult<()> {
+        self.count(self.inner.insert_user(user).await)
+    }
+    async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
+        self.count(self.inner.user_by_email(email).await)
+    }
+    async fn user(&self, id: UserId) -> StoreResult<Option<User>> {
+        self.count(self.inner.user(id).await)
+    }
+    async fn add_credits(&self, id: UserId, amount: Credits) -> StoreResult<Option<User>> {
+        self.count(self.inner.add_credits(id, amount).await)
+    }
+    async fn insert_probe(&self, probe: &Probe) -> StoreResult<()> {
+        self.count(self.inner.insert_probe(probe).await)
+    }
+    async fn probe(&self, id: ProbeId) -> StoreResult<Option<Probe>> {
+        self.count(self.inner.probe(id).await)
+    }
+    async fn probes(&self, owner: Option<UserId>) -> StoreResult<Vec<Probe>> {
+        self.count(self.inner.probes(owner).await)
+    }
+    async fn link_up(&self, id: ProbeId, link: &Link) -> StoreResult<()> {
+        self.count(self.inner.link_up(id, link).await)
+    }
+    async fn link_down(&self, id: ProbeId, session: &SessionId) -> StoreResult<()> {
+        self.count(self.inner.link_down(id, session).await)
+    }
+    async fn reset_links(&self, instance: &str) -> StoreResult<()> {
+        self.count(self.inner.reset_links(instance).await)
+    }
+    async fn create_operation(&self, operation: &Operation) -> StoreResult<()> {
+        self.count(self.inner.create_operation(operation).await)
+    }
+    async fn operation(&self, id: OperationId) -> StoreResult<Option<Operation>> {
+        self.count(self.inner.operation(id).await)
+    }
+    async fn operations(&self, owner: Option<UserId>) -> StoreResult<Vec<Operation>> {
+        self.count(self.inner.operations(owner).await)
+    }
+    async fn pending_operations(
+        &self,
+        probe: ProbeId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Operation>> {
+        self.count(self.inner.pending_operations(probe, now).await)
+    }
+    async fn assignment(
+        &self,
+        operation: OperationId,
+        probe: ProbeId,
+    ) -> StoreResult<Option<AssignmentState>> {
+        self.count(self.inner.assignment(operation, probe).await)
+    }
+    async fn advance_assignment(
+        &self,
+        operation: OperationId,
+        probe: ProbeId,
+        to: AssignmentState,
+        credits: u64,
+    ) -> StoreResult<bool> {
+        self.count(
+            self.inner
+                .advance_assignment(operation, probe, to, credits)
+                .await,
+        )
+    }
+    async fn insert_result(
+        &self,
+        result: &MeasurementResult,
+        reward: &Reward,
+    ) -> StoreResult<Insertion> {
+        self.count(self.inner.insert_result(result, reward).await)
+    }
+    async fn results(
+        &self,
+        operation: OperationId,
+        after: Option<ResultId>,
+        limit: usize,
+    ) -> StoreResult<Vec<MeasurementResult>> {
+        self.count(self.inner.results(operation, after, limit).await)
+    }
+    async fn ping(&self) -> StoreResult<()> {
+        self.count(self.inner.ping().await)
+    }
+    async fn delete_all(&self) -> StoreResult<()> {
+        self.count(self.inner.delete_all().await)
+    }
+}
