@@ -1,0 +1,94 @@
+//! Driver errors as [`StoreError`]s.
+//!
+//! The split that matters to callers is [`StoreError::Unavailable`] (retry later: the server is
+//! unreachable, stepping down, busy) against everything else (retrying cannot help: MongoDB
+//! refused the document, or what it returned does not decode).
+
+use crate::store::StoreError;
+use mongodb::error::{
+    Error, ErrorKind, WriteFailure, RETRYABLE_WRITE_ERROR, TRANSIENT_TRANSACTION_ERROR,
+};
+
+/// MongoDB's duplicate key error code.
+const DUPLICATE_KEY: i32 = 11000;
+
+/// Server error codes that say "not now" rather than "never": network trouble, elections,
+/// shutdowns, lock and time limits, write conflicts, lost transactions, missing permissions.
+const TRANSIENT_CODES: [i32; 20] = [
+    6,     // HostUnreachable
+    7,     // HostNotFound
+    13,    // Unauthorized
+    18,    // AuthenticationFailed
+    24,    // LockTimeout
+    50,    // MaxTimeMSExpired
+    89,    // NetworkTimeout
+    91,    // ShutdownInProgress
+    112,   // WriteConflict
+    189,   // PrimarySteppedDown
+    251,   // NoSuchTransaction
+    262,   // ExceededTimeLimit
+    9001,  // SocketException
+    10107, // NotWritablePrimary
+    11600, // InterruptedAtShutdown
+    11602, // InterruptedDueToReplStateChange
+    13435, // NotPrimaryNoSecondaryOk
+    13436, // NotPrimaryOrSecondary
+    462,   // IngressRequestRateLimitExceeded
+    464,   // SystemOverloaded
+];
+
+/// The message of a duplicate key error (it names the violated index), if `error` is one.
+pub(super) fn duplicate_key(error: &Error) -> Option<&str> {
+    match &*error.kind {
+        ErrorKind::Write(WriteFailure::WriteError(e)) if e.code == DUPLICATE_KEY => {
+            Some(&e.message)
+        }
+        ErrorKind::Command(e) if e.code == DUPLICATE_KEY => Some(&e.message),
+        ErrorKind::InsertMany(e) => e
+            .write_errors
+            .iter()
+            .flatten()
+            .find(|w| w.code == DUPLICATE_KEY)
+            .map(|w| w.message.as_str()),
+        _ => None,
+    }
+}
+
+/// Maps a driver error that no caller handles specifically.
+pub(super) fn from_driver(error: Error) -> StoreError {
+    let retry_later = match &*error.kind {
+        ErrorKind::BsonDeserialization(_) | ErrorKind::InvalidResponse { .. } => {
+            return StoreError::Corrupt(format!("MongoDB answer does not decode: {error}"));
+        }
+        ErrorKind::BsonSerialization(_) | ErrorKind::InvalidArgument { .. } => false,
+        ErrorKind::Write(WriteFailure::WriteConcernError(_)) => true,
+        ErrorKind::Write(WriteFailure::WriteError(e)) => is_transient_code(e.code),
+        ErrorKind::Command(e) => is_transient_code(e.code),
+        ErrorKind::InsertMany(e) => e.write_concern_error.is_some() && e.write_errors.is_none(),
+        _ => true,
+    };
+    if retry_later
+        || error.contains_label(TRANSIENT_TRANSACTION_ERROR)
+        || error.contains_label(RETRYABLE_WRITE_ERROR)
+    {
+        StoreError::Unavailable(format!("MongoDB: {error}"))
+    } else {
+        StoreError::Corrupt(format!("MongoDB refused the request: {error}"))
+    }
+}
+
+/// Whether `error` says the server could not be reached at all (rather than refusing one
+/// transaction): repeating a transaction then only repeats the wait.
+pub(super) fn is_unreachable(error: &Error) -> bool {
+    matches!(
+        &*error.kind,
+        ErrorKind::ServerSelection { .. }
+            | ErrorKind::DnsResolve { .. }
+            | ErrorKind::Authentication { .. }
+            | ErrorKind::Shutdown
+    )
+}
+
+fn is_transient_code(code: i32) -> bool {
+    TRANSIENT_CODES.contains(&code)
+}

@@ -1,0 +1,211 @@
+//! MongoDB store: the production [`Store`], shared by every server instance.
+//!
+//! Collections and documents follow the original pladmed-backend (`users`, `probes`,
+//! `operations`), plus `assignments` (where an operation stands on each probe) and `results`
+//! (one document per result). Single-document writes are atomic by themselves; writes spanning
+//! documents (a debit with its operation, a result with its reward) are multi-document
+//! transactions, so MongoDB must run as a replica set (one node is enough). Every write is
+//! acknowledged by a majority from the journal, so `Ok` means durable.
+
+mod accounts;
+mod documents;
+mod errors;
+mod indexes;
+mod operations;
+mod probes;
+mod results;
+mod transaction;
+
+use super::{
+    AssignmentState, Email, Insertion, Link, MeasurementResult, Operation, Probe, Reward,
+    SessionId, Store, StoreError, StoreResult, User,
+};
+use crate::credits::Credits;
+use crate::ids::{OperationId, ProbeId, ResultId, UserId};
+use async_trait::async_trait;
+use bson::{doc, Document};
+use chrono::{DateTime, Utc};
+use documents::{AssignmentDoc, OperationDoc, ProbeDoc, ResultDoc, UserDoc};
+use mongodb::options::{ClientOptions, ReadConcern, ReadPreference, SelectionCriteria};
+use mongodb::{Client, Collection, Database};
+use std::time::Duration;
+
+const USERS: &str = "users";
+const PROBES: &str = "probes";
+const OPERATIONS: &str = "operations";
+const ASSIGNMENTS: &str = "assignments";
+const RESULTS: &str = "results";
+
+/// How long a call waits for a reachable primary before failing with
+/// [`StoreError::Unavailable`] (the driver's default, 30 s, would hold every request that long
+/// during an outage). A `serverSelectionTimeoutMS` in the URI takes precedence.
+const SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The [`Store`] on a MongoDB replica set.
+pub struct MongoStore {
+    client: Client,
+    db: Database,
+    users: Collection<UserDoc>,
+    probes: Collection<ProbeDoc>,
+    operations: Collection<OperationDoc>,
+    assignments: Collection<AssignmentDoc>,
+    results: Collection<ResultDoc>,
+}
+
+impl MongoStore {
+    /// Connects to `uri`, uses `database`, and creates the indexes. Fails with
+    /// [`StoreError::Unavailable`] when no primary answers within a few seconds.
+    pub async fn connect(uri: &str, database: &str) -> StoreResult<MongoStore> {
+        let mut options = ClientOptions::parse(uri)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("invalid MongoDB URI: {e}")))?;
+        options
+            .server_selection_timeout
+            .get_or_insert(SERVER_SELECTION_TIMEOUT);
+        options
+            .connect_timeout
+            .get_or_insert(SERVER_SELECTION_TIMEOUT);
+        options.app_name.get_or_insert_with(|| "pladmed".into());
+        // Durability is part of the Store contract, so the URI cannot weaken it.
+        options.write_concern = Some(transaction::durable_write_concern());
+        options.read_concern = Some(ReadConcern::majority());
+        options.selection_criteria =
+            Some(SelectionCriteria::ReadPreference(ReadPreference::Primary));
+        let client = Client::with_options(options).map_err(errors::from_driver)?;
+        let db = client.database(database);
+        indexes::create(&db).await.map_err(errors::from_driver)?;
+        Ok(MongoStore {
+            users: db.collection(USERS),
+            probes: db.collection(PROBES),
+            operations: db.collection(OPERATIONS),
+            assignments: db.collection(ASSIGNMENTS),
+            results: db.collection(RESULTS),
+            client,
+            db,
+        })
+    }
+
+    /// A collection without a document type, for existence checks and deletes.
+    fn raw(&self, name: &str) -> Collection<Document> {
+        self.db.collection(name)
+    }
+}
+
+#[async_trait]
+impl Store for MongoStore {
+    async fn insert_user(&self, user: &User) -> StoreResult<()> {
+        accounts::insert_user(self, user).await
+    }
+
+    async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
+        accounts::find_user(self, doc! { "email": email.as_str() }).await
+    }
+
+    async fn user(&self, id: UserId) -> StoreResult<Option<User>> {
+        accounts::find_user(self, doc! { "_id": id.oid() }).await
+    }
+
+    async fn add_credits(&self, id: UserId, amount: Credits) -> StoreResult<Option<User>> {
+        accounts::add_credits(self, id, amount).await
+    }
+
+    async fn insert_probe(&self, probe: &Probe) -> StoreResult<()> {
+        probes::insert_probe(self, probe).await
+    }
+
+    async fn probe(&self, id: ProbeId) -> StoreResult<Option<Probe>> {
+        probes::probe(self, id).await
+    }
+
+    async fn probes(&self, owner: Option<UserId>) -> StoreResult<Vec<Probe>> {
+        probes::probes(self, owner).await
+    }
+
+    async fn link_up(&self, id: ProbeId, link: &Link) -> StoreResult<()> {
+        probes::link_up(self, id, link).await
+    }
+
+    async fn link_down(&self, id: ProbeId, session: &SessionId) -> StoreResult<()> {
+        probes::unlink(self, doc! { "_id": id.oid(), "link.session": &session.0 }).await
+    }
+
+    async fn reset_links(&self, instance: &str) -> StoreResult<()> {
+        probes::unlink(self, doc! { "link.instance": instance }).await
+    }
+
+    async fn create_operation(&self, operation: &Operation) -> StoreResult<()> {
+        operations::create_operation(self, operation).await
+    }
+
+    async fn operation(&self, id: OperationId) -> StoreResult<Option<Operation>> {
+        operations::operation(self, id).await
+    }
+
+    async fn operations(&self, owner: Option<UserId>) -> StoreResult<Vec<Operation>> {
+        let filter = owner.map(|o| doc! { "owner": o.oid() }).unwrap_or_default();
+        operations::operations(self, filter).await
+    }
+
+    async fn pending_operations(
+        &self,
+        probe: ProbeId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Operation>> {
+        operations::pending_operations(self, probe, now).await
+    }
+
+    async fn assignment(
+        &self,
+        operation: OperationId,
+        probe: ProbeId,
+    ) -> StoreResult<Option<AssignmentState>> {
+        operations::assignment(self, operation, probe).await
+    }
+
+    async fn advance_assignment(
+        &self,
+        operation: OperationId,
+        probe: ProbeId,
+        to: AssignmentState,
+        credits: u64,
+    ) -> StoreResult<bool> {
+        operations::advance_assignment(self, operation, probe, to, credits).await
+    }
+
+    async fn insert_result(
+        &self,
+        result: &MeasurementResult,
+        reward: &Reward,
+    ) -> StoreResult<Insertion> {
+        results::insert_result(self, result, reward).await
+    }
+
+    async fn results(
+        &self,
+        operation: OperationId,
+        after: Option<ResultId>,
+        limit: usize,
+    ) -> StoreResult<Vec<MeasurementResult>> {
+        results::results(self, operation, after, limit).await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.db
+            .run_command(doc! { "ping": 1 })
+            .await
+            .map(drop)
+            .map_err(errors::from_driver)
+    }
+
+    /// Deletes documents, never collections: dropping a collection drops its indexes too, and
+    /// the original lost its unique e-mail index that way on every reset.
+    async fn delete_all(&self) -> StoreResult<()> {
+        for name in [USERS, PROBES, OPERATIONS, ASSIGNMENTS, RESULTS] {
+            self.raw(name)
+                .delete_many(doc! {})
+                .await
+                .map_err(errors::from_driver)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,181 @@
+//! Operations and their assignments to probes.
+
+use super::accounts;
+use super::documents::{state_name, AssignmentDoc, OperationDoc};
+use super::probes::{adjust_in_use, InUse};
+use super::transaction::{self, Abort};
+use super::{errors, MongoStore};
+use crate::ids::{OperationId, ProbeId};
+use crate::store::{AssignmentState, Operation, StoreError, StoreResult};
+use bson::{doc, DateTime as BsonDateTime, Document};
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use std::collections::HashSet;
+
+/// The debit, the operation and its assignments in one transaction: a crash or a refusal in
+/// between leaves neither a paid operation without assignments nor an unpaid one.
+pub(super) async fn create_operation(store: &MongoStore, operation: &Operation) -> StoreResult<()> {
+    let document = OperationDoc::try_from(operation)?;
+    let assignments = assignments_of(operation);
+    let context = (store, operation, document, assignments);
+    transaction::run(&store.client, &context, |session, context| {
+        let (store, operation, document, assignments) = context;
+        Box::pin(async move {
+            accounts::debit(store, session, operation.owner, operation.credits).await?;
+            if let Err(e) = store
+                .operations
+                .insert_one(document)
+                .session(&mut *session)
+                .await
+            {
+                return Err(match errors::duplicate_key(&e) {
+                    Some(_) => Abort::refuse(StoreError::Duplicate("operation")),
+                    None => Abort::Driver(e),
+                });
+            }
+            if !assignments.is_empty() {
+                store
+                    .assignments
+                    .insert_many(assignments)
+                    .session(&mut *session)
+                    .await?;
+            }
+            Ok(())
+        })
+    })
+    .await
+}
+
+/// One `Assigned` assignment per distinct probe (a probe listed twice is assigned once).
+fn assignments_of(operation: &Operation) -> Vec<AssignmentDoc> {
+    let mut seen = HashSet::new();
+    operation
+        .probes
+        .iter()
+        .filter(|probe| seen.insert(**probe))
+        .map(|probe| AssignmentDoc {
+            operation: operation.id.oid(),
+            probe: probe.oid(),
+            state: AssignmentState::Assigned,
+        })
+        .collect()
+}
+
+pub(super) async fn operation(
+    store: &MongoStore,
+    id: OperationId,
+) -> StoreResult<Option<Operation>> {
+    let found = store
+        .operations
+        .find_one(doc! { "_id": id.oid() })
+        .await
+        .map_err(errors::from_driver)?;
+    found.map(Operation::try_from).transpose()
+}
+
+/// Operations matching `filter`, in `_id` order, which is creation order.
+pub(super) async fn operations(
+    store: &MongoStore,
+    filter: Document,
+) -> StoreResult<Vec<Operation>> {
+    let docs: Vec<OperationDoc> = store
+        .operations
+        .find(filter)
+        .sort(doc! { "_id": 1 })
+        .await
+        .map_err(errors::from_driver)?
+        .try_collect()
+        .await
+        .map_err(errors::from_driver)?;
+    docs.into_iter().map(Operation::try_from).collect()
+}
+
+/// Two reads, not one snapshot: an operation assigned meanwhile is delivered by its creator.
+pub(super) async fn pending_operations(
+    store: &MongoStore,
+    probe: ProbeId,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<Operation>> {
+    let assigned = doc! {
+        "probe": probe.oid(),
+        "state": state_name(AssignmentState::Assigned),
+    };
+    let assignments: Vec<AssignmentDoc> = store
+        .assignments
+        .find(assigned)
+        .await
+        .map_err(errors::from_driver)?
+        .try_collect()
+        .await
+        .map_err(errors::from_driver)?;
+    if assignments.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<_> = assignments.iter().map(|a| a.operation).collect();
+    let filter = doc! {
+        "_id": { "$in": ids },
+        "stop_time": { "$gt": BsonDateTime::from_chrono(now) },
+    };
+    operations(store, filter).await
+}
+
+pub(super) async fn assignment(
+    store: &MongoStore,
+    operation: OperationId,
+    probe: ProbeId,
+) -> StoreResult<Option<AssignmentState>> {
+    let found = store
+        .assignments
+        .find_one(assignment_key(operation, probe))
+        .await
+        .map_err(errors::from_driver)?;
+    Ok(found.map(|a| a.state))
+}
+
+/// The state change and the in-use credits in one transaction, so that a crash between them
+/// cannot leave credits taken forever (or released twice). Two concurrent moves of one
+/// assignment conflict; the one run again sees the new state and changes nothing.
+pub(super) async fn advance_assignment(
+    store: &MongoStore,
+    operation: OperationId,
+    probe: ProbeId,
+    to: AssignmentState,
+    credits: u64,
+) -> StoreResult<bool> {
+    use AssignmentState::{Accepted, Assigned, Finished};
+    let context = (store, assignment_key(operation, probe));
+    transaction::run(&store.client, &context, |session, (store, key)| {
+        Box::pin(async move {
+            let current = store
+                .assignments
+                .find_one(key.clone())
+                .session(&mut *session)
+                .await?;
+            let from = current.ok_or(Abort::refuse(StoreError::NotAssigned))?.state;
+            if to <= from {
+                return Ok(false);
+            }
+            let mut unmoved = key.clone();
+            unmoved.insert("state", state_name(from));
+            store
+                .assignments
+                .update_one(unmoved, doc! { "$set": { "state": state_name(to) } })
+                .session(&mut *session)
+                .await?;
+            let change = match (from, to) {
+                (Assigned, Accepted) => Some(InUse::Take),
+                (Accepted, Finished) => Some(InUse::Release),
+                _ => None,
+            };
+            if let Some(change) = change {
+                adjust_in_use(store, session, probe, change, credits).await?;
+            }
+            Ok(true)
+        })
+    })
+    .await
+}
+
+fn assignment_key(operation: OperationId, probe: ProbeId) -> Document {
+    doc! { "operation": operation.oid(), "probe": probe.oid() }
+}

@@ -1,0 +1,258 @@
+//! The MongoDB store, black-box through the [`Store`] trait, against the server that
+//! `scripts/test.sh` starts: the properties that depend on MongoDB itself (unique indexes,
+//! transactions under contention, durability across a server restart).
+
+#[path = "common/mongo.rs"]
+mod mongo;
+
+use chrono::{Duration, DurationRound, Utc};
+use pladmed::credits::Credits;
+use pladmed::ids::{OperationId, ProbeId, ResultId, UserId};
+use pladmed::probes::Location;
+use pladmed::store::mongo::MongoStore;
+use pladmed::store::{
+    Email, Insertion, MeasurementResult, Operation, Probe, Reward, Store, StoreError, User,
+};
+use probe_protocol::{ContentFormat, OperationKind, ResultFormat};
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+async fn store() -> Option<Arc<MongoStore>> {
+    let uri = mongo::mongo_uri()?;
+    let db = mongo::unique_db_name("mongo_store");
+    Some(Arc::new(
+        MongoStore::connect(&uri, &db).await.expect("connects"),
+    ))
+}
+
+fn credits(n: u64) -> Credits {
+    Credits::new(n).unwrap()
+}
+
+fn user(balance: u64) -> User {
+    let id = UserId::generate();
+    User {
+        id,
+        email: Email::parse(&format!("u-{id}@example.com")).unwrap(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        credits: credits(balance),
+        is_superuser: false,
+    }
+}
+
+fn probe(owner: &User) -> Probe {
+    Probe {
+        id: ProbeId::generate(),
+        owner: owner.id,
+        location: Location::new(-34.6, -58.4).unwrap(),
+        token_version: 1,
+        link: None,
+    }
+}
+
+fn operation(owner: &User, probe: &Probe, cost: u64) -> Operation {
+    let now = Utc::now()
+        .duration_trunc(Duration::milliseconds(1))
+        .unwrap();
+    Operation {
+        id: OperationId::generate(),
+        owner: owner.id,
+        kind: OperationKind::Ping,
+        params: Map::from_iter([("ip".to_string(), json!("192.0.2.1"))]),
+        probes: vec![probe.id],
+        credits: credits(cost),
+        credits_per_probe: 1,
+        result_format: ResultFormat::Json,
+        stop_time: now + Duration::hours(1),
+        created_at: now,
+    }
+}
+
+fn result(operation: &Operation, probe: &Probe, code: &str, content: Value) -> MeasurementResult {
+    let now = Utc::now()
+        .duration_trunc(Duration::milliseconds(1))
+        .unwrap();
+    MeasurementResult {
+        id: ResultId::generate(),
+        operation: operation.id,
+        probe: probe.id,
+        unique_code: code.into(),
+        format: ContentFormat::Json,
+        content,
+        error: None,
+        measured_at: now,
+        received_at: now,
+    }
+}
+
+/// A user, a probe and an operation on it, all stored.
+async fn setup(store: &MongoStore, balance: u64) -> (User, Probe, Operation) {
+    let owner = user(balance);
+    store.insert_user(&owner).await.unwrap();
+    let probe = probe(&owner);
+    store.insert_probe(&probe).await.unwrap();
+    let op = operation(&owner, &probe, 0);
+    store.create_operation(&op).await.unwrap();
+    (owner, probe, op)
+}
+
+async fn balance(store: &MongoStore, user: &User) -> u64 {
+    store.user(user.id).await.unwrap().unwrap().credits.get()
+}
+
+#[tokio::test]
+async fn duplicate_email_is_refused_and_survives_delete_all() {
+    let Some(store) = store().await else { return };
+    let first = user(1);
+    store.insert_user(&first).await.unwrap();
+    store.delete_all().await.unwrap();
+    store.insert_user(&first).await.unwrap();
+
+    let mut second = user(2);
+    second.email = first.email.clone();
+    let refused = store.insert_user(&second).await;
+
+    assert!(
+        matches!(refused, Err(StoreError::Duplicate("email"))),
+        "{refused:?}"
+    );
+    let same_id = store.insert_user(&first).await;
+    assert!(
+        matches!(same_id, Err(StoreError::Duplicate(_))),
+        "{same_id:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_debits_never_overdraw() {
+    let Some(store) = store().await else { return };
+    let (owner, probe, _) = setup(&store, 100).await;
+
+    let attempts: Vec<_> = (0..20)
+        .map(|_| {
+            let (store, op) = (store.clone(), operation(&owner, &probe, 10));
+            tokio::spawn(async move { store.create_operation(&op).await })
+        })
+        .collect();
+    let mut created = 0;
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Ok(()) => created += 1,
+            Err(StoreError::NotEnoughCredits) => {}
+            Err(other) => panic!("unexpected: {other:?}"),
+        }
+    }
+
+    assert_eq!(created, 10);
+    assert_eq!(balance(&store, &owner).await, 0);
+    assert_eq!(store.operations(Some(owner.id)).await.unwrap().len(), 11);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_duplicate_results_are_stored_and_paid_once() {
+    let Some(store) = store().await else { return };
+    let (owner, probe, op) = setup(&store, 0).await;
+    let reward = Reward {
+        user: owner.id,
+        credits: credits(3),
+    };
+
+    let attempts: Vec<_> = (0..10)
+        .map(|_| {
+            let store = store.clone();
+            let copy = result(&op, &probe, "same", json!({ "rtt": 1.5 }));
+            tokio::spawn(async move { store.insert_result(&copy, &reward).await })
+        })
+        .collect();
+    let mut stored = 0;
+    for attempt in attempts {
+        if attempt.await.unwrap().unwrap() == Insertion::Stored {
+            stored += 1;
+        }
+    }
+
+    assert_eq!(stored, 1);
+    assert_eq!(balance(&store, &owner).await, 3);
+    assert_eq!(store.results(op.id, None, 100).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn content_round_trips_as_ordinary_json() {
+    let Some(store) = store().await else { return };
+    let (owner, probe, op) = setup(&store, 0).await;
+    let reward = Reward {
+        user: owner.id,
+        credits: Credits::ZERO,
+    };
+    let contents = [
+        json!([{ "type": "ping", "rtt": 12.5, "replies": [1, -2, 3.0], "big": i64::MAX }]),
+        json!({ "nested": { "deep": [null, true, "x", { "": 0 }] }, "unicode": "ñ ✓" }),
+        json!("plain text output"),
+        json!(null),
+        json!(1.0e300),
+    ];
+    let mut stored = Vec::new();
+    for (i, content) in contents.into_iter().enumerate() {
+        let report = result(&op, &probe, &format!("c{i}"), content);
+        store.insert_result(&report, &reward).await.unwrap();
+        stored.push(report);
+    }
+
+    assert_eq!(store.results(op.id, None, 10).await.unwrap(), stored);
+}
+
+#[tokio::test]
+async fn unrepresentable_content_is_refused_as_not_retryable() {
+    let Some(store) = store().await else { return };
+    let (owner, probe, op) = setup(&store, 0).await;
+    let reward = Reward {
+        user: owner.id,
+        credits: Credits::ZERO,
+    };
+
+    for content in [json!({ "n": u64::MAX }), json!({ "nul\u{0}key": 1 })] {
+        let report = result(&op, &probe, "bad", content);
+        let refused = store.insert_result(&report, &reward).await;
+        assert!(
+            matches!(refused, Err(StoreError::Corrupt(_))),
+            "{refused:?}"
+        );
+    }
+    assert!(store.results(op.id, None, 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn pages_follow_storage_order() {
+    let Some(store) = store().await else { return };
+    let (owner, probe, op) = setup(&store, 0).await;
+    let reward = Reward {
+        user: owner.id,
+        credits: Credits::ZERO,
+    };
+    let mut stored = Vec::new();
+    for i in 0..7 {
+        let report = result(&op, &probe, &format!("r{i}"), json!(i));
+        store.insert_result(&report, &reward).await.unwrap();
+        stored.push(report);
+    }
+
+    let first = store.results(op.id, None, 3).await.unwrap();
+    let second = store.results(op.id, Some(first[2].id), 3).await.unwrap();
+    let third = store.results(op.id, Some(second[2].id), 3).await.unwrap();
+
+    assert_eq!([first, second, third].concat(), stored);
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_unavailable_quickly() {
+    // Nothing listens on port 9 of loopback (discard); the selection timeout is shortened.
+    let started = std::time::Instant::now();
+    let uri = "mongodb://127.0.0.1:9/?directConnection=true&serverSelectionTimeoutMS=300";
+    let connected = MongoStore::connect(uri, "unreachable").await;
+    assert!(
+        matches!(connected, Err(StoreError::Unavailable(_))),
+        "{:?}",
+        connected.err()
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
