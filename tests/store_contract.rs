@@ -29,6 +29,8 @@ mod backend;
 mod fixtures;
 #[path = "store_contract/lifecycle.rs"]
 mod lifecycle;
+#[path = "common/mongo.rs"]
+mod mongo_env;
 #[path = "store_contract/operations.rs"]
 mod operations;
 #[path = "store_contract/probes.rs"]
@@ -50,6 +52,7 @@ macro_rules! contract {
                 async fn $case() {
                     if let Some(backend) = crate::backend::Backend::$backend() {
                         crate::$group::$case(&backend).await;
+                        backend.finish().await;
                     }
                 }
             )*

@@ -1,6 +1,8 @@
-//! The stores under test, each in fresh, private storage.
+//! The stores under test, each on fresh, private storage.
 
+use crate::mongo_env::{mongo_uri, unique_db_name};
 use pladmed::store::embedded::EmbeddedStore;
+use pladmed::store::mongo::MongoStore;
 use pladmed::store::Store;
 use std::sync::Arc;
 use tempfile::TempDir;
@@ -9,28 +11,48 @@ use tempfile::TempDir;
 pub enum Backend {
     /// A temporary directory, removed when the case ends.
     Embedded(TempDir),
+    /// A database of its own on the test server.
+    Mongo { uri: String, database: String },
 }
 
 impl Backend {
     /// A store in a fresh temporary directory.
     pub fn embedded() -> Option<Backend> {
-        Some(Backend::Embedded(
-            tempfile::tempdir().expect("temporary directory"),
-        ))
+        let dir = tempfile::tempdir().expect("temporary directory");
+        Some(Backend::Embedded(dir))
     }
 
-    /// MongoDB is not wired in yet.
+    /// A fresh database on the test server; `None` when MongoDB is deliberately skipped.
     pub fn mongo() -> Option<Backend> {
-        None
+        Some(Backend::Mongo {
+            uri: mongo_uri()?,
+            database: unique_db_name("store_contract"),
+        })
     }
 
     /// A store on this backend's data. The previous store must be dropped first: the embedded
-    /// file is locked while open.
+    /// file is locked while open. On MongoDB each call is a new client, so reopening proves the
+    /// data is on the server, not in the client.
     pub async fn open(&self) -> Arc<dyn Store> {
         match self {
             Backend::Embedded(dir) => {
                 Arc::new(EmbeddedStore::open(dir.path()).expect("embedded store opens"))
             }
+            Backend::Mongo { uri, database } => Arc::new(
+                MongoStore::connect(uri, database)
+                    .await
+                    .expect("MongoDB store connects"),
+            ),
+        }
+    }
+
+    /// Removes the data of a case that passed; a failed case leaves its database on the test
+    /// server for inspection (the temporary directory goes either way).
+    pub async fn finish(self) {
+        if let Backend::Mongo { uri, database } = self {
+            let client = mongodb::Client::with_uri_str(&uri).await;
+            let dropped = client.expect("client").database(&database).drop().await;
+            dropped.expect("test database dropped");
         }
     }
 }
