@@ -1,0 +1,98 @@
+//! The probe's view of the time.
+//!
+//! Probes of one operation are meant to measure at the same instants, so schedules follow the
+//! local clock corrected by its NTP offset. The offset is measured in the background: an
+//! unreachable NTP server must never delay a connection or a measurement, it only leaves the
+//! offset unknown (zero) and `hello.clock_offset_ms` absent.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How often the offset is measured again.
+pub const SYNC_PERIOD: Duration = Duration::from_secs(15 * 60);
+/// How long one NTP exchange may take.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The local clock plus the last measured NTP offset. Cheap to clone; clones share the offset.
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    offset_us: Arc<AtomicI64>,
+    measured: Arc<AtomicBool>,
+}
+
+impl Clock {
+    /// The corrected time: what the NTP server would say now.
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now() + TimeDelta::microseconds(self.offset_us.load(Ordering::Relaxed))
+    }
+
+    /// The last measured offset in milliseconds (positive: the local clock is behind), if any.
+    pub fn offset_ms(&self) -> Option<f64> {
+        self.measured
+            .load(Ordering::Relaxed)
+            .then(|| self.offset_us.load(Ordering::Relaxed) as f64 / 1000.0)
+    }
+
+    /// Records a measured offset in seconds.
+    pub fn set_offset_secs(&self, offset: f64) {
+        if offset.is_finite() {
+            self.offset_us
+                .store((offset * 1e6) as i64, Ordering::Relaxed);
+            self.measured.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Measures the offset against `server` now and every [`SYNC_PERIOD`], until cancelled.
+    pub fn spawn_sync(&self, server: String, cancel: CancellationToken) {
+        let clock = self.clone();
+        tokio::spawn(async move {
+            loop {
+                clock.sync_once(&server).await;
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(SYNC_PERIOD) => {}
+                }
+            }
+        });
+    }
+
+    async fn sync_once(&self, server: &str) {
+        let client = rsntp::AsyncSntpClient::new();
+        match tokio::time::timeout(SYNC_TIMEOUT, client.synchronize(server)).await {
+            Ok(Ok(result)) => {
+                let offset = result.clock_offset().as_secs_f64();
+                self.set_offset_secs(offset);
+                tracing::info!(server, offset_ms = offset * 1000.0, "clock offset measured");
+            }
+            Ok(Err(error)) => tracing::warn!(server, %error, "NTP synchronisation failed"),
+            Err(_) => tracing::warn!(server, "NTP synchronisation timed out"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_offset_is_zero_and_absent() {
+        let clock = Clock::default();
+        assert_eq!(clock.offset_ms(), None);
+        assert!((clock.now() - Utc::now()).num_milliseconds().abs() < 1000);
+    }
+
+    #[test]
+    fn a_measured_offset_moves_now_and_is_shared_by_clones() {
+        let clock = Clock::default();
+        let copy = clock.clone();
+        clock.set_offset_secs(3600.0);
+        assert_eq!(copy.offset_ms(), Some(3_600_000.0));
+        let ahead = copy.now() - Utc::now();
+        assert!((ahead.num_seconds() - 3600).abs() <= 1);
+        clock.set_offset_secs(f64::NAN);
+        assert_eq!(copy.offset_ms(), Some(3_600_000.0));
+    }
+}

@@ -1,0 +1,158 @@
+//! What to send on one link, and what is still awaiting its acknowledgement.
+//!
+//! Every new link starts from nothing announced: `accepted` for every operation (and
+//! `finished` for the finished ones) goes out again, which is harmless since the coordinator
+//! treats both as idempotent, and necessary since it acknowledges neither. Results go out
+//! oldest first, at most [`WINDOW`] unacknowledged at a time, so that a large backlog after an
+//! outage cannot flood the coordinator's queue for this probe (it would drop the link as too
+//! slow).
+
+use crate::ledger::Ledger;
+use crate::outbox::Outbox;
+use probe_protocol::{Accepted, Finished, ProbeMessage};
+use std::collections::HashSet;
+
+/// Most results sent and not yet acknowledged on one link.
+pub const WINDOW: usize = 32;
+
+/// Per-link bookkeeping of what was sent.
+#[derive(Debug, Default)]
+pub struct Delivery {
+    accepted: HashSet<String>,
+    finished: HashSet<String>,
+    in_flight: HashSet<String>,
+}
+
+impl Delivery {
+    /// The messages due now, marked as sent.
+    pub fn due(&mut self, ledger: &Ledger, outbox: &Outbox) -> Vec<ProbeMessage> {
+        let mut messages = Vec::new();
+        for progress in ledger.progress() {
+            let id = progress.operation_id;
+            if self.accepted.insert(id.clone()) {
+                messages.push(ProbeMessage::Accepted(Accepted {
+                    operation_id: id.clone(),
+                }));
+            }
+            if progress.finished && self.finished.insert(id.clone()) {
+                messages.push(ProbeMessage::Finished(Finished { operation_id: id }));
+            }
+        }
+        let room = WINDOW.saturating_sub(self.in_flight.len());
+        for report in outbox.next_batch(&self.in_flight, room) {
+            self.in_flight.insert(report.unique_code.clone());
+            messages.push(ProbeMessage::Result((*report).clone()));
+        }
+        messages
+    }
+
+    /// The coordinator sent this operation again: announce it again.
+    pub fn forget_progress(&mut self, operation_id: &str) {
+        self.accepted.remove(operation_id);
+        self.finished.remove(operation_id);
+    }
+
+    /// The result `unique_code` was acknowledged.
+    pub fn acknowledged(&mut self, unique_code: &str) {
+        self.in_flight.remove(unique_code);
+    }
+
+    /// Results in flight may not have been stored (the coordinator's store was down): send
+    /// every unacknowledged result again.
+    pub fn resend_results(&mut self) {
+        self.in_flight.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use probe_protocol::{
+        ContentFormat, OperationKind, OperationOrder, ResultFormat, ResultReport,
+    };
+    use serde_json::json;
+    use std::sync::Arc;
+
+    fn order(id: &str) -> OperationOrder {
+        OperationOrder {
+            operation_id: id.into(),
+            kind: OperationKind::Dns,
+            params: serde_json::Map::new(),
+            credits: 1,
+            result_format: ResultFormat::Text,
+        }
+    }
+
+    fn report(code: &str) -> ResultReport {
+        ResultReport {
+            operation_id: "a".into(),
+            unique_code: code.into(),
+            format: ContentFormat::Text,
+            content: json!("x"),
+            measured_at: Utc::now(),
+            error: None,
+        }
+    }
+
+    fn kinds(messages: &[ProbeMessage]) -> Vec<String> {
+        messages
+            .iter()
+            .map(|m| match m {
+                ProbeMessage::Accepted(a) => format!("accepted {}", a.operation_id),
+                ProbeMessage::Finished(f) => format!("finished {}", f.operation_id),
+                ProbeMessage::Result(r) => format!("result {}", r.unique_code),
+                ProbeMessage::Hello(_) => "hello".into(),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn progress_is_announced_once_per_link_and_again_when_asked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(tmp.path().join("l"), Arc::default()).unwrap();
+        let outbox = Outbox::open(tmp.path().join("o"), Arc::default()).unwrap();
+        ledger.admit(order("a"), Utc::now()).await.unwrap();
+        ledger.admit(order("b"), Utc::now()).await.unwrap();
+        ledger.finish("b").await.unwrap();
+        let mut delivery = Delivery::default();
+        assert_eq!(
+            kinds(&delivery.due(&ledger, &outbox)),
+            ["accepted a", "accepted b", "finished b"]
+        );
+        assert!(delivery.due(&ledger, &outbox).is_empty());
+        delivery.forget_progress("b");
+        assert_eq!(
+            kinds(&delivery.due(&ledger, &outbox)),
+            ["accepted b", "finished b"]
+        );
+        let next_link = Delivery::default().due(&ledger, &outbox);
+        assert_eq!(next_link.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn results_are_windowed_and_resent_on_demand() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(tmp.path().join("l"), Arc::default()).unwrap();
+        let outbox = Outbox::open(tmp.path().join("o"), Arc::default()).unwrap();
+        for i in 0..WINDOW + 2 {
+            outbox.put(report(&format!("r{i:03}"))).await.unwrap();
+        }
+        let mut delivery = Delivery::default();
+        let first = delivery.due(&ledger, &outbox);
+        assert_eq!(first.len(), WINDOW);
+        assert!(delivery.due(&ledger, &outbox).is_empty());
+
+        outbox.acknowledge("r000").await.unwrap();
+        delivery.acknowledged("r000");
+        assert_eq!(
+            kinds(&delivery.due(&ledger, &outbox)),
+            [format!("result r{WINDOW:03}")]
+        );
+
+        delivery.resend_results();
+        let again = delivery.due(&ledger, &outbox);
+        assert_eq!(again.len(), WINDOW);
+        assert_eq!(kinds(&again[..1]), ["result r001"]);
+    }
+}

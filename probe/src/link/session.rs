@@ -1,0 +1,305 @@
+//! One connection: handshake, then operations in and results out until it ends.
+
+use super::delivery::{Delivery, WINDOW};
+use super::writer;
+use super::{Context, Refused};
+use crate::backoff::Backoff;
+use futures::stream::SplitStream;
+use futures::StreamExt;
+use probe_protocol::{
+    close, error_code, Hello, ProbeMessage, ServerMessage, Welcome, PROTOCOL_VERSION,
+};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::header::AUTHORIZATION;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+
+/// How long opening the connection (TCP, TLS, upgrade) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the coordinator has to answer `hello`.
+const WELCOME_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long closing may wait for the writer to flush.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// A link silent for this many heartbeat periods is dead (the coordinator uses the same rule).
+const MISSED_HEARTBEATS: u32 = 3;
+/// Re-sending after a `store_unavailable` error starts after about this long.
+const STORE_RETRY: Duration = Duration::from_secs(1);
+/// … and waits at most this long.
+const STORE_RETRY_MAX: Duration = Duration::from_secs(30);
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Stream = SplitStream<Socket>;
+
+/// How a connection ended.
+#[derive(Debug)]
+pub enum Ended {
+    /// The probe is shutting down.
+    Shutdown,
+    /// The coordinator refused the probe for good.
+    Refused(Refused),
+    /// The connection failed or was closed; reconnect. `welcomed`: it had worked.
+    Dropped { welcomed: bool, reason: String },
+}
+
+fn dropped(reason: impl Into<String>) -> Ended {
+    Ended::Dropped {
+        welcomed: false,
+        reason: reason.into(),
+    }
+}
+
+/// Runs one connection until it ends.
+pub async fn serve(context: &Context, cancel: &CancellationToken) -> Ended {
+    let socket = tokio::select! {
+        _ = cancel.cancelled() => return Ended::Shutdown,
+        socket = connect(context) => match socket {
+            Ok(socket) => socket,
+            Err(reason) => return dropped(reason),
+        },
+    };
+    let (sink, stream) = socket.split();
+    let (frames, queue) = mpsc::channel(2 * WINDOW);
+    let writer = tokio::spawn(writer::run(sink, queue));
+    let mut session = Session {
+        context,
+        frames,
+        delivery: Delivery::default(),
+        store_backoff: Backoff::new(STORE_RETRY, STORE_RETRY_MAX),
+        resend_at: None,
+    };
+    let ended = session.run(stream, cancel).await;
+    if matches!(ended, Ended::Shutdown) {
+        let goodbye = CloseFrame {
+            code: CloseCode::Normal,
+            reason: "probe shutting down".into(),
+        };
+        let _ = session.frames.send(Message::Close(Some(goodbye))).await;
+    }
+    drop(session);
+    let abort = writer.abort_handle();
+    if tokio::time::timeout(CLOSE_GRACE, writer).await.is_err() {
+        abort.abort();
+    }
+    ended
+}
+
+async fn connect(context: &Context) -> Result<Socket, String> {
+    let endpoint = context.server.endpoint();
+    let mut request = endpoint
+        .into_client_request()
+        .map_err(|e| format!("bad server URL {endpoint}: {e}"))?;
+    let bearer = HeaderValue::from_str(&format!("Bearer {}", context.token.expose()))
+        .map_err(|_| "the probe token is not a valid header value".to_string())?;
+    request.headers_mut().insert(AUTHORIZATION, bearer);
+    match tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(request)).await {
+        Ok(Ok((socket, _response))) => Ok(socket),
+        Ok(Err(error)) => Err(format!("cannot connect to {endpoint}: {error}")),
+        Err(_) => Err(format!(
+            "no connection to {endpoint} within {} s",
+            CONNECT_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+struct Session<'a> {
+    context: &'a Context,
+    frames: mpsc::Sender<Message>,
+    delivery: Delivery,
+    store_backoff: Backoff,
+    resend_at: Option<Instant>,
+}
+
+impl Session<'_> {
+    async fn run(&mut self, mut stream: Stream, cancel: &CancellationToken) -> Ended {
+        if let Err(ended) = self.send(hello(self.context)).await {
+            return ended;
+        }
+        let welcome = tokio::select! {
+            _ = cancel.cancelled() => return Ended::Shutdown,
+            welcome = await_welcome(&mut stream) => match welcome {
+                Ok(welcome) => welcome,
+                Err(ended) => return ended,
+            },
+        };
+        tracing::info!(probe = %welcome.probe_id, server = %self.context.server.endpoint(), "link up");
+        let heartbeat = Duration::from_secs(u64::from(welcome.heartbeat_s.max(1)));
+        match self.connected(stream, cancel, heartbeat).await {
+            Ended::Dropped { reason, .. } => Ended::Dropped {
+                welcomed: true,
+                reason,
+            },
+            other => other,
+        }
+    }
+
+    async fn connected(
+        &mut self,
+        mut stream: Stream,
+        cancel: &CancellationToken,
+        heartbeat: Duration,
+    ) -> Ended {
+        let outgoing = self.context.outgoing.clone();
+        let mut liveness = tokio::time::interval(heartbeat);
+        let mut last_seen = Instant::now();
+        loop {
+            if let Err(ended) = self.pump().await {
+                return ended;
+            }
+            let resend_at = self.resend_at;
+            let resend = async move {
+                match resend_at {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = cancel.cancelled() => return Ended::Shutdown,
+                frame = stream.next() => {
+                    last_seen = Instant::now();
+                    match classify(frame) {
+                        Incoming::Text(text) => {
+                            if let Err(ended) = self.handle(&text).await {
+                                return ended;
+                            }
+                        }
+                        Incoming::Control => {}
+                        Incoming::End(ended) => return ended,
+                    }
+                }
+                _ = outgoing.notified() => {}
+                _ = resend => {
+                    self.resend_at = None;
+                    self.delivery.resend_results();
+                }
+                _ = liveness.tick() => {
+                    if last_seen.elapsed() > heartbeat * MISSED_HEARTBEATS {
+                        return dropped("the coordinator was silent for three heartbeats");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends whatever is due.
+    async fn pump(&mut self) -> Result<(), Ended> {
+        let due = self
+            .delivery
+            .due(&self.context.ledger, &self.context.outbox);
+        for message in due {
+            self.send(message).await?;
+        }
+        Ok(())
+    }
+
+    async fn send(&self, message: ProbeMessage) -> Result<(), Ended> {
+        self.frames
+            .send(Message::text(message.encode()))
+            .await
+            .map_err(|_| dropped("the connection can no longer be written to"))
+    }
+
+    async fn handle(&mut self, text: &str) -> Result<(), Ended> {
+        let message = ServerMessage::decode(text)
+            .map_err(|e| dropped(format!("unreadable message from the coordinator: {e}")))?;
+        match message {
+            ServerMessage::Operation(order) => {
+                let id = order.operation_id.clone();
+                match self.context.scheduler.take(order).await {
+                    Ok(()) => self.delivery.forget_progress(&id),
+                    Err(error) => tracing::error!(
+                        operation = %id, %error,
+                        "cannot record an operation; it is taken on when the coordinator sends it again"
+                    ),
+                }
+            }
+            ServerMessage::ResultAck(ack) => {
+                if let Err(error) = self.context.outbox.acknowledge(&ack.unique_code).await {
+                    tracing::error!(unique_code = %ack.unique_code, %error, "cannot delete an acknowledged result; it will be sent again");
+                }
+                self.delivery.acknowledged(&ack.unique_code);
+                self.store_backoff.reset();
+            }
+            ServerMessage::Error(notice) if notice.code == error_code::STORE_UNAVAILABLE => {
+                if self.resend_at.is_none() {
+                    let delay = self.store_backoff.next_delay();
+                    self.resend_at = Some(Instant::now() + delay);
+                    tracing::warn!(message = %notice.message, retry_in_ms = delay.as_millis() as u64, "coordinator store unavailable; results will be sent again");
+                }
+            }
+            ServerMessage::Error(notice) => {
+                tracing::warn!(code = %notice.code, message = %notice.message, "the coordinator refused a message");
+            }
+            ServerMessage::Welcome(_) => tracing::debug!("second welcome ignored"),
+        }
+        Ok(())
+    }
+}
+
+fn hello(context: &Context) -> ProbeMessage {
+    ProbeMessage::Hello(Hello {
+        protocol: PROTOCOL_VERSION,
+        agent: concat!("pladmed-probe/", env!("CARGO_PKG_VERSION")).to_string(),
+        total_credits: context.total_credits.get(),
+        in_use_credits: context.ledger.in_use_credits(),
+        clock_offset_ms: context.clock.offset_ms(),
+    })
+}
+
+async fn await_welcome(stream: &mut Stream) -> Result<Welcome, Ended> {
+    let deadline = Instant::now() + WELCOME_TIMEOUT;
+    loop {
+        let frame = tokio::time::timeout_at(deadline, stream.next())
+            .await
+            .map_err(|_| dropped("no welcome within 10 s of hello"))?;
+        match classify(frame) {
+            Incoming::Text(text) => {
+                return match ServerMessage::decode(&text) {
+                    Ok(ServerMessage::Welcome(welcome)) => Ok(welcome),
+                    Ok(other) => Err(dropped(format!("expected welcome, got {other:?}"))),
+                    Err(error) => Err(dropped(format!("unreadable welcome: {error}"))),
+                }
+            }
+            Incoming::Control => continue,
+            Incoming::End(ended) => return Err(ended),
+        }
+    }
+}
+
+enum Incoming {
+    Text(String),
+    Control,
+    End(Ended),
+}
+
+fn classify(frame: Option<Result<Message, tungstenite::Error>>) -> Incoming {
+    match frame {
+        Some(Ok(Message::Text(text))) => Incoming::Text(text.as_str().to_string()),
+        Some(Ok(Message::Close(frame))) => Incoming::End(closed(frame)),
+        Some(Ok(Message::Binary(_))) => {
+            tracing::warn!("binary frame from the coordinator ignored");
+            Incoming::Control
+        }
+        Some(Ok(_)) => Incoming::Control,
+        Some(Err(error)) => Incoming::End(dropped(format!("link failed: {error}"))),
+        None => Incoming::End(dropped("the connection closed")),
+    }
+}
+
+fn closed(frame: Option<CloseFrame>) -> Ended {
+    let (code, reason) = frame
+        .map(|f| (u16::from(f.code), f.reason.to_string()))
+        .unwrap_or((u16::from(CloseCode::Status), String::new()));
+    match code {
+        close::UNAUTHORIZED => Ended::Refused(Refused::Unauthorized(reason)),
+        close::SUPERSEDED => Ended::Refused(Refused::Superseded(reason)),
+        _ => dropped(format!("closed by the coordinator with {code}: {reason}")),
+    }
+}

@@ -1,0 +1,113 @@
+//! Assembling the probe from its settings and running it until shutdown.
+
+use crate::clock::Clock;
+use crate::config::{Config, ConfigError};
+use crate::ledger::Ledger;
+use crate::link::{self, Refused};
+use crate::outbox::Outbox;
+use crate::runner::{Runner, Tools};
+use crate::scheduler::Scheduler;
+use chrono::Utc;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// How often finished operations past their retention are forgotten.
+const PRUNE_PERIOD: Duration = Duration::from_secs(10 * 60);
+/// How long shutdown waits for operation tasks to stop.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Why the probe stopped other than by a shutdown request.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// A setting is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The state directory cannot be used.
+    #[error("cannot use the state directory: {0}")]
+    State(#[from] std::io::Error),
+    /// The coordinator refused the probe for good.
+    #[error(transparent)]
+    Refused(#[from] Refused),
+}
+
+/// Runs the probe until `shutdown` completes or the coordinator refuses it.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ProbeError> {
+    let token = config.token()?;
+    let cancel = CancellationToken::new();
+    let clock = Clock::default();
+    if !config.no_ntp {
+        clock.spawn_sync(config.ntp_server.clone(), cancel.clone());
+    }
+    let outgoing = Arc::new(Notify::new());
+    let outbox = Arc::new(Outbox::open(
+        config.state_dir.join("outbox"),
+        outgoing.clone(),
+    )?);
+    let ledger = Arc::new(Ledger::open(
+        config.state_dir.join("operations"),
+        outgoing.clone(),
+    )?);
+    spawn_pruning(ledger.clone(), cancel.clone());
+    let runner = Runner::new(tools(&config), config.credits);
+    let scheduler = Scheduler::new(
+        runner,
+        outbox.clone(),
+        ledger.clone(),
+        clock.clone(),
+        cancel.clone(),
+    );
+    scheduler.resume();
+    let context = link::Context {
+        server: config.server.clone(),
+        token,
+        total_credits: config.credits,
+        clock,
+        ledger,
+        outbox,
+        scheduler: scheduler.clone(),
+        outgoing,
+        max_reconnect: config.max_reconnect_delay(),
+    };
+    let link = link::run(&context, &cancel);
+    tokio::pin!(link);
+    let outcome = tokio::select! {
+        outcome = &mut link => outcome,
+        _ = shutdown => {
+            tracing::info!("shutting down");
+            cancel.cancel();
+            link.await
+        }
+    };
+    cancel.cancel();
+    scheduler.wait_stopped(STOP_GRACE).await;
+    Ok(outcome?)
+}
+
+fn tools(config: &Config) -> Tools {
+    Tools {
+        scamper: config.scamper.clone(),
+        sc_analysis_dump: config.sc_analysis_dump.clone(),
+        dig: config.dig.clone(),
+        dns_server: config.dns_server,
+        timeout: config.tool_timeout(),
+    }
+}
+
+fn spawn_pruning(ledger: Arc<Ledger>, cancel: CancellationToken) {
+    tokio::spawn(async move {
+        loop {
+            match ledger.prune(Utc::now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(operations = n, "finished operations forgotten"),
+                Err(error) => tracing::warn!(%error, "cannot forget finished operations"),
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(PRUNE_PERIOD) => {}
+            }
+        }
+    });
+}

@@ -1,0 +1,229 @@
+//! Running each operation at its run times until its stop time.
+//!
+//! Every operation has its own task. Its runs are the cron's fired minutes, each holding
+//! `times_per_minute` runs spread over the minute (see `Schedule`), on the NTP-corrected
+//! clock. The minute in progress counts too: an operation taken on at 12:00:30 that fires
+//! every minute 60 times a minute starts at 12:00:31, not 12:01:00. Runs in the past are
+//! skipped, never caught up: after a restart the probe resumes at the next run time. Each run
+//! is a separate execution task, so a run that outlasts the interval does not delay the next.
+//! When the schedule is over and its executions are done, the operation is marked finished.
+
+use crate::clock::Clock;
+use crate::ledger::{Admission, Ledger, OperationRecord};
+use crate::outbox::Outbox;
+use crate::runner::{Execution, Runner};
+use chrono::{DateTime, TimeDelta, Utc};
+use probe_protocol::params::{self, Params, Schedule};
+use probe_protocol::{ContentFormat, OperationOrder, ResultFormat, ResultReport};
+use serde_json::Value;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// How late a run may start and still count (a restart or a busy runtime).
+const LATE_TOLERANCE: TimeDelta = TimeDelta::seconds(1);
+/// Longest single sleep: waking up regularly follows clock corrections.
+const MAX_SLEEP: Duration = Duration::from_secs(30);
+
+/// Starts and runs operations.
+#[derive(Debug, Clone)]
+pub struct Scheduler {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    runner: Runner,
+    outbox: Arc<Outbox>,
+    ledger: Arc<Ledger>,
+    clock: Clock,
+    cancel: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl Scheduler {
+    /// A scheduler whose operations stop when `cancel` is cancelled.
+    pub fn new(
+        runner: Runner,
+        outbox: Arc<Outbox>,
+        ledger: Arc<Ledger>,
+        clock: Clock,
+        cancel: CancellationToken,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                runner,
+                outbox,
+                ledger,
+                clock,
+                cancel,
+                tasks: TaskTracker::new(),
+            }),
+        }
+    }
+
+    /// Takes on `order`: records it durably, so that `accepted` may be sent, and starts its
+    /// schedule. An operation already known (the coordinator re-sends those it has not seen
+    /// accepted) is not started again.
+    pub async fn take(&self, order: OperationOrder) -> io::Result<()> {
+        let id = order.operation_id.clone();
+        match self
+            .inner
+            .ledger
+            .admit(order, self.inner.clock.now())
+            .await?
+        {
+            Admission::New(record) => self.start(record),
+            Admission::Known => tracing::debug!(operation = %id, "operation already taken on"),
+        }
+        Ok(())
+    }
+
+    /// Restarts the operations that were running when the probe stopped.
+    pub fn resume(&self) {
+        for record in self.inner.ledger.unfinished() {
+            self.start(record);
+        }
+    }
+
+    /// Stops every operation (after `cancel`) and waits for their tasks, at most `grace`.
+    pub async fn wait_stopped(&self, grace: Duration) {
+        self.inner.tasks.close();
+        if tokio::time::timeout(grace, self.inner.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("operations did not stop in time");
+        }
+    }
+
+    fn start(&self, record: OperationRecord) {
+        tracing::info!(operation = %record.id(), kind = ?record.order.kind, "operation started");
+        self.inner
+            .tasks
+            .spawn(run_operation(self.inner.clone(), record));
+    }
+}
+
+async fn run_operation(inner: Arc<Inner>, record: OperationRecord) {
+    let order = Arc::new(record.order);
+    match params::parse(order.kind, &order.params, record.received_at) {
+        Ok(params) => {
+            if !run_schedule(&inner, &order, Arc::new(params)).await {
+                return;
+            }
+        }
+        Err(error) => {
+            let execution = Execution {
+                format: content_format(order.result_format),
+                content: Value::Null,
+                error: Some(format!("the probe cannot run these parameters: {error}")),
+            };
+            report(&inner, &order, execution, Utc::now()).await;
+        }
+    }
+    match inner.ledger.finish(&order.operation_id).await {
+        Ok(()) => tracing::info!(operation = %order.operation_id, "operation finished"),
+        Err(error) => {
+            tracing::error!(operation = %order.operation_id, %error, "cannot record the end of an operation")
+        }
+    }
+}
+
+/// Runs every run time; `false` if cancelled first.
+async fn run_schedule(
+    inner: &Arc<Inner>,
+    order: &Arc<OperationOrder>,
+    params: Arc<Params>,
+) -> bool {
+    let mut executions = JoinSet::new();
+    for at in run_times(params.schedule(), inner.clock.now()) {
+        tokio::select! {
+            _ = inner.cancel.cancelled() => return false,
+            _ = sleep_until(&inner.clock, at) => {}
+        }
+        executions.spawn(execute(inner.clone(), order.clone(), params.clone()));
+        while executions.try_join_next().is_some() {}
+    }
+    tokio::select! {
+        _ = inner.cancel.cancelled() => false,
+        _ = async { while executions.join_next().await.is_some() {} } => true,
+    }
+}
+
+/// The run times of `schedule` from `now` on: those of the minute in progress that are not
+/// past (within [`LATE_TOLERANCE`]), then those of every later fired minute.
+pub fn run_times(
+    schedule: &Schedule,
+    now: DateTime<Utc>,
+) -> impl Iterator<Item = DateTime<Utc>> + '_ {
+    schedule
+        .fire_times(now - TimeDelta::minutes(1))
+        .flat_map(|minute| schedule.run_times_in_minute(minute))
+        .filter(move |at| *at >= now - LATE_TOLERANCE)
+}
+
+async fn sleep_until(clock: &Clock, at: DateTime<Utc>) {
+    while let Ok(wait) = (at - clock.now()).to_std() {
+        if wait.is_zero() {
+            return;
+        }
+        tokio::time::sleep(wait.min(MAX_SLEEP)).await;
+    }
+}
+
+async fn execute(inner: Arc<Inner>, order: Arc<OperationOrder>, params: Arc<Params>) {
+    let measured_at = Utc::now();
+    let execution = inner.runner.run(&params, order.result_format).await;
+    report(&inner, &order, execution, measured_at).await;
+}
+
+/// Stores one execution's result in the outbox, whence the link delivers it.
+async fn report(
+    inner: &Inner,
+    order: &OperationOrder,
+    execution: Execution,
+    measured_at: DateTime<Utc>,
+) {
+    let report = ResultReport {
+        operation_id: order.operation_id.clone(),
+        unique_code: unique_code(measured_at),
+        format: execution.format,
+        content: execution.content,
+        measured_at,
+        error: execution.error,
+    };
+    let code = report.unique_code.clone();
+    match inner.outbox.put(report).await {
+        Ok(()) => {
+            tracing::debug!(operation = %order.operation_id, unique_code = %code, "result stored")
+        }
+        Err(error) => {
+            tracing::error!(operation = %order.operation_id, %error, "result lost: cannot write the outbox")
+        }
+    }
+}
+
+/// A fresh code for one execution's result: its time (readable, sortable) and 128 random bits
+/// (unique across probes and restarts without any coordination).
+pub fn unique_code(measured_at: DateTime<Utc>) -> String {
+    format!(
+        "{}-{:032x}",
+        measured_at.format("%Y%m%dT%H%M%S%.6fZ"),
+        rand::random::<u128>()
+    )
+}
+
+fn content_format(format: ResultFormat) -> ContentFormat {
+    match format {
+        ResultFormat::Json => ContentFormat::Json,
+        ResultFormat::Dump => ContentFormat::Dump,
+        ResultFormat::Text => ContentFormat::Text,
+    }
+}
+
+#[cfg(test)]
+mod tests;

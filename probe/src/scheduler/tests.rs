@@ -1,0 +1,158 @@
+use super::*;
+use crate::runner::Tools;
+use probe_protocol::OperationKind;
+use serde_json::json;
+use std::collections::HashSet;
+use std::num::NonZeroU64;
+use std::os::unix::fs::PermissionsExt;
+
+fn at(text: &str) -> DateTime<Utc> {
+    text.parse().unwrap()
+}
+
+fn schedule(cron: &str, stop: &str, times_per_minute: u32) -> Schedule {
+    let params = json!({
+        "cron": cron, "stop_time": stop, "times_per_minute": times_per_minute, "x": "127.0.0.1"
+    });
+    let parsed = params::parse(
+        OperationKind::Dns,
+        params.as_object().unwrap(),
+        at("2029-12-31T00:00:00Z"),
+    );
+    parsed.unwrap().schedule().clone()
+}
+
+#[test]
+fn the_minute_in_progress_runs_what_is_left_of_it() {
+    let every_15s = schedule("* * * * *", "31/12/2029 12:02", 4);
+    let runs: Vec<_> = run_times(&every_15s, at("2029-12-31T12:00:20Z")).collect();
+    let expected: Vec<_> = [
+        "12:00:30", "12:00:45", "12:01:00", "12:01:15", "12:01:30", "12:01:45", "12:02:00",
+        "12:02:15", "12:02:30", "12:02:45",
+    ]
+    .iter()
+    .map(|t| at(&format!("2029-12-31T{t}Z")))
+    .collect();
+    assert_eq!(runs, expected);
+}
+
+#[test]
+fn a_run_just_missed_still_counts_and_older_ones_do_not() {
+    let every_second = schedule("* * * * *", "31/12/2029 12:01", 60);
+    let mut runs = run_times(&every_second, at("2029-12-31T12:00:10.500Z"));
+    assert_eq!(runs.next(), Some(at("2029-12-31T12:00:10Z")));
+    assert_eq!(runs.next(), Some(at("2029-12-31T12:00:11Z")));
+}
+
+#[test]
+fn minutes_the_cron_does_not_fire_have_no_runs() {
+    let hourly = schedule("0 * * * *", "31/12/2029 14:00", 1);
+    let runs: Vec<_> = run_times(&hourly, at("2029-12-31T12:00:30Z")).collect();
+    assert_eq!(
+        runs,
+        [at("2029-12-31T13:00:00Z"), at("2029-12-31T14:00:00Z")]
+    );
+    let past_stop: Vec<_> = run_times(&hourly, at("2029-12-31T14:00:30Z")).collect();
+    assert!(past_stop.is_empty());
+}
+
+#[test]
+fn unique_codes_are_fresh_short_and_file_name_safe() {
+    let measured = at("2029-12-31T12:00:00.25Z");
+    let codes: HashSet<String> = (0..1000).map(|_| unique_code(measured)).collect();
+    assert_eq!(codes.len(), 1000);
+    let code = codes.iter().next().unwrap();
+    assert!(code.starts_with("20291231T120000.250000Z-"), "{code}");
+    assert!(code.len() <= probe_protocol::MAX_UNIQUE_CODE_LEN);
+    assert!(code
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.'));
+}
+
+/// A scheduler whose dig is a script printing "answer".
+fn scheduler(dir: &std::path::Path) -> (Scheduler, Arc<Outbox>, CancellationToken) {
+    let dig = dir.join("dig");
+    std::fs::write(&dig, "#!/bin/sh\necho answer\n").unwrap();
+    std::fs::set_permissions(&dig, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let tools = Tools {
+        scamper: "scamper".into(),
+        sc_analysis_dump: "sc_analysis_dump".into(),
+        dig,
+        dns_server: None,
+        timeout: Duration::from_secs(5),
+    };
+    let outbox = Arc::new(Outbox::open(dir.join("outbox"), Arc::default()).unwrap());
+    let ledger = Arc::new(Ledger::open(dir.join("operations"), Arc::default()).unwrap());
+    let cancel = CancellationToken::new();
+    let runner = Runner::new(tools, NonZeroU64::new(10).unwrap());
+    let scheduler = Scheduler::new(
+        runner,
+        outbox.clone(),
+        ledger,
+        Clock::default(),
+        cancel.clone(),
+    );
+    (scheduler, outbox, cancel)
+}
+
+fn every_second_order(id: &str) -> OperationOrder {
+    let stop = (Utc::now() + TimeDelta::minutes(3))
+        .format("%d/%m/%Y %H:%M")
+        .to_string();
+    let params = json!({
+        "cron": "* * * * *", "stop_time": stop, "times_per_minute": 60, "x": "127.0.0.1"
+    });
+    OperationOrder {
+        operation_id: id.into(),
+        kind: OperationKind::Dns,
+        params: params.as_object().unwrap().clone(),
+        credits: 1,
+        result_format: ResultFormat::Text,
+    }
+}
+
+#[tokio::test]
+async fn an_operation_runs_at_once_and_a_re_sent_order_does_not_run_twice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (scheduler, outbox, cancel) = scheduler(tmp.path());
+    scheduler.take(every_second_order("op")).await.unwrap();
+    scheduler.take(every_second_order("op")).await.unwrap();
+    assert_eq!(scheduler.inner.tasks.len(), 1);
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while outbox.is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no result within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let result = outbox.next_batch(&HashSet::new(), 1).remove(0);
+    assert_eq!(result.operation_id, "op");
+    assert_eq!(result.format, ContentFormat::Text);
+    assert_eq!(result.content, json!("answer\n"));
+    assert_eq!(result.error, None);
+
+    cancel.cancel();
+    scheduler.wait_stopped(Duration::from_secs(5)).await;
+    assert!(scheduler.inner.tasks.is_empty());
+}
+
+#[tokio::test]
+async fn unreadable_parameters_give_one_error_result_and_finish() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (scheduler, outbox, _cancel) = scheduler(tmp.path());
+    let mut order = every_second_order("bad");
+    order.params.remove("cron");
+    scheduler.take(order).await.unwrap();
+    scheduler.wait_stopped(Duration::from_secs(5)).await;
+    let results = outbox.next_batch(&HashSet::new(), 10);
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0].content, Value::Null);
+    assert!(results[0]
+        .error
+        .as_deref()
+        .unwrap()
+        .starts_with("the probe cannot run these parameters: params.cron"));
+    assert_eq!(scheduler.inner.ledger.in_use_credits(), 0);
+}
