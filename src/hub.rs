@@ -111,6 +111,11 @@ pub trait Hub: Send + Sync + 'static {
     fn kick_all(&self, kick: Kick);
     /// How many probes are connected here.
     fn connected(&self) -> usize;
+    /// Whether the hub can deliver, for GET /health; a broker-backed hub reports its broker
+    /// connection here. The in-process hub has nothing that can fail.
+    fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// The in-process hub.

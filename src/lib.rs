@@ -13,6 +13,8 @@ pub mod clock;
 pub mod config;
 /// The credit currency and its checked arithmetic.
 pub mod credits;
+/// GET /health: database, clock and hub checks.
+pub mod health;
 /// The broadcast hub fanning operations out to connected probes.
 pub mod hub;
 /// Identifiers of stored entities.
@@ -23,10 +25,10 @@ pub mod operations;
 pub mod probes;
 /// Shared services handed to handlers and probe links.
 pub mod state;
-/// Counters, metrics rendering and log output.
-pub mod telemetry;
 /// Persistence contract and its MongoDB and embedded implementations.
 pub mod store;
+/// Counters, metrics rendering and log output.
+pub mod telemetry;
 /// The probe link (WebSocket).
 pub mod ws;
 // Building and running a server from its settings.

@@ -1,12 +1,14 @@
 //! Building a server from [`Settings`] and running it until shutdown.
 
 use crate::accounts::TokenKeys;
+use crate::clock::Clock;
 use crate::config::{Settings, StorageSettings};
 use crate::hub::{Hub, Kick, LocalHub};
 use crate::state::AppState;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::mongo::MongoStore;
 use crate::store::{Store, StoreError};
+use crate::telemetry::{MeteredStore, Telemetry};
 use rand::RngCore;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -64,7 +66,11 @@ fn token_keys(settings: &Settings) -> TokenKeys {
 impl Application {
     /// Opens the store, binds the listen address and prepares the routes.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let store = open_store(&settings).await?;
+        let telemetry = Arc::new(Telemetry::default());
+        let store: Arc<dyn Store> = Arc::new(MeteredStore::new(
+            open_store(&settings).await?,
+            telemetry.clone(),
+        ));
         store.reset_links(&settings.instance).await?;
         let listener = TcpListener::bind(settings.bind)
             .await
@@ -73,8 +79,10 @@ impl Application {
             store,
             hub: Arc::new(LocalHub::new()) as Arc<dyn Hub>,
             tokens: token_keys(&settings),
+            clock: Clock::start(settings.clock.clone()),
             settings: Arc::new(settings),
             links: TaskTracker::new(),
+            telemetry,
         };
         Ok(Self { listener, state })
     }

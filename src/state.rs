@@ -1,16 +1,18 @@
 //! What every request handler and probe link shares.
 
 use crate::accounts::TokenKeys;
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::hub::Hub;
 use crate::store::Store;
+use crate::telemetry::Telemetry;
 use std::sync::Arc;
 use tokio_util::task::TaskTracker;
 
 /// Shared services of one server instance. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    /// Persistence.
+    /// Persistence (counting its failures into `telemetry`).
     pub store: Arc<dyn Store>,
     /// Fan-out to connected probes.
     pub hub: Arc<dyn Hub>,
@@ -20,4 +22,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Every probe link task, so that shutdown can wait for them to finish their writes.
     pub links: TaskTracker,
+    /// Counters reported by GET /metrics.
+    pub telemetry: Arc<Telemetry>,
+    /// The server's clock against the NTP server, for GET /health and /metrics.
+    pub clock: Clock,
 }

@@ -4,6 +4,8 @@
 mod accounts;
 mod error;
 mod extract;
+mod monitoring;
+pub mod openapi;
 mod operations;
 mod probes;
 mod views;
@@ -25,7 +27,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
     accounts(state.clone())
         .or(probes(state.clone()))
         .or(operations(state.clone()))
-        .or(delete_all(state))
+        .or(delete_all(state.clone()))
+        .or(monitoring::routes(state))
         .recover(error::recover)
         .with(cors)
 }

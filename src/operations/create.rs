@@ -78,6 +78,7 @@ pub async fn create(
         Err(StoreError::NotEnoughCredits) => return Err(CreateError::NotEnoughCredits),
         other => other?,
     }
+    state.telemetry.operations_created.inc();
     let delivered = state
         .hub
         .deliver(&operation.probes, super::order_frame(&operation));

@@ -46,7 +46,13 @@ pub async fn run(socket: WebSocket, token: Option<String>, state: AppState) {
     ));
     let (mailbox, mut inbox) = Mailbox::new(session.clone(), state.settings.probe_queue);
     let (control, control_rx) = mpsc::channel(4);
-    let writer = tokio::spawn(writer::run(sink, inbox.frames, control_rx));
+    state.telemetry.frames_in.inc(); // the hello
+    let writer = tokio::spawn(writer::run(
+        sink,
+        inbox.frames,
+        control_rx,
+        state.telemetry.clone(),
+    ));
     let link = Link {
         instance: state.settings.instance.clone(),
         session: session.clone(),
@@ -138,6 +144,7 @@ impl Connected<'_> {
                     last_seen = Instant::now();
                     match classify(item) {
                         Incoming::Text(text) => {
+                            self.state.telemetry.frames_in.inc();
                             if let Err(refusal) = self.handle(&text).await {
                                 return Some(refusal);
                             }
@@ -195,17 +202,26 @@ impl Connected<'_> {
                 .await
             }
             ProbeMessage::Result(report) => {
+                let received = Instant::now();
+                let telemetry = &self.state.telemetry;
+                telemetry.results_received.inc();
                 let (operation_id, unique_code) =
                     (report.operation_id.clone(), report.unique_code.clone());
                 operations::ingest(store, self.probe, report)
                     .await
                     .map(|insertion| {
+                        let duplicate = insertion == Insertion::Duplicate;
                         let ack = ServerMessage::ResultAck(ResultAck {
                             operation_id,
                             unique_code,
-                            duplicate: insertion == Insertion::Duplicate,
+                            duplicate,
                         });
-                        self.reply(ack)
+                        self.reply(ack);
+                        telemetry.ack_latency.observe(received.elapsed());
+                        telemetry.results_acked.inc();
+                        if duplicate {
+                            telemetry.results_duplicate.inc();
+                        }
                     })
             }
         };

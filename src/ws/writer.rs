@@ -4,8 +4,10 @@
 //! frames never interleave mid-message and a slow socket stalls only this task.
 
 use crate::hub::Frame;
+use crate::telemetry::Telemetry;
 use futures::stream::SplitSink;
 use futures::SinkExt;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 use warp::ws::{Message, WebSocket};
 
@@ -22,6 +24,7 @@ pub async fn run(
     mut sink: SplitSink<WebSocket, Message>,
     mut frames: mpsc::Receiver<Frame>,
     mut control: mpsc::Receiver<Control>,
+    telemetry: Arc<Telemetry>,
 ) {
     loop {
         let outcome = tokio::select! {
@@ -29,13 +32,16 @@ pub async fn run(
             command = control.recv() => match command {
                 Some(Control::Ping) => sink.send(Message::ping(Vec::new())).await,
                 Some(Control::Close(code, reason)) => {
-                    close(&mut sink, &mut frames, code, reason).await;
+                    close(&mut sink, &mut frames, code, reason, &telemetry).await;
                     return;
                 }
                 None => return,
             },
             frame = frames.recv() => match frame {
-                Some(frame) => sink.send(Message::text(&*frame)).await,
+                Some(frame) => {
+                    telemetry.frames_out.inc();
+                    sink.send(Message::text(&*frame)).await
+                }
                 None => return,
             },
         };
@@ -50,11 +56,13 @@ async fn close(
     frames: &mut mpsc::Receiver<Frame>,
     code: u16,
     reason: String,
+    telemetry: &Telemetry,
 ) {
     while let Ok(frame) = frames.try_recv() {
         if sink.feed(Message::text(&*frame)).await.is_err() {
             return;
         }
+        telemetry.frames_out.inc();
     }
     let _ = sink.send(Message::close_with(code, reason)).await;
     let _ = sink.close().await;

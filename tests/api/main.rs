@@ -4,6 +4,7 @@ mod helpers;
 
 mod auth;
 mod concurrency;
+mod monitoring;
 mod probe_link;
 mod story;
 mod validation;
