@@ -256,3 +256,36 @@ async fn an_unreachable_server_is_unavailable_quickly() {
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_writes_survive_a_server_crash_and_an_outage_is_unavailable() {
+    let Some(mut server) = mongo::OwnServer::start() else {
+        return;
+    };
+    let store = MongoStore::connect(&server.uri(), "crash").await.unwrap();
+    let (owner, probe, op) = setup(&store, 50).await;
+    let paid = Reward {
+        user: owner.id,
+        credits: credits(7),
+    };
+    let report = result(&op, &probe, "r", json!({ "rtt": 3.25 }));
+    store.insert_result(&report, &paid).await.unwrap();
+
+    server.kill();
+    let started = std::time::Instant::now();
+    let refused = store.ping().await;
+    assert!(
+        matches!(refused, Err(StoreError::Unavailable(_))),
+        "{refused:?}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+    server.restart();
+
+    assert_eq!(balance(&store, &owner).await, 57);
+    assert_eq!(
+        store.results(op.id, None, 10).await.unwrap(),
+        vec![report.clone()]
+    );
+    let again = store.insert_result(&report, &paid).await.unwrap();
+    assert_eq!(again, Insertion::Duplicate, "the unique index survived too");
+}

@@ -40,3 +40,75 @@ pub fn unique_db_name(prefix: &str) -> String {
         .collect();
     format!("{prefix}_{}_{n}_{nanos}", std::process::id())
 }
+
+/// A private SecantusDB server on its own storage directory, for tests that stop, kill or
+/// restart the server (the shared one must stay up for every other test).
+pub struct OwnServer {
+    binary: std::path::PathBuf,
+    storage: tempfile::TempDir,
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl OwnServer {
+    /// Starts one, or `None` when MongoDB tests are skipped. Panics when `scripts/test.sh` did
+    /// not say where `secantusd-py` is (`PLADMED_TEST_SECANTUSD`).
+    pub fn start() -> Option<OwnServer> {
+        mongo_uri()?;
+        let binary = std::env::var_os("PLADMED_TEST_SECANTUSD")
+            .expect("PLADMED_TEST_SECANTUSD is not set: run the tests with `bash scripts/test.sh`");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut server = OwnServer {
+            binary: binary.into(),
+            storage: tempfile::tempdir().expect("temporary directory"),
+            port,
+            child: None,
+        };
+        server.restart();
+        Some(server)
+    }
+
+    /// Its connection string.
+    pub fn uri(&self) -> String {
+        format!("mongodb://127.0.0.1:{}/?directConnection=true", self.port)
+    }
+
+    /// Kills it with SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL");
+            child.wait().expect("reaped");
+        }
+    }
+
+    /// Starts it again on the same port and storage, and waits until it accepts connections.
+    pub fn restart(&mut self) {
+        self.kill();
+        let child = std::process::Command::new(&self.binary)
+            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+            .arg("--storage-path")
+            .arg(self.storage.path().join("data"))
+            .args(["--sync-on-commit", "--log-level", "WARNING"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("secantusd-py starts");
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "secantusd did not listen within 60 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -77,12 +77,14 @@ pub(super) fn from_driver(error: Error) -> StoreError {
     }
 }
 
-/// Whether `error` says the server could not be reached at all (rather than refusing one
-/// transaction): repeating a transaction then only repeats the wait.
+/// Whether `error` says the server could not be reached (rather than refusing one
+/// transaction): repeating a transaction more than once then only repeats the wait.
 pub(super) fn is_unreachable(error: &Error) -> bool {
     matches!(
         &*error.kind,
         ErrorKind::ServerSelection { .. }
+            | ErrorKind::Io(_)
+            | ErrorKind::ConnectionPoolCleared { .. }
             | ErrorKind::DnsResolve { .. }
             | ErrorKind::Authentication { .. }
             | ErrorKind::Shutdown

@@ -90,7 +90,8 @@ pub(super) async fn operations(
     docs.into_iter().map(Operation::try_from).collect()
 }
 
-/// Two reads, not one snapshot: an operation assigned meanwhile is delivered by its creator.
+/// Two reads, not one snapshot: an assignment created or accepted between them is simply seen
+/// (or not) by the next call, as it would be had it happened a moment later.
 pub(super) async fn pending_operations(
     store: &MongoStore,
     probe: ProbeId,
