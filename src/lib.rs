@@ -23,6 +23,8 @@ pub mod ids;
 pub mod operations;
 /// Probes: location and the public view of a probe.
 pub mod probes;
+/// Building and running a server from its settings.
+pub mod startup;
 /// Shared services handed to handlers and probe links.
 pub mod state;
 /// Persistence contract and its MongoDB and embedded implementations.
@@ -31,5 +33,3 @@ pub mod store;
 pub mod telemetry;
 /// The probe link (WebSocket).
 pub mod ws;
-// Building and running a server from its settings.
-// WIP until the MongoDB store lands: pub mod startup;

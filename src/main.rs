@@ -1,1 +1,74 @@
-fn main() {}
+//! The `pladmed` binary: `pladmed` (or `pladmed serve`) runs the server;
+//! `pladmed superuser create EMAIL PASSWORD` creates a superuser.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use pladmed::config::{Mode, Settings};
+use pladmed::startup::{open_store, Application};
+
+#[derive(Parser)]
+#[command(name = "pladmed", version, about = "Pladmed measurement coordinator")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Manage superusers.
+    Superuser {
+        #[command(subcommand)]
+        action: SuperuserAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum SuperuserAction {
+    /// Create a superuser account (same password policy as /register).
+    Create {
+        /// Login e-mail address.
+        email: String,
+        /// Password: at least 8 characters with upper, lower, digit and special character.
+        password: String,
+    },
+}
+
+fn init_logging(mode: Mode) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PLADMED_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match mode {
+        Mode::Production => builder.json().init(),
+        Mode::Development => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler can be installed");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = Settings::from_env().context("invalid configuration")?;
+    init_logging(settings.mode);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let app = Application::build(settings).await?;
+            app.run_until(shutdown_signal()).await;
+        }
+        Command::Superuser { action: SuperuserAction::Create { email, password } } => {
+            let store = open_store(&settings).await?;
+            let user = pladmed::accounts::register(store.as_ref(), &email, &password, true).await?;
+            tracing::info!(user = %user.id, email = %user.email, "superuser created");
+        }
+    }
+    Ok(())
+}
