@@ -14,7 +14,25 @@ use std::collections::HashMap;
 use warp::{Filter, Rejection, Reply};
 
 /// The `GET /probe/ws` route. The token comes from `Authorization: Bearer` or `?token=`.
+/// A plain GET (no upgrade) is answered 400, not left to fall through to the REST API's 404:
+/// a misconfigured reverse proxy that drops the upgrade headers shows up as what it is.
 pub fn route(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    upgrade(state).or(not_an_upgrade())
+}
+
+fn not_an_upgrade() -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    warp::path!("probe" / "ws").and(warp::get()).map(|| {
+        let error = serde_json::json!({
+            "Error": "expected a WebSocket upgrade (Connection: Upgrade, Upgrade: websocket)"
+        });
+        warp::reply::with_status(
+            warp::reply::json(&error),
+            warp::http::StatusCode::BAD_REQUEST,
+        )
+    })
+}
+
+fn upgrade(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     warp::path!("probe" / "ws")
         .and(warp::get())
         .and(warp::ws())

@@ -5,6 +5,7 @@ mod helpers;
 mod auth;
 mod concurrency;
 mod monitoring;
+mod openapi;
 mod probe_link;
 mod story;
 mod validation;
