@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use pladmed_probe::config::Config;
+use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -9,7 +10,12 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     let filter =
         EnvFilter::try_from_env("PLADMED_PROBE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    let stderr = std::io::stderr();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(stderr.is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
     pladmed_probe::probe::run(config, shutdown_signal()).await?;
     Ok(())
 }
