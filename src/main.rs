@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use pladmed::config::{Mode, Settings};
+use pladmed::config::Settings;
 use pladmed::startup::{open_store, Application};
 
 #[derive(Parser)]
@@ -35,16 +35,6 @@ enum SuperuserAction {
     },
 }
 
-fn init_logging(mode: Mode) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PLADMED_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match mode {
-        Mode::Production => builder.json().init(),
-        Mode::Development => builder.init(),
-    }
-}
-
 async fn shutdown_signal() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .expect("SIGTERM handler can be installed");
@@ -58,7 +48,7 @@ async fn shutdown_signal() {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings = Settings::from_env().context("invalid configuration")?;
-    init_logging(settings.mode);
+    pladmed::telemetry::logging::init(&settings)?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let app = Application::build(settings).await?;

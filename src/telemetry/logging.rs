@@ -1,5 +1,5 @@
-//! Log output: JSON lines in production, for log shippers that parse structured fields;
-//! human-readable text in development.
+//! Log output on stderr: JSON lines in production, for log shippers that parse structured
+//! fields; human-readable text in development.
 
 use crate::config::{Mode, Settings};
 use tracing_subscriber::EnvFilter;
@@ -13,7 +13,9 @@ pub struct LoggingError(String);
 pub fn init(settings: &Settings) -> Result<(), LoggingError> {
     let filter =
         EnvFilter::try_new(&settings.log_filter).map_err(|e| LoggingError(e.to_string()))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let installed = match settings.mode {
         Mode::Production => builder.json().flatten_event(true).try_init(),
         Mode::Development => builder.try_init(),

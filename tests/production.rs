@@ -1,0 +1,113 @@
+//! The `pladmed` binary in production mode: refuses to start without its secrets, naming the
+//! variable; with them, logs JSON lines and keeps /delete_all closed.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const SECRET: &str = "production-secret-production-secret";
+const CODE: &str = "monitoring-code-0123456789";
+
+/// Production settings on an embedded store in `dir`, minus the variables in `without`.
+fn production(dir: &tempfile::TempDir, without: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pladmed"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    let vars = [
+        ("PLADMED_MODE", "production"),
+        ("PLADMED_BIND", "127.0.0.1:0"),
+        ("PLADMED_DATA_DIR", dir.path().to_str().unwrap()),
+        ("PLADMED_JWT_SECRET", SECRET),
+        ("PLADMED_CORS_ORIGINS", "https://pladmed.example.org"),
+        ("PLADMED_HEALTH_CODE", CODE),
+        ("PLADMED_METRICS_CODE", CODE),
+        ("PLADMED_NTP_SERVER", "127.0.0.1:9"),
+    ];
+    for (name, value) in vars.iter().filter(|(name, _)| !without.contains(name)) {
+        command.env(name, value);
+    }
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    command
+}
+
+#[test]
+fn production_refuses_to_start_without_each_secret_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for variable in [
+        "PLADMED_JWT_SECRET",
+        "PLADMED_HEALTH_CODE",
+        "PLADMED_METRICS_CODE",
+    ] {
+        let output = production(&dir, &[variable]).output().unwrap();
+        assert!(!output.status.success(), "started without {variable}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(variable), "{variable}: {stderr}");
+    }
+}
+
+#[test]
+fn a_missing_secret_file_is_a_startup_error_naming_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = production(&dir, &[])
+        .env("PLADMED_HEALTH_CODE_FILE", "/run/secrets/absent")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("PLADMED_HEALTH_CODE_FILE"), "{stderr}");
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn production_logs_json_and_keeps_delete_all_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server(production(&dir, &[]).spawn().unwrap());
+    let stderr = BufReader::new(server.0.stderr.take().unwrap());
+    let addr = tokio::task::spawn_blocking(move || {
+        for line in stderr.lines() {
+            let line = line.unwrap();
+            let entry: Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+            if entry["message"] == "serving" {
+                return entry["addr"].as_str().unwrap().to_string();
+            }
+        }
+        panic!("the server exited before serving");
+    });
+    let addr = tokio::time::timeout(Duration::from_secs(30), addr)
+        .await
+        .expect("serving within 30 s")
+        .unwrap();
+    let client = reqwest::Client::new();
+    let alive = client
+        .get(format!("http://{addr}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(alive.status(), 200);
+    let wipe = client
+        .delete(format!("http://{addr}/delete_all"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wipe.status(), 404);
+    let health = client
+        .get(format!("http://{addr}/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 403);
+}
