@@ -16,8 +16,8 @@ pub struct ToolOutput {
 }
 
 /// Runs `program` with `args`, feeding it `stdin`, and kills it after `timeout`. A tool that
-/// cannot start, times out or exits non-zero is a failure carrying a message; its standard
-/// output is kept either way, since scamper prints partial results before failing.
+/// cannot start, times out, exits non-zero or writes to standard error is a failure carrying a
+/// message; its standard output is kept either way, since scamper prints partial results.
 pub async fn run(program: &Path, args: &[String], stdin: &[u8], timeout: Duration) -> ToolOutput {
     let name = program.display().to_string();
     let child = Command::new(program)
@@ -60,17 +60,17 @@ fn failed(message: String) -> ToolOutput {
     }
 }
 
+/// A non-zero exit, or anything on standard error: scamper exits 0 when it cannot open its
+/// sockets (no raw-socket permission) and only says so there.
 fn exit_failure(name: &str, status: ExitStatus, stderr: &[u8]) -> Option<String> {
-    if status.success() {
-        return None;
-    }
     let stderr = String::from_utf8_lossy(stderr);
     let stderr = stderr.trim();
-    Some(if stderr.is_empty() {
-        format!("{name} exited with {status}")
-    } else {
-        format!("{name} exited with {status}: {stderr}")
-    })
+    match (status.success(), stderr.is_empty()) {
+        (true, true) => None,
+        (true, false) => Some(format!("{name} reported: {stderr}")),
+        (false, true) => Some(format!("{name} exited with {status}")),
+        (false, false) => Some(format!("{name} exited with {status}: {stderr}")),
+    }
 }
 
 #[cfg(test)]
@@ -96,6 +96,14 @@ mod tests {
         assert!(
             message.contains("exit status: 3") && message.ends_with(": broken"),
             "{message}"
+        );
+
+        let warned = args(&["-c", "echo done; echo 'could not open ICMP socket' >&2"]);
+        let warned = run(Path::new("sh"), &warned, b"", 5 * SECOND).await;
+        assert_eq!(warned.stdout, b"done\n");
+        assert_eq!(
+            warned.failure.unwrap(),
+            "sh reported: could not open ICMP socket"
         );
     }
 

@@ -1,0 +1,7 @@
+//! Black-box tests of the `pladmed-probe` binary against a real coordinator: measurements with
+//! the real scamper and dig, delivery across a probe crash and across a coordinator restart.
+
+mod delivery;
+mod dns;
+mod helpers;
+mod measurements;
