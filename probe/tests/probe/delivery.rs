@@ -1,10 +1,11 @@
 //! Results are delivered exactly once across a probe crash and a coordinator restart.
 
+use crate::coordinator::{unique_codes, Coordinator};
 use crate::dns::DnsResponder;
 use crate::helpers::{
-    coordinator_with_probe, eventually, every_second, require_dig, scamper_can_measure,
-    unique_codes, Coordinator, ProbeProcess,
+    deploy, eventually, every_second, require_dig, scamper_can_measure, Deployment,
 };
+use crate::probe_process::ProbeProcess;
 use serde_json::json;
 use std::collections::HashSet;
 
@@ -38,12 +39,16 @@ async fn results_pending_when_the_probe_is_killed_are_delivered_once_after_it_re
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (coordinator, user, probe_id, token) = coordinator_with_probe(dir.path()).await;
-    let mut probe = ProbeProcess::spawn(dir.path(), coordinator.addr, &token, &[]);
-    coordinator.wait_connected(&probe_id).await;
+    let Deployment {
+        coordinator,
+        owner,
+        probe_id,
+        token,
+        mut probe,
+    } = deploy(dir.path(), &[]).await;
     let params = every_second(json!({"ips": ["127.0.0.1"], "probecount": 1}));
     let ping = coordinator
-        .create(&user, "ping", &probe_id, params, "json")
+        .create(&owner, "ping", &probe_id, params, "json")
         .await;
     eventually("a first stored result", 30, || async {
         (!stored_codes(&coordinator, &ping).await.is_empty()).then_some(())
@@ -96,13 +101,16 @@ async fn results_measured_while_the_coordinator_restarts_arrive_after_the_reconn
     require_dig();
     let resolver = DnsResponder::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let (coordinator, user, probe_id, token) = coordinator_with_probe(dir.path()).await;
-    let dns_server = ["--dns-server".to_string(), resolver.addr.to_string()];
-    let mut probe = ProbeProcess::spawn(dir.path(), coordinator.addr, &token, &dns_server);
-    coordinator.wait_connected(&probe_id).await;
+    let Deployment {
+        coordinator,
+        owner,
+        probe_id,
+        mut probe,
+        ..
+    } = deploy(dir.path(), &resolver.probe_args()).await;
     let params = every_second(json!({"x": "127.0.0.1"}));
     let lookup = coordinator
-        .create(&user, "dns", &probe_id, params, "text")
+        .create(&owner, "dns", &probe_id, params, "text")
         .await;
     eventually("a first stored result", 30, || async {
         (!stored_codes(&coordinator, &lookup).await.is_empty()).then_some(())

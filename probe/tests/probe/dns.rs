@@ -30,6 +30,13 @@ impl DnsResponder {
     }
 }
 
+impl DnsResponder {
+    /// The probe arguments making dig ask this responder.
+    pub fn probe_args(&self) -> Vec<String> {
+        vec!["--dns-server".to_string(), self.addr.to_string()]
+    }
+}
+
 impl Drop for DnsResponder {
     fn drop(&mut self) {
         self.task.abort();

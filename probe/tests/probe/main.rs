@@ -1,7 +1,9 @@
 //! Black-box tests of the `pladmed-probe` binary against a real coordinator: measurements with
 //! the real scamper and dig, delivery across a probe crash and across a coordinator restart.
 
+mod coordinator;
 mod delivery;
 mod dns;
 mod helpers;
 mod measurements;
+mod probe_process;

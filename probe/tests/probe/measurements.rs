@@ -1,10 +1,11 @@
 //! Real measurements reach the coordinator, each as the owner asked for it.
 
+use crate::coordinator::Coordinator;
 use crate::dns::DnsResponder;
 use crate::helpers::{
-    coordinator_with_probe, eventually, every_second, require_dig, scamper_can_measure,
-    Coordinator, ProbeProcess,
+    deploy, eventually, every_second, require_dig, scamper_can_measure, Deployment,
 };
+use crate::probe_process::ProbeProcess;
 use serde_json::{json, Value};
 
 /// The first result of an operation, as GET /operation shows it.
@@ -35,14 +36,17 @@ async fn ping_traceroute_and_dns_results_arrive_as_asked() {
     let measure_with_scamper = scamper_can_measure();
     let dir = tempfile::tempdir().unwrap();
     let resolver = DnsResponder::start().await;
-    let (coordinator, user, probe_id, token) = coordinator_with_probe(dir.path()).await;
-    let dns_server = ["--dns-server".to_string(), resolver.addr.to_string()];
-    let mut probe = ProbeProcess::spawn(dir.path(), coordinator.addr, &token, &dns_server);
-    coordinator.wait_connected(&probe_id).await;
+    let Deployment {
+        coordinator,
+        owner,
+        probe_id,
+        mut probe,
+        ..
+    } = deploy(dir.path(), &resolver.probe_args()).await;
 
     let reverse = every_second(json!({"x": "127.0.0.1"}));
     let dns = coordinator
-        .create(&user, "dns", &probe_id, reverse, "text")
+        .create(&owner, "dns", &probe_id, reverse, "text")
         .await;
     let lookup = first_result(&coordinator, &dns).await;
     assert_eq!(
@@ -60,15 +64,21 @@ async fn ping_traceroute_and_dns_results_arrive_as_asked() {
     if measure_with_scamper {
         let ping_params = every_second(json!({"ips": ["127.0.0.1"], "probecount": 1}));
         let ping = coordinator
-            .create(&user, "ping", &probe_id, ping_params, "json")
+            .create(&owner, "ping", &probe_id, ping_params, "json")
             .await;
         let trace_params =
             every_second(json!({"ips": "127.0.0.1", "method": "icmp-paris", "maxttl": 5}));
         let trace = coordinator
-            .create(&user, "traceroute", &probe_id, trace_params.clone(), "json")
+            .create(
+                &owner,
+                "traceroute",
+                &probe_id,
+                trace_params.clone(),
+                "json",
+            )
             .await;
         let dump = coordinator
-            .create(&user, "traceroute", &probe_id, trace_params, "dump")
+            .create(&owner, "traceroute", &probe_id, trace_params, "dump")
             .await;
 
         let ping = first_result(&coordinator, &ping).await;
@@ -109,9 +119,13 @@ async fn parameters_at_the_edges_of_the_reference_ranges_still_measure() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (coordinator, user, probe_id, token) = coordinator_with_probe(dir.path()).await;
-    let mut probe = ProbeProcess::spawn(dir.path(), coordinator.addr, &token, &[]);
-    coordinator.wait_connected(&probe_id).await;
+    let Deployment {
+        coordinator,
+        owner,
+        probe_id,
+        mut probe,
+        ..
+    } = deploy(dir.path(), &[]).await;
     let cases = [
         (
             "ping",
@@ -141,7 +155,7 @@ async fn parameters_at_the_edges_of_the_reference_ranges_still_measure() {
             "probecount"
         });
         let id = coordinator
-            .create(&user, kind, &probe_id, params, "json")
+            .create(&owner, kind, &probe_id, params, "json")
             .await;
         operations.push((id, object));
     }
