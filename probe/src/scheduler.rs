@@ -116,6 +116,9 @@ async fn run_operation(inner: Arc<Inner>, record: OperationRecord) {
                 return;
             }
         }
+        Err(error) if error.field() == "stop_time" => {
+            tracing::info!(operation = %order.operation_id, %error, "operation already over");
+        }
         Err(error) => {
             let execution = Execution {
                 format: content_format(order.result_format),

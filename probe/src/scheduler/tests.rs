@@ -156,3 +156,18 @@ async fn unreadable_parameters_give_one_error_result_and_finish() {
         .starts_with("the probe cannot run these parameters: params.cron"));
     assert_eq!(scheduler.inner.ledger.in_use_credits(), 0);
 }
+
+#[tokio::test]
+async fn an_operation_received_after_its_stop_time_just_finishes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (scheduler, outbox, _cancel) = scheduler(tmp.path());
+    let mut order = every_second_order("late");
+    let past = (Utc::now() - TimeDelta::minutes(1))
+        .format("%d/%m/%Y %H:%M")
+        .to_string();
+    order.params.insert("stop_time".into(), json!(past));
+    scheduler.take(order).await.unwrap();
+    scheduler.wait_stopped(Duration::from_secs(5)).await;
+    assert!(outbox.is_empty());
+    assert_eq!(scheduler.inner.ledger.unfinished().len(), 0);
+}
