@@ -92,6 +92,37 @@ pub struct ClockSettings {
     pub max_offset_ms: f64,
 }
 
+/// Every environment variable the settings read (README's configuration table lists them all,
+/// and `tests/deployment.rs` checks the compose file sets no other).
+pub const VARIABLES: &[&str] = &[
+    "PLADMED_BIND",
+    "PLADMED_MODE",
+    "PLADMED_MONGODB_URI",
+    "PLADMED_MONGODB_DATABASE",
+    "PLADMED_DATA_DIR",
+    "PLADMED_JWT_SECRET",
+    "PLADMED_TOKEN_TTL_S",
+    "PLADMED_MAX_FRAME_BYTES",
+    "PLADMED_HEARTBEAT_S",
+    "PLADMED_CORS_ORIGINS",
+    "PLADMED_INSTANCE",
+    "PLADMED_PROBE_QUEUE",
+    "PLADMED_NTP_SERVER",
+    "PLADMED_NTP_INTERVAL",
+    "PLADMED_MAX_CLOCK_OFFSET_MS",
+    "PLADMED_HEALTH_CODE",
+    "PLADMED_METRICS_CODE",
+    "PLADMED_LOG",
+];
+
+/// The variables that are secrets and may also be given as `NAME_FILE`.
+pub const SECRETS: &[&str] = &[
+    "PLADMED_MONGODB_URI",
+    "PLADMED_JWT_SECRET",
+    "PLADMED_HEALTH_CODE",
+    "PLADMED_METRICS_CODE",
+];
+
 /// A setting could not be used.
 #[derive(Debug, thiserror::Error)]
 #[error("{variable}: {message}")]
@@ -310,7 +341,8 @@ impl Env<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
+    use std::cell::RefCell;
+    use std::collections::{BTreeSet, HashMap};
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let map: HashMap<String, String> = vars
@@ -394,6 +426,27 @@ mod tests {
             .unwrap()
             .clock;
         assert_eq!(clock.ntp_server, "chrony:123");
+    }
+
+    /// Every name `from_lookup` asks for, with and without a MongoDB URI (which decides whether
+    /// the database name or the data directory is read).
+    fn names_read() -> BTreeSet<String> {
+        let asked = RefCell::new(BTreeSet::new());
+        for uri in [None, Some("mongodb://db")] {
+            let _ = Settings::from_lookup(|name| {
+                asked.borrow_mut().insert(name.to_string());
+                (name == "PLADMED_MONGODB_URI").then(|| uri.map(str::to_string))?
+            });
+        }
+        asked.into_inner()
+    }
+
+    #[test]
+    fn the_variable_lists_are_exactly_what_the_settings_read() {
+        let mut listed: BTreeSet<String> = VARIABLES.iter().map(|v| v.to_string()).collect();
+        listed.extend(SECRETS.iter().map(|s| format!("{s}_FILE")));
+        assert_eq!(names_read(), listed);
+        assert!(SECRETS.iter().all(|s| VARIABLES.contains(s)));
     }
 
     #[test]

@@ -1,0 +1,198 @@
+//! docker/, chrony/ and the README against the code: the compose file sets only known settings
+//! and is a valid production configuration, the images are built as documented, chrony accepts
+//! its configuration, and the README's configuration table lists every variable.
+
+use pladmed::config::{Mode, Settings, SECRETS, VARIABLES};
+use serde_norway::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+
+fn read(path: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn compose() -> Value {
+    serde_norway::from_str(&read("docker/compose.yaml")).expect("docker/compose.yaml is YAML")
+}
+
+fn service<'a>(compose: &'a Value, name: &str) -> &'a Value {
+    &compose["services"][name]
+}
+
+/// A service's `environment`, in map form.
+fn environment(service: &Value) -> BTreeMap<String, String> {
+    service["environment"]
+        .as_mapping()
+        .expect("environment is a mapping")
+        .iter()
+        .map(|(k, v)| {
+            let value = match v {
+                Value::String(s) => s.clone(),
+                other => panic!("{k:?}: quote non-string values, got {other:?}"),
+            };
+            (k.as_str().unwrap().to_string(), value)
+        })
+        .collect()
+}
+
+fn names(sequence: &Value) -> BTreeSet<String> {
+    sequence
+        .as_sequence()
+        .map(|s| s.iter().map(|v| v.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn every_service_restarts_unless_stopped() {
+    let compose = compose();
+    let services = compose["services"].as_mapping().unwrap();
+    let names: BTreeSet<&str> = services.keys().map(|k| k.as_str().unwrap()).collect();
+    assert_eq!(names, BTreeSet::from(["chrony", "mongo", "server"]));
+    for (name, service) in services {
+        assert_eq!(
+            service["restart"].as_str(),
+            Some("unless-stopped"),
+            "{name:?}"
+        );
+    }
+    assert!(service(&compose, "mongo")["volumes"][0]
+        .as_str()
+        .unwrap()
+        .ends_with(":/data/db"));
+}
+
+#[test]
+fn the_server_sets_only_known_settings_and_secrets_only_through_files() {
+    let compose = compose();
+    let server = service(&compose, "server");
+    let granted = names(&server["secrets"]);
+    let declared: BTreeSet<String> = compose["secrets"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect();
+    for (name, value) in environment(server) {
+        let base = name.strip_suffix("_FILE").unwrap_or(&name);
+        assert!(VARIABLES.contains(&base), "{name} is not a setting");
+        if SECRETS.contains(&base) {
+            assert!(name.ends_with("_FILE"), "{name}: secrets go through _FILE");
+            let secret = value
+                .strip_prefix("/run/secrets/")
+                .expect("a Docker secret");
+            assert!(granted.contains(secret), "{name}: {secret} not granted");
+            assert!(declared.contains(secret), "{name}: {secret} not declared");
+        } else {
+            assert_eq!(base, name, "{name}: only secrets have _FILE variants");
+        }
+    }
+}
+
+/// The server's environment as the container sees it: `${VAR:?...}` filled in as the operator
+/// must, and each secret file replaced by a local file holding a plausible secret.
+#[test]
+fn the_server_environment_is_a_valid_production_configuration() {
+    let compose = compose();
+    let secrets = tempfile::tempdir().unwrap();
+    let mut env = environment(service(&compose, "server"));
+    for (name, value) in env.iter_mut() {
+        if value.starts_with("${") {
+            *value = "https://pladmed.example.org".into();
+        } else if let Some(secret) = value.strip_prefix("/run/secrets/") {
+            let path = secrets.path().join(secret);
+            let content = if name.starts_with("PLADMED_MONGODB_URI") {
+                "mongodb://pladmed:password@mongo:27017/?replicaSet=rs0&authSource=admin".into()
+            } else {
+                "s".repeat(48)
+            };
+            std::fs::write(&path, content).unwrap();
+            *value = path.to_str().unwrap().to_string();
+        }
+    }
+    let settings = Settings::from_lookup(|name| env.get(name).cloned())
+        .unwrap_or_else(|e| panic!("compose settings refused: {e}"));
+    assert_eq!(settings.mode, Mode::Production);
+    assert_eq!(settings.clock.ntp_server, "chrony:123");
+    let published = service(&compose, "server")["ports"][0].as_str().unwrap();
+    assert!(
+        published.ends_with(&format!(":{}", settings.bind.port())),
+        "{published}"
+    );
+    let dockerfile = read("docker/Dockerfile");
+    assert!(dockerfile.contains(&format!("EXPOSE {}", settings.bind.port())));
+}
+
+#[test]
+fn mongo_runs_a_replica_set_with_credentials_from_secrets() {
+    let compose = compose();
+    let mongo = service(&compose, "mongo");
+    let entrypoint = format!("{:?}", mongo["entrypoint"]);
+    assert!(entrypoint.contains("--replSet rs0"), "{entrypoint}");
+    let env = environment(mongo);
+    let granted = names(&mongo["secrets"]);
+    for name in [
+        "MONGO_INITDB_ROOT_USERNAME_FILE",
+        "MONGO_INITDB_ROOT_PASSWORD_FILE",
+    ] {
+        let secret = env[name].strip_prefix("/run/secrets/").unwrap();
+        assert!(granted.contains(secret), "{name}");
+    }
+}
+
+#[test]
+fn the_images_are_multi_stage_non_root_and_health_checked() {
+    let dockerfile = read("docker/Dockerfile");
+    assert_eq!(
+        dockerfile.matches("\nFROM ").count() + usize::from(dockerfile.starts_with("FROM ")),
+        2
+    );
+    assert!(dockerfile.contains("COPY --from=builder"));
+    let user = dockerfile
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("USER "))
+        .expect("a USER line");
+    assert!(!matches!(user.trim(), "root" | "0"), "runs as root");
+    assert!(dockerfile.contains("HEALTHCHECK") && dockerfile.contains("/healthz"));
+    assert!(read("docker/chrony.Dockerfile").contains("chrony/chrony.conf"));
+}
+
+#[test]
+fn chronyd_accepts_the_deployment_configuration() {
+    let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("chrony/chrony.conf");
+    let output = Command::new("/usr/sbin/chronyd")
+        .arg("-p")
+        .arg("-f")
+        .arg(&conf)
+        .output()
+        .expect("/usr/sbin/chronyd runs (Debian package chrony)");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(printed.contains("local stratum 10"), "{printed}");
+}
+
+#[test]
+fn the_readme_configuration_table_lists_exactly_the_variables() {
+    let readme = read("README.md");
+    let in_table: BTreeSet<&str> = readme
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|rest| rest.split('`').next())
+        .filter(|name| name.starts_with("PLADMED_"))
+        .collect();
+    let known: BTreeSet<&str> = VARIABLES.iter().copied().collect();
+    assert_eq!(in_table, known);
+    for secret in SECRETS {
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{secret}`")))
+            .unwrap();
+        assert!(row.contains('✱'), "{secret} is marked as a secret");
+    }
+}
