@@ -54,7 +54,9 @@ async fn main() -> anyhow::Result<()> {
             let app = Application::build(settings).await?;
             app.run_until(shutdown_signal()).await;
         }
-        Command::Superuser { action: SuperuserAction::Create { email, password } } => {
+        Command::Superuser {
+            action: SuperuserAction::Create { email, password },
+        } => {
             let store = open_store(&settings).await?;
             let user = pladmed::accounts::register(store.as_ref(), &email, &password, true).await?;
             tracing::info!(user = %user.id, email = %user.email, "superuser created");

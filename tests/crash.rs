@@ -5,7 +5,9 @@
 
 use chrono::Utc;
 use futures::{SinkExt, StreamExt};
-use probe_protocol::{ContentFormat, Hello, ProbeMessage, ResultReport, ServerMessage, PROTOCOL_VERSION};
+use probe_protocol::{
+    ContentFormat, Hello, ProbeMessage, ResultReport, ServerMessage, PROTOCOL_VERSION,
+};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -31,13 +33,19 @@ struct Server {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Server {
     fn command(env: &[(String, String)]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_pladmed"));
-        command.envs(env.iter().map(|(k, v)| (k, v))).env("PLADMED_LOG", "warn");
+        command
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .env("PLADMED_LOG", "warn");
         command
     }
 
@@ -102,7 +110,12 @@ fn result_frame(operation: &str, n: usize) -> Message {
 
 /// One connection's worth of streaming: keeps WINDOW results in flight, removes acknowledged
 /// ones from `unacked`; returns when the link drops or everything is acknowledged.
-async fn stream_once(url: &str, operation: &str, unacked: &mut BTreeSet<usize>, acked: &AtomicUsize) {
+async fn stream_once(
+    url: &str,
+    operation: &str,
+    unacked: &mut BTreeSet<usize>,
+    acked: &AtomicUsize,
+) {
     let Ok((mut socket, _)) = tokio_tungstenite::connect_async(url).await else {
         tokio::time::sleep(Duration::from_millis(100)).await;
         return;
@@ -140,7 +153,11 @@ async fn stream_once(url: &str, operation: &str, unacked: &mut BTreeSet<usize>, 
         };
         if let Message::Text(text) = frame {
             if let Ok(ServerMessage::ResultAck(ack)) = ServerMessage::decode(&text) {
-                let n: usize = ack.unique_code.trim_start_matches("result-").parse().unwrap();
+                let n: usize = ack
+                    .unique_code
+                    .trim_start_matches("result-")
+                    .parse()
+                    .unwrap();
                 if unacked.remove(&n) {
                     acked.fetch_add(1, Ordering::SeqCst);
                 }
@@ -163,26 +180,67 @@ async fn crash_without_loss(env: Vec<(String, String)>, data_note: &str) {
     let login = |email: &'static str| {
         let (client, url) = (client.clone(), server.url("/login"));
         async move {
-            let body = post(&client, url, None, json!({"email": email, "password": PASSWORD})).await;
+            let body = post(
+                &client,
+                url,
+                None,
+                json!({"email": email, "password": PASSWORD}),
+            )
+            .await;
             body["access_token"].as_str().unwrap().to_string()
         }
     };
-    let user = post(&client, server.url("/register"), None, json!({"email": "user@example.org", "password": PASSWORD})).await;
+    let user = post(
+        &client,
+        server.url("/register"),
+        None,
+        json!({"email": "user@example.org", "password": PASSWORD}),
+    )
+    .await;
     let root = login("root@example.org").await;
-    post(&client, server.url("/credits"), Some(&root), json!({"id": user["_id"], "credits": 1000})).await;
+    post(
+        &client,
+        server.url("/credits"),
+        Some(&root),
+        json!({"id": user["_id"], "credits": 1000}),
+    )
+    .await;
     let token = login("user@example.org").await;
-    let probe = post(&client, server.url("/probes"), Some(&token), json!({"location": {"latitude": 1, "longitude": 2}})).await;
+    let probe = post(
+        &client,
+        server.url("/probes"),
+        Some(&token),
+        json!({"location": {"latitude": 1, "longitude": 2}}),
+    )
+    .await;
     let probe_token = probe["token"].as_str().unwrap().to_string();
-    let ws_url = format!("ws://127.0.0.1:{}/probe/ws?token={probe_token}", server.port);
+    let ws_url = format!(
+        "ws://127.0.0.1:{}/probe/ws?token={probe_token}",
+        server.port
+    );
 
     // Connect once so that the probe is available, then create the operation.
     let (mut socket, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
-    let hello = ProbeMessage::Hello(Hello { protocol: PROTOCOL_VERSION, agent: "crash-test".into(), total_credits: 1_000_000, in_use_credits: 0, clock_offset_ms: None });
+    let hello = ProbeMessage::Hello(Hello {
+        protocol: PROTOCOL_VERSION,
+        agent: "crash-test".into(),
+        total_credits: 1_000_000,
+        in_use_credits: 0,
+        clock_offset_ms: None,
+    });
     socket.send(Message::text(hello.encode())).await.unwrap();
     socket.next().await.unwrap().unwrap();
-    let stop = (Utc::now() + chrono::Duration::minutes(30)).format("%d/%m/%Y %H:%M").to_string();
+    let stop = (Utc::now() + chrono::Duration::minutes(30))
+        .format("%d/%m/%Y %H:%M")
+        .to_string();
     let params = json!({"cron": "0 0 1 1 *", "stop_time": stop, "times_per_minute": 1, "ips": ["127.0.0.1"]});
-    let operation = post(&client, server.url("/ping"), Some(&token), json!({"probes": [probe["identifier"]], "params": params})).await;
+    let operation = post(
+        &client,
+        server.url("/ping"),
+        Some(&token),
+        json!({"probes": [probe["identifier"]], "params": params}),
+    )
+    .await;
     let operation = operation["_id"].as_str().unwrap().to_string();
     drop(socket);
 
@@ -193,7 +251,11 @@ async fn crash_without_loss(env: Vec<(String, String)>, data_note: &str) {
             let mut unacked: BTreeSet<usize> = (0..RESULTS).collect();
             let deadline = Instant::now() + Duration::from_secs(240);
             while !unacked.is_empty() {
-                assert!(Instant::now() < deadline, "results still unacknowledged: {}", unacked.len());
+                assert!(
+                    Instant::now() < deadline,
+                    "results still unacknowledged: {}",
+                    unacked.len()
+                );
                 stream_once(&ws_url, &operation, &mut unacked, &acked).await;
             }
         })
@@ -204,27 +266,61 @@ async fn crash_without_loss(env: Vec<(String, String)>, data_note: &str) {
     }
     server.kill_and_restart();
     let killed_at = acked.load(Ordering::SeqCst);
-    assert!(killed_at < RESULTS, "the kill must happen mid-stream ({killed_at} acked)");
+    assert!(
+        killed_at < RESULTS,
+        "the kill must happen mid-stream ({killed_at} acked)"
+    );
     wait_until_up(&client, &server).await;
     streamer.await.expect("every result acknowledged");
 
     let mut codes = Vec::new();
     let mut path = format!("/operations/{operation}/results?limit=1000");
     loop {
-        let page: Value = client.get(server.url(&path)).send().await.unwrap().json().await.unwrap();
-        codes.extend(page["results"].as_array().unwrap().iter().map(|r| r["unique_code"].as_str().unwrap().to_string()));
+        let page: Value = client
+            .get(server.url(&path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        codes.extend(
+            page["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["unique_code"].as_str().unwrap().to_string()),
+        );
         match page["next"].as_str() {
-            Some(cursor) => path = format!("/operations/{operation}/results?limit=1000&after={cursor}"),
+            Some(cursor) => {
+                path = format!("/operations/{operation}/results?limit=1000&after={cursor}")
+            }
             None => break,
         }
     }
     let distinct: BTreeSet<&String> = codes.iter().collect();
     assert_eq!(codes.len(), RESULTS, "{data_note}: stored results");
-    assert_eq!(distinct.len(), RESULTS, "{data_note}: a result was stored twice");
-    let me: Value = client.get(server.url("/users/me")).header("access_token", &token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        distinct.len(),
+        RESULTS,
+        "{data_note}: a result was stored twice"
+    );
+    let me: Value = client
+        .get(server.url("/users/me"))
+        .header("access_token", &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let paid = me["credits"].as_u64().unwrap();
     let spent = 1000 - 1; // one execution of a one-destination ping
-    assert_eq!(paid, spent + 10 * RESULTS as u64, "{data_note}: rewards paid exactly once per result");
+    assert_eq!(
+        paid,
+        spent + 10 * RESULTS as u64,
+        "{data_note}: rewards paid exactly once per result"
+    );
 }
 
 fn base_env() -> Vec<(String, String)> {
@@ -241,10 +337,15 @@ async fn sigkill_mid_stream_loses_and_doubles_nothing_on_the_embedded_store() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_stream_loses_and_doubles_nothing_on_mongodb() {
-    let Some(uri) = mongo::mongo_uri() else { return };
+    let Some(uri) = mongo::mongo_uri() else {
+        return;
+    };
     let mut env = base_env();
     env.push(("PLADMED_MONGODB_URI".into(), uri));
-    env.push(("PLADMED_MONGODB_DATABASE".into(), mongo::unique_db_name("crash")));
+    env.push((
+        "PLADMED_MONGODB_DATABASE".into(),
+        mongo::unique_db_name("crash"),
+    ));
     crash_without_loss(env, "mongodb").await;
 }
 
