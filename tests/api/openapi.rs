@@ -77,6 +77,24 @@ async fn the_document_describes_exactly_the_listed_routes() {
     app.stop().await;
 }
 
+/// `docs/openapi.json` is the served document, for readers and tools without a running server.
+/// `PLADMED_WRITE_OPENAPI=1 cargo test --test api committed` rewrites it.
+#[tokio::test]
+async fn the_committed_document_is_the_served_one() {
+    let app = spawn_app().await;
+    let served = serde_json::to_string_pretty(&document(&app).await).unwrap() + "\n";
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/openapi.json");
+    if std::env::var("PLADMED_WRITE_OPENAPI").as_deref() == Ok("1") {
+        std::fs::write(&path, &served).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == served,
+        "docs/openapi.json is stale: run PLADMED_WRITE_OPENAPI=1 cargo test --test api committed"
+    );
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn the_router_serves_every_listed_route_and_no_other_method_on_those_paths() {
     let app = spawn_app().await;
