@@ -5,7 +5,7 @@ use crate::config::{Config, ConfigError};
 use crate::ledger::Ledger;
 use crate::link::{self, Refused};
 use crate::outbox::Outbox;
-use crate::runner::{Runner, Tools};
+use crate::runner::{Resolver, Runner, Tools};
 use crate::scheduler::Scheduler;
 use chrono::Utc;
 use std::future::Future;
@@ -91,7 +91,10 @@ fn tools(config: &Config) -> Tools {
         scamper: config.scamper.clone(),
         sc_analysis_dump: config.sc_analysis_dump.clone(),
         dig: config.dig.clone(),
-        dns_server: config.dns_server,
+        resolver: Resolver {
+            server: config.dns_server,
+            port: config.dns_port,
+        },
         timeout: config.tool_timeout(),
     }
 }

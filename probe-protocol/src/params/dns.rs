@@ -92,7 +92,7 @@ pub struct DnsParams {
     pub schedule: Schedule,
     /// `fqdns`, `name` and `x`.
     pub queries: DnsQueries,
-    /// `address` (`-b`): the source address to query from.
+    /// `address` (dig's `@address`): the resolver to query.
     pub address: Option<IpAddr>,
     /// `ipv4` or `ipv6`.
     pub ip_family: Option<IpFamily>,

@@ -11,7 +11,8 @@ mod process;
 mod resolve;
 mod scamper;
 
-use crate::config::DnsServer;
+pub use dig::Resolver;
+
 use base64::Engine;
 use probe_protocol::params::{Destinations, Params};
 use probe_protocol::{ContentFormat, ResultFormat};
@@ -31,8 +32,8 @@ pub struct Tools {
     pub sc_analysis_dump: PathBuf,
     /// dig.
     pub dig: PathBuf,
-    /// The resolver dig asks, if not the system's.
-    pub dns_server: Option<DnsServer>,
+    /// Whom dig asks when an operation names no resolver, and on which port.
+    pub resolver: Resolver,
     /// Longest one tool run may take.
     pub timeout: Duration,
 }
@@ -90,7 +91,7 @@ impl Runner {
                     .await
             }
             Params::Dns(p) => {
-                let args = dig::arguments(p, self.tools.dns_server);
+                let args = dig::arguments(p, self.tools.resolver);
                 let output = process::run(&self.tools.dig, &args, b"", self.tools.timeout).await;
                 Execution {
                     format: ContentFormat::Text,

@@ -26,7 +26,7 @@ fn tools(dir: &Path) -> Tools {
         ),
         sc_analysis_dump: script(dir, "dump", "echo T; cat"),
         dig: script(dir, "dig", r#"echo "dig $*""#),
-        dns_server: None,
+        resolver: Resolver::default(),
         timeout: Duration::from_secs(5),
     }
 }

@@ -1,5 +1,5 @@
 use super::*;
-use crate::runner::Tools;
+use crate::runner::{Resolver, Tools};
 use probe_protocol::OperationKind;
 use serde_json::json;
 use std::collections::HashSet;
@@ -78,7 +78,7 @@ fn scheduler(dir: &std::path::Path) -> (Scheduler, Arc<Outbox>, CancellationToke
         scamper: "scamper".into(),
         sc_analysis_dump: "sc_analysis_dump".into(),
         dig,
-        dns_server: None,
+        resolver: Resolver::default(),
         timeout: Duration::from_secs(5),
     };
     let outbox = Arc::new(Outbox::open(dir.join("outbox"), Arc::default()).unwrap());

@@ -107,7 +107,7 @@ async fn results_measured_while_the_coordinator_restarts_arrive_after_the_reconn
         probe_id,
         mut probe,
         ..
-    } = deploy(dir.path(), &resolver.probe_args()).await;
+    } = deploy(dir.path(), &resolver.resolver_args()).await;
     let params = every_second(json!({"x": "127.0.0.1"}));
     let lookup = coordinator
         .create(&owner, "dns", &probe_id, params, "text")

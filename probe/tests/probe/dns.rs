@@ -31,9 +31,17 @@ impl DnsResponder {
 }
 
 impl DnsResponder {
-    /// The probe arguments making dig ask this responder.
-    pub fn probe_args(&self) -> Vec<String> {
-        vec!["--dns-server".to_string(), self.addr.to_string()]
+    /// The probe arguments making dig ask on this responder's port; an operation's `address`
+    /// (127.0.0.1) names the responder.
+    pub fn port_args(&self) -> Vec<String> {
+        vec!["--dns-port".to_string(), self.addr.port().to_string()]
+    }
+
+    /// The probe arguments making this responder the probe's default resolver.
+    pub fn resolver_args(&self) -> Vec<String> {
+        let mut args = vec!["--dns-server".to_string(), self.addr.ip().to_string()];
+        args.extend(self.port_args());
+        args
     }
 }
 

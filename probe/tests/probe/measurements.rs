@@ -42,9 +42,9 @@ async fn ping_traceroute_and_dns_results_arrive_as_asked() {
         probe_id,
         mut probe,
         ..
-    } = deploy(dir.path(), &resolver.probe_args()).await;
+    } = deploy(dir.path(), &resolver.port_args()).await;
 
-    let reverse = every_second(json!({"x": "127.0.0.1"}));
+    let reverse = every_second(json!({"x": "127.0.0.1", "address": "127.0.0.1"}));
     let dns = coordinator
         .create(&owner, "dns", &probe_id, reverse, "text")
         .await;
@@ -56,6 +56,11 @@ async fn ping_traceroute_and_dns_results_arrive_as_asked() {
     );
     let text = lookup["results"].as_str().unwrap();
     assert!(text.contains("status: NOERROR"), "{text}");
+    let asked = format!("SERVER: 127.0.0.1#{}", resolver.addr.port());
+    assert!(
+        text.contains(&asked),
+        "dig must ask the operation's address: {text}"
+    );
     assert!(
         text.contains("1.0.0.127.in-addr.arpa.") && text.contains("PTR\tlocalhost."),
         "{text}"
