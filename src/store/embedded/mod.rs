@@ -203,8 +203,8 @@ impl Store for EmbeddedStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        self.read(|txn| txn.open_table(tables::USERS).map(drop).map_err(Into::into))
-            .await
+        let db = Arc::clone(&self.db);
+        blocking(move || transaction::check_writable(&db)).await
     }
 
     async fn delete_all(&self) -> StoreResult<()> {

@@ -36,6 +36,14 @@ pub(super) fn write<T>(
     }
 }
 
+/// Whether a write could start now. Reads keep working after a failed write (a full disk), but
+/// redb refuses every later write until the file is reopened; a health check must see that.
+/// Starting and aborting a write transaction touches no file.
+pub(super) fn check_writable(db: &Database) -> StoreResult<()> {
+    db.begin_write()?.abort()?;
+    Ok(())
+}
+
 /// Creates the tables that do not exist yet.
 pub(super) fn create_tables(db: &Database) -> StoreResult<()> {
     write(db, |txn| {
@@ -68,6 +76,11 @@ fn classify(error: redb::Error) -> StoreError {
         | E::TableDoesNotExist(_) => StoreError::Corrupt(error.to_string()),
         E::DatabaseAlreadyOpen => StoreError::Unavailable(
             "the database file is already open in another process or store".into(),
+        ),
+        E::PreviousIo => StoreError::Unavailable(
+            "an earlier write failed (disk full or I/O error): no write is possible until the \
+             database is reopened; free space and restart the server"
+                .into(),
         ),
         other => StoreError::Unavailable(other.to_string()),
     }
