@@ -1,10 +1,13 @@
 //! The probe's view of the time.
 //!
 //! Probes of one operation are meant to measure at the same instants, so schedules follow the
-//! local clock corrected by its NTP offset. The offset is measured in the background: an
-//! unreachable NTP server must never delay a connection or a measurement, it only leaves the
-//! offset unknown (zero) and `hello.clock_offset_ms` absent.
+//! local clock corrected by its NTP offset, measured against the deployment's Chrony by
+//! default. The first measurement is awaited before the first connection, since `hello` is
+//! the only way to tell the coordinator; later ones run in the background. An unreachable NTP
+//! server delays the start by at most [`SYNC_TIMEOUT`] and otherwise only leaves the offset
+//! unknown (zero) and `hello.clock_offset_ms` absent.
 
+use crate::config::NtpServer;
 use chrono::{DateTime, TimeDelta, Utc};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
@@ -14,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 /// How often the offset is measured again.
 pub const SYNC_PERIOD: Duration = Duration::from_secs(15 * 60);
 /// How long one NTP exchange may take.
-const SYNC_TIMEOUT: Duration = Duration::from_secs(5);
+pub const SYNC_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The local clock plus the last measured NTP offset. Cheap to clone; clones share the offset.
 #[derive(Debug, Clone, Default)]
@@ -45,32 +48,56 @@ impl Clock {
         }
     }
 
-    /// Measures the offset against `server` now and every [`SYNC_PERIOD`], until cancelled.
-    pub fn spawn_sync(&self, server: String, cancel: CancellationToken) {
+    /// Measures the offset against `server` now, then every [`SYNC_PERIOD`] in the background
+    /// until cancelled. Returns after the first measurement (at most [`SYNC_TIMEOUT`]), so that
+    /// the first `hello` can carry the offset: the coordinator only learns it from `hello`.
+    pub async fn start_sync(&self, server: NtpServer, cancel: CancellationToken) {
+        self.sync_once(&server).await;
         let clock = self.clone();
         tokio::spawn(async move {
             loop {
-                clock.sync_once(&server).await;
                 tokio::select! {
                     _ = cancel.cancelled() => return,
                     _ = tokio::time::sleep(SYNC_PERIOD) => {}
                 }
+                clock.sync_once(&server).await;
             }
         });
     }
 
-    async fn sync_once(&self, server: &str) {
-        let client = rsntp::AsyncSntpClient::new();
-        match tokio::time::timeout(SYNC_TIMEOUT, client.synchronize(server)).await {
-            Ok(Ok(result)) => {
-                let offset = result.clock_offset().as_secs_f64();
+    async fn sync_once(&self, server: &NtpServer) {
+        match tokio::time::timeout(SYNC_TIMEOUT, measure_offset(server)).await {
+            Ok(Ok(offset)) => {
                 self.set_offset_secs(offset);
-                tracing::info!(server, offset_ms = offset * 1000.0, "clock offset measured");
+                tracing::info!(%server, offset_ms = offset * 1000.0, "clock offset measured");
             }
-            Ok(Err(error)) => tracing::warn!(server, %error, "NTP synchronisation failed"),
-            Err(_) => tracing::warn!(server, "NTP synchronisation timed out"),
+            Ok(Err(error)) => tracing::warn!(%server, %error, "NTP synchronisation failed"),
+            Err(_) => tracing::warn!(%server, "NTP synchronisation timed out"),
         }
     }
+}
+
+/// One SNTP exchange with `server`; the offset in seconds. The socket is bound to the
+/// server's address family: rsntp binds IPv4 by default and could not reach an IPv6 server.
+async fn measure_offset(server: &NtpServer) -> Result<f64, String> {
+    let address = tokio::net::lookup_host(server.as_str())
+        .await
+        .map_err(|e| format!("cannot resolve: {e}"))?
+        .next()
+        .ok_or("cannot resolve: no address")?;
+    let unspecified = if address.is_ipv6() {
+        "[::]:0"
+    } else {
+        "0.0.0.0:0"
+    };
+    let config = rsntp::Config::default()
+        .bind_address(unspecified.parse().expect("valid address"))
+        .timeout(SYNC_TIMEOUT);
+    let result = rsntp::AsyncSntpClient::with_config(config)
+        .synchronize(address)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(result.clock_offset().as_secs_f64())
 }
 
 #[cfg(test)]

@@ -1,11 +1,11 @@
 //! Settings from the command line, each also readable from a `PLADMED_PROBE_*` variable.
 //!
-//! The token is read from a file (or the environment), never from an argument: arguments are
-//! visible to every user of the machine in `ps`.
+//! The token is best given as a file or a variable: arguments are visible to every user of the
+//! machine in `ps`, so `--token` is only for trying things out.
 
 use clap::Parser;
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::num::{NonZeroU16, NonZeroU64};
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -13,7 +13,14 @@ use std::time::Duration;
 
 /// Everything a probe needs to know at startup.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "pladmed-probe", version, about = "Pladmed measurement probe")]
+#[command(
+    name = "pladmed-probe",
+    version,
+    about = "Pladmed measurement probe",
+    // A later option wins over an earlier one (and over its variable), so that a wrapper
+    // script's defaults can be overridden by appending.
+    args_override_self = true
+)]
 pub struct Config {
     /// Coordinator URL: http(s)://host[:port] (or ws(s)://); the probe connects to /probe/ws.
     #[arg(long, env = "PLADMED_PROBE_SERVER")]
@@ -25,8 +32,8 @@ pub struct Config {
         required_unless_present = "token"
     )]
     pub token_file: Option<PathBuf>,
-    /// The probe token itself; environment only, so that it never shows in `ps`.
-    #[arg(long, env = "PLADMED_PROBE_TOKEN", hide = true, hide_env_values = true)]
+    /// The probe token itself. Prefer --token-file or the variable: arguments show in `ps`.
+    #[arg(long, env = "PLADMED_PROBE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// Where operations and unacknowledged results are kept across restarts.
     #[arg(long, env = "PLADMED_PROBE_STATE_DIR", default_value = "./probe-state")]
@@ -34,11 +41,12 @@ pub struct Config {
     /// Capacity offered to the coordinator, in credits.
     #[arg(long, env = "PLADMED_PROBE_CREDITS")]
     pub credits: NonZeroU64,
-    /// NTP server whose offset corrects the schedule clock.
-    #[arg(long, env = "PLADMED_PROBE_NTP_SERVER", default_value = "pool.ntp.org")]
-    pub ntp_server: String,
+    /// NTP server (host:port) whose offset corrects the schedule clock and is reported to the
+    /// coordinator; default: the coordinator's host on port 123 (the co-located Chrony).
+    #[arg(long, env = "PLADMED_PROBE_NTP_SERVER")]
+    pub ntp_server: Option<NtpServer>,
     /// Do not measure the clock offset (schedules follow the local clock as is).
-    #[arg(long, env = "PLADMED_PROBE_NO_NTP")]
+    #[arg(long, env = "PLADMED_PROBE_NO_NTP", overrides_with = "ntp_server")]
     pub no_ntp: bool,
     /// Resolver dig queries when an operation gives no `address`; default: the system's
     /// (/etc/resolv.conf).
@@ -78,6 +86,15 @@ impl Config {
         let text =
             std::fs::read_to_string(path).map_err(|e| ConfigError::TokenFile(path.clone(), e))?;
         ProbeToken::new(&text)
+    }
+
+    /// The NTP server to measure the clock against, unless `--no-ntp`.
+    pub fn ntp(&self) -> Option<NtpServer> {
+        if self.no_ntp {
+            return None;
+        }
+        let colocated = || NtpServer(format!("{}:{NTP_PORT}", self.server.host()));
+        Some(self.ntp_server.clone().unwrap_or_else(colocated))
     }
 
     /// The longest wait between reconnection attempts.
@@ -133,12 +150,20 @@ impl fmt::Debug for ProbeToken {
 
 /// The coordinator's probe endpoint, `ws://…/probe/ws` or `wss://…/probe/ws`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerUrl(String);
+pub struct ServerUrl {
+    endpoint: String,
+    host: String,
+}
 
 impl ServerUrl {
     /// The WebSocket URL of the probe link.
     pub fn endpoint(&self) -> &str {
-        &self.0
+        &self.endpoint
+    }
+
+    /// The coordinator's host name or address, without port (an IPv6 address in brackets).
+    pub fn host(&self) -> &str {
+        &self.host
     }
 }
 
@@ -165,7 +190,69 @@ impl FromStr for ServerUrl {
         } else {
             "/probe/ws"
         };
-        Ok(Self(format!("{scheme}://{rest}{path}")))
+        Ok(Self {
+            endpoint: format!("{scheme}://{rest}{path}"),
+            host: host_of(rest).ok_or_else(|| format!("{text:?} has no usable host"))?,
+        })
+    }
+}
+
+/// The host of `authority[/path]`: `[v6]` with its brackets, or a name or IPv4 address.
+fn host_of(rest: &str) -> Option<String> {
+    let authority = rest.split('/').next()?;
+    let authority = authority.rsplit('@').next()?;
+    let host = if authority.starts_with('[') {
+        &authority[..=authority.find(']')?]
+    } else {
+        authority.split(':').next()?
+    };
+    (!host.is_empty()).then(|| host.to_string())
+}
+
+/// The NTP port, where the deployment's Chrony serves.
+pub const NTP_PORT: u16 = 123;
+
+/// An NTP server as `host:port` (`[v6]:port` for an IPv6 address); port 123 unless given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NtpServer(String);
+
+impl NtpServer {
+    /// `host:port`, ready to resolve.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for NtpServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for NtpServer {
+    type Err = String;
+
+    /// `host`, `host:port`, `192.0.2.1[:port]`, `2001:db8::1` or `[2001:db8::1]:port`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if let Ok(ip) = text.parse::<IpAddr>() {
+            return Ok(Self(SocketAddr::new(ip, NTP_PORT).to_string()));
+        }
+        if let Ok(address) = text.parse::<SocketAddr>() {
+            return Ok(Self(address.to_string()));
+        }
+        let bad = || format!("{text:?} is not host:port");
+        let (name, port) = match text.split_once(':') {
+            Some((name, port)) => (name, port.parse::<NonZeroU16>().map_err(|_| bad())?.get()),
+            None => (text, NTP_PORT),
+        };
+        let is_name = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'));
+        is_name
+            .then(|| Self(format!("{name}:{port}")))
+            .ok_or_else(bad)
     }
 }
 
@@ -205,6 +292,90 @@ mod tests {
     }
 
     #[test]
+    fn the_ntp_server_defaults_to_the_coordinators_host_on_port_123() {
+        let ntp = |server: &str, extra: &[&str]| {
+            let mut args = vec!["p", "--server", server, "--token", "t", "--credits", "1"];
+            args.extend(extra);
+            Config::try_parse_from(args)
+                .unwrap()
+                .ntp()
+                .map(|n| n.to_string())
+        };
+        let colocated = [
+            ("http://127.0.0.1:5000", "127.0.0.1:123"),
+            ("https://pladmed.example.org/api", "pladmed.example.org:123"),
+            ("http://[::1]:5000", "[::1]:123"),
+            ("https://user@h.example", "h.example:123"),
+        ];
+        for (server, expected) in colocated {
+            assert_eq!(ntp(server, &[]).as_deref(), Some(expected), "{server}");
+        }
+        let given = ntp("http://h", &["--ntp-server", "time.example:1123"]);
+        assert_eq!(given.as_deref(), Some("time.example:1123"));
+        assert_eq!(ntp("http://h", &["--no-ntp"]), None);
+        // The last of --no-ntp and --ntp-server wins.
+        let later = ntp("http://h", &["--no-ntp", "--ntp-server", "192.0.2.1"]);
+        assert_eq!(later.as_deref(), Some("192.0.2.1:123"));
+    }
+
+    #[test]
+    fn ntp_servers_are_host_and_port() {
+        let parse = |t: &str| t.parse::<NtpServer>().map(|s| s.to_string());
+        assert_eq!(parse("chrony").unwrap(), "chrony:123");
+        assert_eq!(parse("chrony:1123").unwrap(), "chrony:1123");
+        assert_eq!(parse("192.0.2.1").unwrap(), "192.0.2.1:123");
+        assert_eq!(parse("::1").unwrap(), "[::1]:123");
+        assert_eq!(parse("[::1]:1123").unwrap(), "[::1]:1123");
+        for bad in ["", "h:0", "h:x", "a b", "h/x:1", "[::1]"] {
+            assert!(parse(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    fn workspace_file(name: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// docs/probe.md has a row for every option with its variable; the README's "Run a probe"
+    /// for those operators set most.
+    #[test]
+    fn every_option_and_its_variable_are_documented() {
+        use clap::CommandFactory;
+        let guide = workspace_file("docs/probe.md");
+        let readme = workspace_file("README.md");
+        let essential = [
+            "server",
+            "token",
+            "token-file",
+            "state-dir",
+            "credits",
+            "scamper",
+            "ntp-server",
+        ];
+        for arg in Config::command().get_arguments() {
+            let (Some(long), Some(env)) = (arg.get_long(), arg.get_env()) else {
+                continue;
+            };
+            let env = env.to_string_lossy();
+            let documented = |text: &str| {
+                text.lines().any(|line| {
+                    line.starts_with(&format!("| `--{long}"))
+                        && line.contains(&format!("| `{env}` |"))
+                })
+            };
+            assert!(
+                documented(&guide),
+                "docs/probe.md: no row for --{long} / {env}"
+            );
+            if essential.contains(&long) {
+                assert!(documented(&readme), "README: no row for --{long} / {env}");
+            }
+        }
+    }
+
+    #[test]
     fn tokens_are_trimmed_and_hidden() {
         let token = ProbeToken::new("  abc.def\n").unwrap();
         assert_eq!(token.expose(), "abc.def");
@@ -228,6 +399,21 @@ mod tests {
         assert_eq!(config.credits.get(), 1000);
         assert_eq!(config.server.endpoint(), "ws://127.0.0.1:5000/probe/ws");
         let missing_token = Config::try_parse_from(["p", "--server", "http://h", "--credits", "1"]);
+        let later_wins = Config::try_parse_from(
+            [
+                "p",
+                "--server",
+                "http://h",
+                "--token",
+                "t",
+                "--credits",
+                "1",
+            ]
+            .into_iter()
+            .chain(["--credits", "7"]),
+        )
+        .unwrap();
+        assert_eq!(later_wins.credits.get(), 7);
         assert!(missing_token.is_err() || std::env::var("PLADMED_PROBE_TOKEN").is_ok());
         let zero = Config::try_parse_from(["p", "--server", "http://h", "--credits", "0"]);
         assert!(zero.is_err());

@@ -38,8 +38,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let token = config.token()?;
     let cancel = CancellationToken::new();
     let clock = Clock::default();
-    if !config.no_ntp {
-        clock.spawn_sync(config.ntp_server.clone(), cancel.clone());
+    if let Some(server) = config.ntp() {
+        clock.start_sync(server, cancel.clone()).await;
     }
     let outgoing = Arc::new(Notify::new());
     let outbox = Arc::new(Outbox::open(

@@ -29,14 +29,19 @@ pub struct Coordinator {
 impl Coordinator {
     /// Starts on a free port.
     pub async fn start(data: &Path) -> Self {
-        Self::start_on(data, "127.0.0.1:0".parse().unwrap()).await
+        Self::start_with(data, |_| {}).await
     }
 
     /// Starts on `bind` (the same address as a stopped coordinator, to restart it).
     pub async fn start_on(data: &Path, bind: SocketAddr) -> Self {
+        Self::start_with(data, |settings| settings.bind = bind).await
+    }
+
+    /// Starts on a free port with the test settings as `configure` leaves them.
+    pub async fn start_with(data: &Path, configure: impl FnOnce(&mut Settings)) -> Self {
         let mut settings = Settings::for_local_test(data.to_path_buf());
         settings.jwt_secret = Some(JWT_SECRET.into());
-        settings.bind = bind;
+        configure(&mut settings);
         let app = Application::build(settings)
             .await
             .expect("coordinator starts");
@@ -142,16 +147,22 @@ impl Coordinator {
         )
     }
 
+    /// The probe as GET /probes shows it (`connected`, `availability`, `clock_offset_ms`, …).
+    pub async fn probe_view(&self, probe: &str) -> Value {
+        let probes = self.get("/probes").await;
+        let view = probes
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["identifier"] == probe);
+        view.cloned()
+            .unwrap_or_else(|| panic!("GET /probes does not list {probe}: {probes}"))
+    }
+
     /// Waits until the probe is connected.
     pub async fn wait_connected(&self, probe: &str) {
         eventually("the probe to connect", 20, || async {
-            let probes = self.get("/probes").await;
-            let connected = probes
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|p| p["identifier"] == probe && p["connected"] == true);
-            connected.then_some(())
+            (self.probe_view(probe).await["connected"] == true).then_some(())
         })
         .await
     }

@@ -5,5 +5,6 @@ mod coordinator;
 mod delivery;
 mod dns;
 mod helpers;
+mod link;
 mod measurements;
 mod probe_process;

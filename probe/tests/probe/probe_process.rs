@@ -16,7 +16,8 @@ pub struct ProbeProcess {
 
 impl ProbeProcess {
     /// Starts the probe with its token in `dir/probe.token`, its state in `dir/state` and its
-    /// log in `dir/probe-N.log`; `extra` arguments are appended.
+    /// log in `dir/probe-N.log`, without NTP; `extra` arguments are appended, and win over these
+    /// (a later option wins: `--ntp-server` turns NTP back on).
     pub fn spawn(dir: &Path, server: SocketAddr, token: &str, extra: &[String]) -> Self {
         let token_file = dir.join("probe.token");
         std::fs::write(&token_file, token).unwrap();
