@@ -74,6 +74,9 @@ pub struct Config {
     /// Longest one tool run may take, in seconds; it is killed after that.
     #[arg(long, env = "PLADMED_PROBE_TOOL_TIMEOUT_S", default_value_t = 600)]
     pub tool_timeout_s: u64,
+    /// On SIGTERM or Ctrl-C, how long running measurements may take to finish, in seconds.
+    #[arg(long, env = "PLADMED_PROBE_SHUTDOWN_GRACE_S", default_value_t = 30)]
+    pub shutdown_grace_s: u64,
 }
 
 impl Config {
@@ -100,6 +103,11 @@ impl Config {
     /// The longest wait between reconnection attempts.
     pub fn max_reconnect_delay(&self) -> Duration {
         Duration::from_secs(self.max_reconnect_s.max(1))
+    }
+
+    /// How long shutdown waits for running measurements.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_s)
     }
 
     /// The longest one tool run may take.

@@ -2,7 +2,9 @@
 
 use clap::Parser;
 use pladmed_probe::config::Config;
+use std::future::Future;
 use std::io::IsTerminal;
+use tokio::signal::unix::{signal, SignalKind};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -19,16 +21,28 @@ async fn main() -> anyhow::Result<()> {
         .with_ansi(stderr.is_terminal())
         .with_writer(std::io::stderr)
         .init();
-    pladmed_probe::probe::run(config, shutdown_signal()).await?;
+    pladmed_probe::probe::run(config, shutdown_signal()?).await?;
     Ok(())
 }
 
-/// Ctrl-C or SIGTERM (what `docker stop` and systemd send).
-async fn shutdown_signal() {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
-    }
+/// Completes on the first SIGTERM (what `docker stop` and systemd send) or SIGINT (Ctrl-C);
+/// a second one exits at once. The handlers are installed now, not when first polled, so that
+/// a signal during startup is not the default, abrupt exit.
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+            tracing::warn!("second signal: exiting now, running measurements are lost");
+            std::process::exit(1);
+        });
+    })
 }

@@ -16,8 +16,6 @@ use tokio_util::sync::CancellationToken;
 
 /// How often finished operations past their retention are forgotten.
 const PRUNE_PERIOD: Duration = Duration::from_secs(10 * 60);
-/// How long shutdown waits for operation tasks to stop.
-const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// Why the probe stopped other than by a shutdown request.
 #[derive(Debug, thiserror::Error)]
@@ -34,8 +32,14 @@ pub enum ProbeError {
 }
 
 /// Runs the probe until `shutdown` completes or the coordinator refuses it.
+///
+/// Shutting down stops scheduling, lets the running executions finish (within
+/// `--shutdown-grace-s`) and store their results while the link still delivers, then closes
+/// the link with 1000.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ProbeError> {
     let token = config.token()?;
+    // `stop` ends scheduling; `cancel` everything else, the link last.
+    let stop = CancellationToken::new();
     let cancel = CancellationToken::new();
     let clock = Clock::default();
     if let Some(server) = config.ntp() {
@@ -57,7 +61,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         outbox.clone(),
         ledger.clone(),
         clock.clone(),
-        cancel.clone(),
+        stop.clone(),
     );
     scheduler.resume();
     let context = link::Context {
@@ -71,18 +75,25 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         outgoing,
         max_reconnect: config.max_reconnect_delay(),
     };
+    let grace = config.shutdown_grace();
+    let wind_down = || async {
+        stop.cancel();
+        scheduler.wait_stopped(grace).await;
+        cancel.cancel();
+    };
     let link = link::run(&context, &cancel);
     tokio::pin!(link);
     let outcome = tokio::select! {
-        outcome = &mut link => outcome,
+        outcome = &mut link => {
+            wind_down().await;
+            outcome
+        }
         _ = shutdown => {
-            tracing::info!("shutting down");
-            cancel.cancel();
-            link.await
+            tracing::info!(grace_s = grace.as_secs(), "shutting down: no new runs, waiting for the running ones");
+            tokio::join!(wind_down(), &mut link).1
         }
     };
-    cancel.cancel();
-    scheduler.wait_stopped(STOP_GRACE).await;
+    tracing::info!("stopped");
     Ok(outcome?)
 }
 

@@ -7,6 +7,11 @@
 //! skipped, never caught up: after a restart the probe resumes at the next run time. Each run
 //! is a separate execution task, so a run that outlasts the interval does not delay the next.
 //! When the schedule is over and its executions are done, the operation is marked finished.
+//!
+//! Stopping (shutdown) starts no new run, abandons runs still waiting for credits (nothing was
+//! measured yet), and lets running executions finish and store their results: a measurement
+//! already under way is worth its seconds, and the outbox delivers it on the next link. The
+//! operation stays unfinished and resumes at the next start.
 
 use crate::clock::Clock;
 use crate::ledger::{Admission, Ledger, OperationRecord};
@@ -40,18 +45,19 @@ struct Inner {
     outbox: Arc<Outbox>,
     ledger: Arc<Ledger>,
     clock: Clock,
-    cancel: CancellationToken,
+    /// Stops scheduling: no run starts after it; running executions finish.
+    stop: CancellationToken,
     tasks: TaskTracker,
 }
 
 impl Scheduler {
-    /// A scheduler whose operations stop when `cancel` is cancelled.
+    /// A scheduler that stops scheduling when `stop` is cancelled.
     pub fn new(
         runner: Runner,
         outbox: Arc<Outbox>,
         ledger: Arc<Ledger>,
         clock: Clock,
-        cancel: CancellationToken,
+        stop: CancellationToken,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -59,7 +65,7 @@ impl Scheduler {
                 outbox,
                 ledger,
                 clock,
-                cancel,
+                stop,
                 tasks: TaskTracker::new(),
             }),
         }
@@ -89,15 +95,21 @@ impl Scheduler {
         }
     }
 
-    /// Stops every operation (after `cancel`) and waits for their tasks, at most `grace`.
-    pub async fn wait_stopped(&self, grace: Duration) {
+    /// Waits, at most `grace`, until every operation task has ended (after `stop`: once their
+    /// running executions stored their results). Returns whether they all did; executions
+    /// still running after `grace` are abandoned and their measurements lost.
+    pub async fn wait_stopped(&self, grace: Duration) -> bool {
         self.inner.tasks.close();
-        if tokio::time::timeout(grace, self.inner.tasks.wait())
+        let stopped = tokio::time::timeout(grace, self.inner.tasks.wait())
             .await
-            .is_err()
-        {
-            tracing::warn!("operations did not stop in time");
+            .is_ok();
+        if !stopped {
+            tracing::warn!(
+                grace_s = grace.as_secs(),
+                "executions still running after the shutdown grace are abandoned"
+            );
         }
+        stopped
     }
 
     fn start(&self, record: OperationRecord) {
@@ -136,7 +148,9 @@ async fn run_operation(inner: Arc<Inner>, record: OperationRecord) {
     }
 }
 
-/// Runs every run time; `false` if cancelled first.
+/// Runs every run time, then waits for the executions. `false` if the scheduler stopped
+/// meanwhile: running executions are still waited for, but a run skipped or dropped leaves
+/// the schedule to resume at the next start.
 async fn run_schedule(
     inner: &Arc<Inner>,
     order: &Arc<OperationOrder>,
@@ -145,16 +159,15 @@ async fn run_schedule(
     let mut executions = JoinSet::new();
     for at in run_times(params.schedule(), inner.clock.now()) {
         tokio::select! {
-            _ = inner.cancel.cancelled() => return false,
+            biased;
+            _ = inner.stop.cancelled() => break,
             _ = sleep_until(&inner.clock, at) => {}
         }
         executions.spawn(execute(inner.clone(), order.clone(), params.clone()));
         while executions.try_join_next().is_some() {}
     }
-    tokio::select! {
-        _ = inner.cancel.cancelled() => false,
-        _ = async { while executions.join_next().await.is_some() {} } => true,
-    }
+    while executions.join_next().await.is_some() {}
+    !inner.stop.is_cancelled()
 }
 
 /// The run times of `schedule` from `now` on: those of the minute in progress that are not
@@ -178,9 +191,19 @@ async fn sleep_until(clock: &Clock, at: DateTime<Utc>) {
     }
 }
 
+/// One run: its credits, the tools, its result in the outbox. A run still waiting for its
+/// credits when the scheduler stops is dropped: nothing was measured.
 async fn execute(inner: Arc<Inner>, order: Arc<OperationOrder>, params: Arc<Params>) {
+    let credits = tokio::select! {
+        biased;
+        _ = inner.stop.cancelled() => return,
+        credits = inner.runner.reserve(&params) => credits,
+    };
     let measured_at = Utc::now();
-    let execution = inner.runner.run(&params, order.result_format).await;
+    let execution = inner
+        .runner
+        .measure(&credits, &params, order.result_format)
+        .await;
     report(&inner, &order, execution, measured_at).await;
 }
 

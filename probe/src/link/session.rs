@@ -81,7 +81,14 @@ pub async fn serve(context: &Context, cancel: &CancellationToken) -> Ended {
             code: CloseCode::Normal,
             reason: "probe shutting down".into(),
         };
-        let _ = session.frames.send(Message::Close(Some(goodbye))).await;
+        if session
+            .frames
+            .send(Message::Close(Some(goodbye)))
+            .await
+            .is_ok()
+        {
+            tracing::info!("link closed with 1000");
+        }
     }
     drop(session);
     let abort = writer.abort_handle();

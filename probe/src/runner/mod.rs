@@ -21,7 +21,7 @@ use std::net::IpAddr;
 use std::num::NonZeroU64;
 use std::path::PathBuf;
 use std::time::Duration;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// Where the measurement tools are and how long a run may take.
 #[derive(Debug, Clone)]
@@ -71,16 +71,27 @@ impl Runner {
         }
     }
 
-    /// Runs one execution of `params`, once its credits are free.
-    pub async fn run(&self, params: &Params, format: ResultFormat) -> Execution {
+    /// Waits until the credits one execution of `params` costs are free, and takes them. An
+    /// execution costing more than the whole capacity takes all of it.
+    pub async fn reserve(&self, params: &Params) -> Credits<'_> {
         let cost = params
             .credits_per_execution()
             .clamp(1, u64::from(self.permits)) as u32;
-        let _credits = self
+        let permit = self
             .capacity
             .acquire_many(cost)
             .await
             .expect("the capacity semaphore is never closed");
+        Credits { _permit: permit }
+    }
+
+    /// Runs one execution of `params` with the credits reserved for it.
+    pub async fn measure(
+        &self,
+        _credits: &Credits<'_>,
+        params: &Params,
+        format: ResultFormat,
+    ) -> Execution {
         match params {
             Params::Traceroute(p) => {
                 self.scamper(&p.destinations, |t| scamper::trace_command(p, t), format)
@@ -161,6 +172,12 @@ impl Runner {
             },
         }
     }
+}
+
+/// Credits held by one execution, given back when dropped.
+#[derive(Debug)]
+pub struct Credits<'a> {
+    _permit: SemaphorePermit<'a>,
 }
 
 /// The empty content of `format`, when no destination could be measured.

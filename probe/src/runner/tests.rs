@@ -45,6 +45,12 @@ fn runner(tools: Tools) -> Runner {
     Runner::new(tools, NonZeroU64::new(100).unwrap())
 }
 
+/// One execution, as the scheduler makes it: credits first, then the tools.
+async fn run(runner: &Runner, params: &Params, format: ResultFormat) -> Execution {
+    let credits = runner.reserve(params).await;
+    runner.measure(&credits, params, format).await
+}
+
 #[tokio::test]
 async fn json_results_hold_one_object_per_destination() {
     let tmp = tempfile::tempdir().unwrap();
@@ -52,9 +58,7 @@ async fn json_results_hold_one_object_per_destination() {
         OperationKind::Ping,
         json!({"ips": "192.0.2.1, ::1", "probecount": 2}),
     );
-    let execution = runner(tools(tmp.path()))
-        .run(&ping, ResultFormat::Json)
-        .await;
+    let execution = run(&runner(tools(tmp.path())), &ping, ResultFormat::Json).await;
     assert_eq!(
         execution,
         Execution {
@@ -72,9 +76,7 @@ async fn unresolvable_names_are_reported_and_the_rest_measured() {
         OperationKind::Traceroute,
         json!({"ips": ["192.0.2.1"], "fqdns": ["no-such-host.invalid"]}),
     );
-    let execution = runner(tools(tmp.path()))
-        .run(&trace, ResultFormat::Json)
-        .await;
+    let execution = run(&runner(tools(tmp.path())), &trace, ResultFormat::Json).await;
     assert_eq!(execution.content, json!([{"cmd": "trace 192.0.2.1"}]));
     assert!(execution
         .error
@@ -85,9 +87,7 @@ async fn unresolvable_names_are_reported_and_the_rest_measured() {
         OperationKind::Traceroute,
         json!({"fqdns": "no-such-host.invalid"}),
     );
-    let execution = runner(tools(tmp.path()))
-        .run(&only_bad, ResultFormat::Dump)
-        .await;
+    let execution = run(&runner(tools(tmp.path())), &only_bad, ResultFormat::Dump).await;
     assert_eq!(execution.format, ContentFormat::Dump);
     assert_eq!(execution.content, json!(""));
     assert!(execution.error.is_some());
@@ -97,9 +97,7 @@ async fn unresolvable_names_are_reported_and_the_rest_measured() {
 async fn dump_results_are_converted_or_kept_as_warts() {
     let tmp = tempfile::tempdir().unwrap();
     let trace = parse(OperationKind::Traceroute, json!({"ips": ["192.0.2.1"]}));
-    let converted = runner(tools(tmp.path()))
-        .run(&trace, ResultFormat::Dump)
-        .await;
+    let converted = run(&runner(tools(tmp.path())), &trace, ResultFormat::Dump).await;
     assert_eq!(converted.format, ContentFormat::Dump);
     assert_eq!(
         converted.content,
@@ -108,7 +106,7 @@ async fn dump_results_are_converted_or_kept_as_warts() {
 
     let mut broken = tools(tmp.path());
     broken.sc_analysis_dump = script(tmp.path(), "bad-dump", "echo oops >&2; exit 1");
-    let kept = runner(broken).run(&trace, ResultFormat::Dump).await;
+    let kept = run(&runner(broken), &trace, ResultFormat::Dump).await;
     assert_eq!(kept.format, ContentFormat::Warts);
     let warts = base64::engine::general_purpose::STANDARD
         .decode(kept.content.as_str().unwrap())
@@ -121,9 +119,7 @@ async fn dump_results_are_converted_or_kept_as_warts() {
 async fn dns_results_are_dig_text_and_failures_carry_the_output() {
     let tmp = tempfile::tempdir().unwrap();
     let dns = parse(OperationKind::Dns, json!({"x": "127.0.0.1"}));
-    let execution = runner(tools(tmp.path()))
-        .run(&dns, ResultFormat::Text)
-        .await;
+    let execution = run(&runner(tools(tmp.path())), &dns, ResultFormat::Text).await;
     assert_eq!(execution.format, ContentFormat::Text);
     assert_eq!(
         execution.content,
@@ -133,7 +129,7 @@ async fn dns_results_are_dig_text_and_failures_carry_the_output() {
 
     let mut failing = tools(tmp.path());
     failing.dig = script(tmp.path(), "bad-dig", "echo ';; no servers'; exit 9");
-    let execution = runner(failing).run(&dns, ResultFormat::Text).await;
+    let execution = run(&runner(failing), &dns, ResultFormat::Text).await;
     assert_eq!(execution.content, json!(";; no servers\n"));
     assert!(execution.error.unwrap().contains("exit status: 9"));
 }
@@ -148,8 +144,8 @@ async fn executions_wait_for_free_credits() {
     let dns = parse(OperationKind::Dns, json!({"name": "example.com"}));
     let started = std::time::Instant::now();
     tokio::join!(
-        runner.run(&dns, ResultFormat::Text),
-        runner.run(&dns, ResultFormat::Text)
+        run(&runner, &dns, ResultFormat::Text),
+        run(&runner, &dns, ResultFormat::Text)
     );
     assert!(started.elapsed() >= Duration::from_millis(600));
 }

@@ -71,8 +71,16 @@ fn unique_codes_are_fresh_short_and_file_name_safe() {
 
 /// A scheduler whose dig is a script printing "answer".
 fn scheduler(dir: &std::path::Path) -> (Scheduler, Arc<Outbox>, CancellationToken) {
+    scheduler_with_dig(dir, "echo answer")
+}
+
+/// A scheduler whose dig is the shell script `body`, and the token that stops it.
+fn scheduler_with_dig(
+    dir: &std::path::Path,
+    body: &str,
+) -> (Scheduler, Arc<Outbox>, CancellationToken) {
     let dig = dir.join("dig");
-    std::fs::write(&dig, "#!/bin/sh\necho answer\n").unwrap();
+    std::fs::write(&dig, format!("#!/bin/sh\n{body}\n")).unwrap();
     std::fs::set_permissions(&dig, std::fs::Permissions::from_mode(0o755)).unwrap();
     let tools = Tools {
         scamper: "scamper".into(),
@@ -83,16 +91,16 @@ fn scheduler(dir: &std::path::Path) -> (Scheduler, Arc<Outbox>, CancellationToke
     };
     let outbox = Arc::new(Outbox::open(dir.join("outbox"), Arc::default()).unwrap());
     let ledger = Arc::new(Ledger::open(dir.join("operations"), Arc::default()).unwrap());
-    let cancel = CancellationToken::new();
+    let stop = CancellationToken::new();
     let runner = Runner::new(tools, NonZeroU64::new(10).unwrap());
     let scheduler = Scheduler::new(
         runner,
         outbox.clone(),
         ledger,
         Clock::default(),
-        cancel.clone(),
+        stop.clone(),
     );
-    (scheduler, outbox, cancel)
+    (scheduler, outbox, stop)
 }
 
 fn every_second_order(id: &str) -> OperationOrder {
@@ -170,4 +178,42 @@ async fn an_operation_received_after_its_stop_time_just_finishes() {
     scheduler.wait_stopped(Duration::from_secs(5)).await;
     assert!(outbox.is_empty());
     assert_eq!(scheduler.inner.ledger.unfinished().len(), 0);
+}
+
+#[tokio::test]
+async fn stopping_lets_running_executions_store_their_results_and_starts_no_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let started = tmp.path().join("started");
+    let body = format!("touch {}; sleep 2; echo answer", started.display());
+    let (scheduler, outbox, stop) = scheduler_with_dig(tmp.path(), &body);
+    scheduler.take(every_second_order("op")).await.unwrap();
+    while !started.exists() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let stopped_at = Utc::now();
+    stop.cancel();
+    assert!(outbox.is_empty(), "the running lookup has not ended yet");
+    assert!(scheduler.wait_stopped(Duration::from_secs(5)).await);
+    let results = outbox.next_batch(&HashSet::new(), 100);
+    assert!(!results.is_empty(), "the running lookup stored its result");
+    assert!(results.iter().all(|r| r.content == json!("answer\n")));
+    assert!(results.iter().all(|r| r.measured_at <= stopped_at));
+    let unfinished = scheduler.inner.ledger.unfinished();
+    assert_eq!(
+        unfinished.len(),
+        1,
+        "the operation resumes at the next start"
+    );
+}
+
+#[tokio::test]
+async fn a_stop_after_the_grace_abandons_what_still_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (scheduler, outbox, stop) = scheduler_with_dig(tmp.path(), "sleep 30");
+    scheduler.take(every_second_order("op")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.cancel();
+    assert!(!scheduler.wait_stopped(Duration::from_millis(200)).await);
+    assert!(outbox.is_empty());
 }

@@ -187,6 +187,27 @@ impl Coordinator {
         self.get(&format!("/operation?id={id}")).await
     }
 
+    /// The first result of an operation, as GET /operation shows it, once there is one.
+    pub async fn first_result(&self, operation: &str) -> Value {
+        eventually(&format!("a result of {operation}"), 30, || async {
+            let view = self.operation(operation).await;
+            view["results"].as_array().and_then(|r| r.first().cloned())
+        })
+        .await
+    }
+
+    /// Waits until every code of `expected` is stored; returns every result of the operation,
+    /// having checked that none was stored twice.
+    pub async fn wait_stored(&self, operation: &str, expected: &HashSet<String>) -> Vec<Value> {
+        eventually("every pending result to be stored", 30, || async {
+            let results = self.all_results(operation).await;
+            unique_codes(&results)
+                .is_superset(expected)
+                .then_some(results)
+        })
+        .await
+    }
+
     /// Every result of the operation, through all pages.
     pub async fn all_results(&self, id: &str) -> Vec<Value> {
         let mut results = Vec::new();

@@ -9,26 +9,11 @@ use crate::probe_process::ProbeProcess;
 use serde_json::json;
 use std::collections::HashSet;
 
-async fn stored_codes(coordinator: &Coordinator, operation: &str) -> HashSet<String> {
-    unique_codes(&coordinator.all_results(operation).await)
-}
-
 /// Waits until the probe holds at least `n` unacknowledged results; returns their codes.
 async fn unacknowledged(probe: &ProbeProcess, n: usize) -> HashSet<String> {
     eventually(&format!("{n} results in the outbox"), 30, || async {
         let codes = probe.outbox_codes();
         (codes.len() >= n).then_some(codes)
-    })
-    .await
-}
-
-/// Waits until every code of `expected` is stored; checks that nothing was stored twice.
-async fn all_stored(coordinator: &Coordinator, operation: &str, expected: &HashSet<String>) {
-    eventually("every pending result to be stored", 30, || async {
-        stored_codes(coordinator, operation)
-            .await
-            .is_superset(expected)
-            .then_some(())
     })
     .await
 }
@@ -50,10 +35,7 @@ async fn results_pending_when_the_probe_is_killed_are_delivered_once_after_it_re
     let ping = coordinator
         .create(&owner, "ping", &probe_id, params, "json")
         .await;
-    eventually("a first stored result", 30, || async {
-        (!stored_codes(&coordinator, &ping).await.is_empty()).then_some(())
-    })
-    .await;
+    coordinator.first_result(&ping).await;
 
     // Nothing is acknowledged while the coordinator is down: the results pile up on disk.
     let (addr, data) = (coordinator.addr, dir.path().join("data"));
@@ -66,7 +48,7 @@ async fn results_pending_when_the_probe_is_killed_are_delivered_once_after_it_re
     let coordinator = Coordinator::start_on(&data, addr).await;
     let restarted_at = chrono::Utc::now();
     let mut probe = ProbeProcess::spawn(dir.path(), addr, &token, &[]);
-    all_stored(&coordinator, &ping, &pending_at_kill).await;
+    coordinator.wait_stored(&ping, &pending_at_kill).await;
 
     // The operation resumed after the restart, and acknowledged results left the outbox.
     eventually("a result measured after the restart", 30, || async {
@@ -112,17 +94,14 @@ async fn results_measured_while_the_coordinator_restarts_arrive_after_the_reconn
     let lookup = coordinator
         .create(&owner, "dns", &probe_id, params, "text")
         .await;
-    eventually("a first stored result", 30, || async {
-        (!stored_codes(&coordinator, &lookup).await.is_empty()).then_some(())
-    })
-    .await;
+    coordinator.first_result(&lookup).await;
 
     let (addr, data) = (coordinator.addr, dir.path().join("data"));
     coordinator.stop().await;
     let measured_while_down = unacknowledged(&probe, 3).await;
     let coordinator = Coordinator::start_on(&data, addr).await;
 
-    all_stored(&coordinator, &lookup, &measured_while_down).await;
+    coordinator.wait_stored(&lookup, &measured_while_down).await;
     coordinator.wait_connected(&probe_id).await;
     assert!(probe.running(), "the probe must ride out the restart");
     let results = coordinator.all_results(&lookup).await;

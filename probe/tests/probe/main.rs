@@ -5,6 +5,7 @@ mod coordinator;
 mod delivery;
 mod dns;
 mod helpers;
+mod lifecycle;
 mod link;
 mod measurements;
 mod probe_process;

@@ -2,20 +2,9 @@
 
 use crate::coordinator::Coordinator;
 use crate::dns::DnsResponder;
-use crate::helpers::{
-    deploy, eventually, every_second, require_dig, scamper_can_measure, Deployment,
-};
+use crate::helpers::{deploy, every_second, require_dig, scamper_can_measure, Deployment};
 use crate::probe_process::ProbeProcess;
 use serde_json::{json, Value};
-
-/// The first result of an operation, as GET /operation shows it.
-async fn first_result(coordinator: &Coordinator, operation: &str) -> Value {
-    eventually(&format!("a result of {operation}"), 30, || async {
-        let view = coordinator.operation(operation).await;
-        view["results"].as_array().and_then(|r| r.first().cloned())
-    })
-    .await
-}
 
 /// The scamper object of type `kind` in a JSON result that reports no error.
 fn measurement<'a>(result: &'a Value, kind: &str) -> &'a Value {
@@ -48,7 +37,7 @@ async fn ping_traceroute_and_dns_results_arrive_as_asked() {
     let dns = coordinator
         .create(&owner, "dns", &probe_id, reverse, "text")
         .await;
-    let lookup = first_result(&coordinator, &dns).await;
+    let lookup = coordinator.first_result(&dns).await;
     assert_eq!(
         (&lookup["format"], &lookup["error"]),
         (&json!("text"), &Value::Null),
@@ -86,7 +75,7 @@ async fn ping_traceroute_and_dns_results_arrive_as_asked() {
             .create(&owner, "traceroute", &probe_id, trace_params, "dump")
             .await;
 
-        let ping = first_result(&coordinator, &ping).await;
+        let ping = coordinator.first_result(&ping).await;
         let measured = measurement(&ping, "ping");
         assert_eq!(
             (&measured["dst"], &measured["ping_sent"]),
@@ -94,7 +83,7 @@ async fn ping_traceroute_and_dns_results_arrive_as_asked() {
         );
         assert_eq!(measured["statistics"]["replies"], 1, "{measured}");
 
-        let trace = first_result(&coordinator, &trace).await;
+        let trace = coordinator.first_result(&trace).await;
         let measured = measurement(&trace, "trace");
         assert_eq!(
             (&measured["method"], &measured["hoplimit"]),
@@ -103,7 +92,7 @@ async fn ping_traceroute_and_dns_results_arrive_as_asked() {
         assert_eq!(measured["stop_reason"], "COMPLETED");
         assert_eq!(measured["hops"][0]["addr"], "127.0.0.1");
 
-        let dump = first_result(&coordinator, &dump).await;
+        let dump = coordinator.first_result(&dump).await;
         assert_eq!(
             (&dump["format"], &dump["error"]),
             (&json!("dump"), &Value::Null),
@@ -166,7 +155,7 @@ async fn parameters_at_the_edges_of_the_reference_ranges_still_measure() {
     }
     let mut measured = Vec::new();
     for (id, object) in &operations {
-        let result = first_result(&coordinator, id).await;
+        let result = coordinator.first_result(id).await;
         measured.push(measurement(&result, object).clone());
     }
     assert_eq!(

@@ -50,6 +50,16 @@ impl ProbeProcess {
         }
     }
 
+    /// SIGTERM: the graceful shutdown.
+    pub fn terminate(&self) {
+        let pid = self.child.id().expect("the probe is running").to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -TERM {pid}");
+    }
+
     /// SIGKILL: no shutdown, no flush, nothing.
     pub async fn kill(&mut self) {
         self.child.start_kill().unwrap();
@@ -76,8 +86,16 @@ impl ProbeProcess {
 
     /// The unique codes of the results waiting in the probe's outbox.
     pub fn outbox_codes(&self) -> HashSet<String> {
+        self.outbox()
+            .iter()
+            .filter_map(|report| Some(report["unique_code"].as_str()?.to_string()))
+            .collect()
+    }
+
+    /// The results waiting in the probe's outbox, as the probe wrote them.
+    pub fn outbox(&self) -> Vec<Value> {
         let Ok(entries) = std::fs::read_dir(self.state_dir.join("outbox")) else {
-            return HashSet::new();
+            return Vec::new();
         };
         // Only complete records: a temporary file a kill left behind is not a result.
         entries
@@ -86,9 +104,7 @@ impl ProbeProcess {
                 if path.extension()? != "json" {
                     return None;
                 }
-                let bytes = std::fs::read(path).ok()?;
-                let report: Value = serde_json::from_slice(&bytes).ok()?;
-                Some(report["unique_code"].as_str()?.to_string())
+                serde_json::from_slice(&std::fs::read(path).ok()?).ok()
             })
             .collect()
     }
