@@ -2,6 +2,7 @@
 
 use crate::coordinator::Coordinator;
 use crate::probe_process::ProbeProcess;
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde_json::{json, Value};
 use std::future::Future;
 use std::path::Path;
@@ -22,7 +23,11 @@ pub struct Deployment {
 
 /// Starts a coordinator on `dir/data`, registers a probe and runs it with `probe_args`.
 pub async fn deploy(dir: &Path, probe_args: &[String]) -> Deployment {
-    let coordinator = Coordinator::start(&dir.join("data")).await;
+    deploy_to(Coordinator::start(&dir.join("data")).await, dir, probe_args).await
+}
+
+/// Registers a probe on `coordinator` and runs it with `probe_args`.
+pub async fn deploy_to(coordinator: Coordinator, dir: &Path, probe_args: &[String]) -> Deployment {
     let owner = coordinator
         .funded_user("owner@example.org", 1_000_000)
         .await;
@@ -51,9 +56,24 @@ pub fn every_second(extra: Value) -> Value {
 }
 /// A `stop_time` `minutes` from now.
 fn stop_time_in(minutes: i64) -> String {
-    (chrono::Utc::now() + chrono::TimeDelta::minutes(minutes))
-        .format("%d/%m/%Y %H:%M")
-        .to_string()
+    stop_time(Utc::now() + TimeDelta::minutes(minutes))
+}
+
+/// `at` as a `stop_time` (to the minute).
+pub fn stop_time(at: DateTime<Utc>) -> String {
+    at.format("%d/%m/%Y %H:%M").to_string()
+}
+
+/// The soonest stop time (a minute boundary) at least 15 s ahead of `now`, so that the
+/// operation still has a run when the probe receives it.
+pub fn soonest_stop(now: DateTime<Utc>) -> DateTime<Utc> {
+    let minute = TimeDelta::minutes(1);
+    let next = now.duration_trunc(minute).unwrap() + minute;
+    if next - now < TimeDelta::seconds(15) {
+        next + minute
+    } else {
+        next
+    }
 }
 /// Polls `check` every 100 ms until it gives a value, failing after `seconds`.
 pub async fn eventually<T, F, Fut>(what: &str, seconds: u64, mut check: F) -> T

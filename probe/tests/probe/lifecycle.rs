@@ -1,9 +1,15 @@
 //! The ends of things: a probe stopped with SIGTERM, an operation whose schedule is over.
 
-use crate::helpers::{deploy, every_second, scamper_can_measure, Deployment};
+use crate::coordinator::Coordinator;
+use crate::dns::DnsResponder;
+use crate::helpers::{
+    deploy, deploy_to, eventually, every_second, require_dig, scamper_can_measure, soonest_stop,
+    stop_time, Deployment,
+};
 use crate::probe_process::ProbeProcess;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{json, Value};
+use std::time::Duration;
 
 fn measured_at(result: &Value) -> DateTime<Utc> {
     result["measured_at"].as_str().unwrap().parse().unwrap()
@@ -73,6 +79,62 @@ async fn on_sigterm_running_measurements_finish_and_the_probe_exits_0() {
         0,
         "no run may start after SIGTERM"
     );
+    probe.kill().await;
+    coordinator.stop().await;
+}
+
+/// Over a link whose heartbeat is 1 s, so that a probe not answering pings would be dropped
+/// many times over during the minute this takes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_schedule_gives_the_credits_back_over_a_link_kept_alive() {
+    require_dig();
+    let resolver = DnsResponder::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let coordinator = Coordinator::start_with(&dir.path().join("data"), |settings| {
+        settings.heartbeat = Duration::from_secs(1)
+    })
+    .await;
+    let mut probe_args = resolver.port_args();
+    probe_args.extend(["--credits".to_string(), "100".to_string()]);
+    let Deployment {
+        coordinator,
+        owner,
+        probe_id,
+        mut probe,
+        ..
+    } = deploy_to(coordinator, dir.path(), &probe_args).await;
+    let stop = soonest_stop(Utc::now());
+    let params = json!({
+        "cron": "* * * * *", "times_per_minute": 1, "stop_time": stop_time(stop),
+        "x": "127.0.0.1", "address": "127.0.0.1"
+    });
+    let lookup = coordinator
+        .create(&owner, "dns", &probe_id, params, "text")
+        .await;
+
+    let availability = || async {
+        coordinator.probe_view(&probe_id).await["availability"]
+            .as_f64()
+            .unwrap()
+    };
+    eventually("the probe to accept the operation", 20, || async {
+        (availability().await < 1.0).then_some(())
+    })
+    .await;
+    // The last run is at the start of the stop minute.
+    let patience = (stop - Utc::now()).num_seconds().max(0) as u64 + 30;
+    eventually("the credits to be given back", patience, || async {
+        (availability().await == 1.0).then_some(())
+    })
+    .await;
+    assert!(Utc::now() >= stop, "finished before its last run");
+    let results = coordinator.all_results(&lookup).await;
+    assert!(!results.is_empty(), "the run at the stop minute");
+    assert!(results.iter().all(|r| r["error"].is_null()), "{results:?}");
+    let log = probe.log();
+    assert!(log.contains("operation finished"), "{log}");
+    assert!(!log.contains("link down"), "the link must stay up: {log}");
+    assert_eq!(coordinator.probe_view(&probe_id).await["connected"], true);
     probe.kill().await;
     coordinator.stop().await;
 }

@@ -1,5 +1,6 @@
 //! Black-box tests of the `pladmed-probe` binary against a real coordinator: measurements with
-//! the real scamper and dig, delivery across a probe crash and across a coordinator restart.
+//! the real scamper and dig, delivery across a probe crash and across a coordinator restart,
+//! graceful shutdown, the end of a schedule, and the clock offset.
 
 mod coordinator;
 mod delivery;
