@@ -98,7 +98,12 @@ where
 /// set, in which case they are skipped with a notice, never silently.
 pub fn scamper_can_measure() -> bool {
     if std::env::var(NO_RAW_SOCKETS).as_deref() == Ok("1") {
-        eprintln!("SKIPPED: {NO_RAW_SOCKETS}=1, scamper measurements are not tested");
+        // Written to the real stderr, past the test harness's capture, so that the skip shows
+        // in every run's output and not only on failure.
+        let test = std::thread::current().name().unwrap_or("?").to_string();
+        let notice =
+            format!("SKIPPED {test}: {NO_RAW_SOCKETS}=1, scamper measurements not tested\n");
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), notice.as_bytes());
         return false;
     }
     let ping = std::process::Command::new("scamper")
