@@ -23,59 +23,96 @@ use std::time::Duration;
 )]
 pub struct Config {
     /// Coordinator URL: http(s)://host[:port] (or ws(s)://); the probe connects to /probe/ws.
-    #[arg(long, env = "PLADMED_PROBE_SERVER")]
+    #[arg(long, env = "PLADMED_PROBE_SERVER", value_name = "URL")]
     pub server: ServerUrl,
     /// File holding the probe token (shown by POST /probes and GET /probes/me).
     #[arg(
         long,
         env = "PLADMED_PROBE_TOKEN_FILE",
+        value_name = "FILE",
         required_unless_present = "token"
     )]
     pub token_file: Option<PathBuf>,
     /// The probe token itself. Prefer --token-file or the variable: arguments show in `ps`.
-    #[arg(long, env = "PLADMED_PROBE_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "PLADMED_PROBE_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
     pub token: Option<String>,
     /// Where operations and unacknowledged results are kept across restarts.
-    #[arg(long, env = "PLADMED_PROBE_STATE_DIR", default_value = "./probe-state")]
+    #[arg(
+        long,
+        env = "PLADMED_PROBE_STATE_DIR",
+        value_name = "DIR",
+        default_value = "./probe-state"
+    )]
     pub state_dir: PathBuf,
     /// Capacity offered to the coordinator, in credits.
-    #[arg(long, env = "PLADMED_PROBE_CREDITS")]
+    #[arg(long, env = "PLADMED_PROBE_CREDITS", value_name = "N")]
     pub credits: NonZeroU64,
     /// NTP server (host:port) whose offset corrects the schedule clock and is reported to the
     /// coordinator; default: the coordinator's host on port 123 (the co-located Chrony).
-    #[arg(long, env = "PLADMED_PROBE_NTP_SERVER")]
+    #[arg(long, env = "PLADMED_PROBE_NTP_SERVER", value_name = "HOST:PORT")]
     pub ntp_server: Option<NtpServer>,
     /// Do not measure the clock offset (schedules follow the local clock as is).
     #[arg(long, env = "PLADMED_PROBE_NO_NTP", overrides_with = "ntp_server")]
     pub no_ntp: bool,
     /// Resolver dig queries when an operation gives no `address`; default: the system's
     /// (/etc/resolv.conf).
-    #[arg(long, env = "PLADMED_PROBE_DNS_SERVER")]
+    #[arg(long, env = "PLADMED_PROBE_DNS_SERVER", value_name = "IP")]
     pub dns_server: Option<IpAddr>,
     /// Port dig sends every query to, the operation's `address` included; default: 53.
-    #[arg(long, env = "PLADMED_PROBE_DNS_PORT")]
+    #[arg(long, env = "PLADMED_PROBE_DNS_PORT", value_name = "PORT")]
     pub dns_port: Option<NonZeroU16>,
     /// The scamper executable.
-    #[arg(long, env = "PLADMED_PROBE_SCAMPER", default_value = "scamper")]
+    #[arg(
+        long,
+        env = "PLADMED_PROBE_SCAMPER",
+        value_name = "PATH",
+        default_value = "scamper"
+    )]
     pub scamper: PathBuf,
     /// The sc_analysis_dump executable (traceroute results in "dump" format).
     #[arg(
         long,
         env = "PLADMED_PROBE_SC_ANALYSIS_DUMP",
+        value_name = "PATH",
         default_value = "sc_analysis_dump"
     )]
     pub sc_analysis_dump: PathBuf,
     /// The dig executable.
-    #[arg(long, env = "PLADMED_PROBE_DIG", default_value = "dig")]
+    #[arg(
+        long,
+        env = "PLADMED_PROBE_DIG",
+        value_name = "PATH",
+        default_value = "dig"
+    )]
     pub dig: PathBuf,
     /// Longest wait between reconnection attempts, in seconds.
-    #[arg(long, env = "PLADMED_PROBE_MAX_RECONNECT_S", default_value_t = 30)]
+    #[arg(
+        long,
+        env = "PLADMED_PROBE_MAX_RECONNECT_S",
+        value_name = "S",
+        default_value_t = 30
+    )]
     pub max_reconnect_s: u64,
     /// Longest one tool run may take, in seconds; it is killed after that.
-    #[arg(long, env = "PLADMED_PROBE_TOOL_TIMEOUT_S", default_value_t = 600)]
+    #[arg(
+        long,
+        env = "PLADMED_PROBE_TOOL_TIMEOUT_S",
+        value_name = "S",
+        default_value_t = 600
+    )]
     pub tool_timeout_s: u64,
     /// On SIGTERM or Ctrl-C, how long running measurements may take to finish, in seconds.
-    #[arg(long, env = "PLADMED_PROBE_SHUTDOWN_GRACE_S", default_value_t = 30)]
+    #[arg(
+        long,
+        env = "PLADMED_PROBE_SHUTDOWN_GRACE_S",
+        value_name = "S",
+        default_value_t = 30
+    )]
     pub shutdown_grace_s: u64,
 }
 
@@ -367,18 +404,20 @@ mod tests {
                 continue;
             };
             let env = env.to_string_lossy();
+            let option = match arg.get_value_names() {
+                Some([value]) if arg.get_action().takes_values() => format!("--{long} {value}"),
+                _ => format!("--{long}"),
+            };
             let documented = |text: &str| {
-                text.lines().any(|line| {
-                    line.starts_with(&format!("| `--{long}"))
-                        && line.contains(&format!("| `{env}` |"))
-                })
+                text.lines()
+                    .any(|line| line.starts_with(&format!("| `{option}` | `{env}` |")))
             };
             assert!(
                 documented(&guide),
-                "docs/probe.md: no row for --{long} / {env}"
+                "docs/probe.md: no row for {option} / {env}"
             );
             if essential.contains(&long) {
-                assert!(documented(&readme), "README: no row for --{long} / {env}");
+                assert!(documented(&readme), "README: no row for {option} / {env}");
             }
         }
     }
