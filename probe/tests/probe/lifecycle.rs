@@ -28,8 +28,8 @@ async fn on_sigterm_running_measurements_finish_and_the_probe_exits_0() {
         token,
         mut probe,
     } = deploy(dir.path(), &[]).await;
-    // A run every second, each sending 3 probes 1 s apart: whenever the signal comes, the runs
-    // of the last two seconds are still under way.
+    // A run every second, each sending 3 probes 1 s apart (about 3 s): whenever the signal
+    // comes, the runs started in the last two seconds are still under way.
     let params = every_second(json!({"ips": ["127.0.0.1"], "probecount": 3, "wait": 1}));
     let ping = coordinator
         .create(&owner, "ping", &probe_id, params, "json")
@@ -52,7 +52,7 @@ async fn on_sigterm_running_measurements_finish_and_the_probe_exits_0() {
     let results = coordinator.wait_stored(&ping, &pending).await;
     let under_way = |r: &&Value| {
         let at = measured_at(r);
-        at > terminated_at - TimeDelta::milliseconds(1500) && at <= terminated_at
+        at > terminated_at - TimeDelta::seconds(2) && at <= terminated_at
     };
     let finished_runs: Vec<&Value> = results.iter().filter(under_way).collect();
     let times: Vec<DateTime<Utc>> = results.iter().map(measured_at).collect();
