@@ -151,8 +151,9 @@ async fn stream_once(
             Ok(Some(Ok(frame))) => frame,
             _ => return,
         };
-        if let Message::Text(text) = frame {
-            if let Ok(ServerMessage::ResultAck(ack)) = ServerMessage::decode(&text) {
+        let Message::Text(text) = frame else { continue };
+        match ServerMessage::decode(&text) {
+            Ok(ServerMessage::ResultAck(ack)) => {
                 let n: usize = ack
                     .unique_code
                     .trim_start_matches("result-")
@@ -163,6 +164,12 @@ async fn stream_once(
                 }
                 in_flight -= 1;
             }
+            // Not stored (e.g. the store is busy): keep it, back off, re-send on a new link.
+            Ok(ServerMessage::Error(_)) => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                return;
+            }
+            _ => {}
         }
     }
 }
