@@ -128,7 +128,8 @@ unset PLADMED_TEST_SKIP_MONGODB
 
 cd "$repo"
 status=0
-cargo test --workspace --all-targets "$@" || status=$?
+# Every test binary runs even if an earlier one failed, so one run shows every failure.
+cargo test --workspace --all-targets --no-fail-fast "$@" || status=$?
 if ! kill -0 "$server_pid" 2>/dev/null; then
     cat "$workdir/secantusd.log" >&2
     log "error: secantusd died while the tests ran (log above)"

@@ -5,6 +5,13 @@
 //! this is what serialises concurrent debits of one balance. A commit whose outcome is unknown
 //! (`UnknownTransactionCommitResult`, e.g. the connection dropped) is committed again; committing
 //! is idempotent. Both are bounded, so a store that keeps failing surfaces as an error.
+//!
+//! A process killed between a transaction's first write and its commit leaves that transaction
+//! open on the server, holding its writes, until the server reaps it (MongoDB's
+//! `transactionLifetimeLimitSeconds`, 60 s by default; SecantusDB does the same). Until then every
+//! transaction touching the same documents (e.g. rewards to the same owner) conflicts; after the
+//! bounded retries the caller gets [`StoreError::Unavailable`] and retries later, which probes do
+//! on `store_unavailable`. Nothing is lost or doubled: the orphan is rolled back as a whole.
 
 use super::errors;
 use crate::store::{StoreError, StoreResult};
