@@ -216,3 +216,26 @@ async fn metrics_count_operations_results_frames_and_show_the_clock() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn welcome_carries_server_time_and_probes_show_their_clock_offset() {
+    let app = spawn_app().await;
+    let owner = app.user("clock@example.org").await;
+    let (probe_id, token) = app.probe(&owner).await;
+    let mut probe = app.open_link(&token).await;
+    probe.hello(10).await; // reports clock_offset_ms 0.5
+    let ServerMessage::Welcome(welcome) = probe.recv().await else {
+        panic!("expected welcome");
+    };
+    let skew = (Utc::now() - welcome.server_time).num_milliseconds().abs();
+    assert!(skew < 5_000, "server_time is {skew} ms off");
+    let (_, probes) = app.get("/probes", None).await;
+    let listed = probes
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["identifier"] == probe_id.as_str())
+        .unwrap();
+    assert_eq!(listed["clock_offset_ms"], json!(0.5));
+    app.stop().await;
+}
