@@ -7,8 +7,8 @@ use chrono::Utc;
 use chrony::{Chronyd, LOCAL_STRATUM};
 use pladmed::clock::{self, Clock};
 use pladmed::config::ClockSettings;
-use std::net::UdpSocket;
-use std::time::{Duration, Instant};
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 fn settings(server: String) -> ClockSettings {
     ClockSettings {
@@ -82,4 +82,53 @@ async fn an_unresolvable_server_is_reported_not_fatal() {
         health.message.contains("cannot resolve ntp.invalid:123"),
         "{health:?}"
     );
+}
+
+/// Seconds from the NTP epoch (1900) to the Unix epoch.
+const NTP_TO_UNIX_S: u64 = 2_208_988_800;
+
+/// `time` as an NTP timestamp (seconds since 1900, 32.32 fixed point).
+fn ntp_timestamp(time: SystemTime) -> [u8; 8] {
+    let since_unix = time.duration_since(UNIX_EPOCH).unwrap();
+    let seconds = (since_unix.as_secs() + NTP_TO_UNIX_S) as u32;
+    let fraction = ((u64::from(since_unix.subsec_nanos()) << 32) / 1_000_000_000) as u32;
+    let mut bytes = [0u8; 8];
+    bytes[..4].copy_from_slice(&seconds.to_be_bytes());
+    bytes[4..].copy_from_slice(&fraction.to_be_bytes());
+    bytes
+}
+
+/// A minimal stratum-2 NTP server whose clock runs `ahead` of ours.
+fn server_ahead_by(ahead: Duration) -> SocketAddr {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = socket.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut request = [0u8; 48];
+        while let Ok((48, client)) = socket.recv_from(&mut request) {
+            let now = ntp_timestamp(SystemTime::now() + ahead);
+            let mut reply = [0u8; 48];
+            reply[0] = 0b00_100_100; // no leap warning, version 4, mode 4 (server)
+            reply[1] = 2; // stratum
+            reply[12..16].copy_from_slice(b"GPS\0");
+            reply[16..24].copy_from_slice(&now); // reference
+            reply[24..32].copy_from_slice(&request[40..48]); // originate = client's transmit
+            reply[32..40].copy_from_slice(&now); // receive
+            reply[40..48].copy_from_slice(&now); // transmit
+            let _ = socket.send_to(&reply, client);
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_server_ahead_of_us_gives_a_positive_offset_beyond_the_limit() {
+    let server = server_ahead_by(Duration::from_millis(500));
+    let sample = clock::sample(&server.to_string()).await.expect("answers");
+    assert!((sample.offset_ms - 500.0).abs() < 50.0, "{sample:?}");
+    assert_eq!(sample.stratum, 2);
+    let clock = Clock::start(settings(server.to_string()));
+    wait_for(&clock, |s| s.last.is_some()).await;
+    let health = clock.health(Utc::now());
+    assert!(!health.healthy, "{health:?}");
+    assert!(health.message.contains("exceeds 100 ms"), "{health:?}");
 }
