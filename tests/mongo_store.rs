@@ -289,3 +289,15 @@ async fn acknowledged_writes_survive_a_server_crash_and_an_outage_is_unavailable
     let again = store.insert_result(&report, &paid).await.unwrap();
     assert_eq!(again, Insertion::Duplicate, "the unique index survived too");
 }
+
+#[tokio::test]
+async fn a_standalone_server_is_refused_at_connect() {
+    let Some(server) = mongo::OwnServer::start_with(&["--standalone"]) else {
+        return;
+    };
+    let refused = MongoStore::connect(&server.uri(), "standalone").await;
+    match refused {
+        Err(StoreError::Unavailable(message)) => assert!(message.contains("replica set")),
+        other => panic!("{:?}", other.err()),
+    }
+}

@@ -47,6 +47,7 @@ pub struct OwnServer {
     binary: std::path::PathBuf,
     storage: tempfile::TempDir,
     port: u16,
+    extra_args: Vec<String>,
     child: Option<std::process::Child>,
 }
 
@@ -54,6 +55,11 @@ impl OwnServer {
     /// Starts one, or `None` when MongoDB tests are skipped. Panics when `scripts/test.sh` did
     /// not say where `secantusd-py` is (`PLADMED_TEST_SECANTUSD`).
     pub fn start() -> Option<OwnServer> {
+        Self::start_with(&[])
+    }
+
+    /// Starts one with extra `secantusd-py` arguments (e.g. `--standalone`).
+    pub fn start_with(extra_args: &[&str]) -> Option<OwnServer> {
         mongo_uri()?;
         let binary = std::env::var_os("PLADMED_TEST_SECANTUSD")
             .expect("PLADMED_TEST_SECANTUSD is not set: run the tests with `bash scripts/test.sh`");
@@ -65,6 +71,7 @@ impl OwnServer {
             binary: binary.into(),
             storage: tempfile::tempdir().expect("temporary directory"),
             port,
+            extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
             child: None,
         };
         server.restart();
@@ -92,6 +99,7 @@ impl OwnServer {
             .arg("--storage-path")
             .arg(self.storage.path().join("data"))
             .args(["--sync-on-commit", "--log-level", "WARNING"])
+            .args(&self.extra_args)
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("secantusd-py starts");

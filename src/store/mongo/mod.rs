@@ -73,6 +73,7 @@ impl MongoStore {
             Some(SelectionCriteria::ReadPreference(ReadPreference::Primary));
         let client = Client::with_options(options).map_err(errors::from_driver)?;
         let db = client.database(database);
+        require_transactions(&db).await?;
         indexes::create(&db).await.map_err(errors::from_driver)?;
         Ok(MongoStore {
             users: db.collection(USERS),
@@ -89,6 +90,23 @@ impl MongoStore {
     fn raw(&self, name: &str) -> Collection<Document> {
         self.db.collection(name)
     }
+}
+
+/// Fails unless the server is a replica set member or a mongos: a standalone `mongod` refuses
+/// transactions, and finding out at startup beats failing every debit later.
+async fn require_transactions(db: &Database) -> StoreResult<()> {
+    let hello = db
+        .run_command(doc! { "hello": 1 })
+        .await
+        .map_err(errors::from_driver)?;
+    if hello.contains_key("setName") || hello.get_str("msg") == Ok("isdbgrid") {
+        return Ok(());
+    }
+    Err(StoreError::Unavailable(
+        "MongoDB runs standalone; pladmed needs a replica set for transactions \
+         (a one-node replica set is enough: start mongod with --replSet and run rs.initiate())"
+            .into(),
+    ))
 }
 
 #[async_trait]

@@ -91,7 +91,9 @@ pub(super) async fn run<C: ?Sized + Sync, T>(
             Ok(answer) => return answer,
             Err(failure) => failure,
         };
+        // A run whose commit may have happened is never repeated: it could apply twice.
         let retry = failure.contains_label(TRANSIENT_TRANSACTION_ERROR)
+            && !failure.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT)
             && runs < MAX_RUNS
             && !(errors::is_unreachable(&failure) && runs >= MAX_UNREACHABLE_RUNS);
         if !retry {
