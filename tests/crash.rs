@@ -96,6 +96,17 @@ async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: 
     body
 }
 
+fn hello() -> Message {
+    let hello = ProbeMessage::Hello(Hello {
+        protocol: PROTOCOL_VERSION,
+        agent: "crash-test".into(),
+        total_credits: 1_000_000,
+        in_use_credits: 0,
+        clock_offset_ms: None,
+    });
+    Message::text(hello.encode())
+}
+
 fn result_frame(operation: &str, n: usize) -> Message {
     let report = ProbeMessage::Result(ResultReport {
         operation_id: operation.into(),
@@ -120,14 +131,7 @@ async fn stream_once(
         tokio::time::sleep(Duration::from_millis(100)).await;
         return;
     };
-    let hello = ProbeMessage::Hello(Hello {
-        protocol: PROTOCOL_VERSION,
-        agent: "crash-test".into(),
-        total_credits: 1_000_000,
-        in_use_credits: 0,
-        clock_offset_ms: None,
-    });
-    if socket.send(Message::text(hello.encode())).await.is_err() {
+    if socket.send(hello()).await.is_err() {
         return;
     }
     let mut to_send = unacked.iter().copied().collect::<Vec<_>>().into_iter();
@@ -228,14 +232,7 @@ async fn crash_without_loss(env: Vec<(String, String)>, data_note: &str) {
 
     // Connect once so that the probe is available, then create the operation.
     let (mut socket, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
-    let hello = ProbeMessage::Hello(Hello {
-        protocol: PROTOCOL_VERSION,
-        agent: "crash-test".into(),
-        total_credits: 1_000_000,
-        in_use_credits: 0,
-        clock_offset_ms: None,
-    });
-    socket.send(Message::text(hello.encode())).await.unwrap();
+    socket.send(hello()).await.unwrap();
     socket.next().await.unwrap().unwrap();
     let stop = (Utc::now() + chrono::Duration::minutes(30))
         .format("%d/%m/%Y %H:%M")

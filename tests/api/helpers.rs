@@ -102,26 +102,21 @@ impl TestApp {
         self.call(Method::POST, path, token, Some(body)).await
     }
 
+    /// Logs in with the test password; returns the access token.
+    pub async fn login(&self, email: &str) -> String {
+        let credentials = json!({"email": email, "password": PASSWORD});
+        let (status, body) = self.post("/login", None, credentials).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["access_token"].as_str().unwrap().to_string()
+    }
+
     /// Registers and logs in a user.
     pub async fn user(&self, email: &str) -> Account {
-        let (status, user) = self
-            .post(
-                "/register",
-                None,
-                json!({"email": email, "password": PASSWORD}),
-            )
-            .await;
+        let credentials = json!({"email": email, "password": PASSWORD});
+        let (status, user) = self.post("/register", None, credentials).await;
         assert_eq!(status, StatusCode::CREATED, "{user}");
-        let (status, body) = self
-            .post(
-                "/login",
-                None,
-                json!({"email": email, "password": PASSWORD}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
         Account {
-            token: body["access_token"].as_str().unwrap().to_string(),
+            token: self.login(email).await,
             id: user["_id"].as_str().unwrap().to_string(),
         }
     }
@@ -131,16 +126,8 @@ impl TestApp {
         let user = pladmed::accounts::register(self.store.as_ref(), email, PASSWORD, true)
             .await
             .unwrap();
-        let (status, body) = self
-            .post(
-                "/login",
-                None,
-                json!({"email": email, "password": PASSWORD}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
         Account {
-            token: body["access_token"].as_str().unwrap().to_string(),
+            token: self.login(email).await,
             id: user.id.to_string(),
         }
     }
