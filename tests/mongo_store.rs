@@ -190,6 +190,7 @@ async fn content_round_trips_as_ordinary_json() {
         json!("plain text output"),
         json!(null),
         json!(1.0e300),
+        json!({ "$numberLong": "5", "$date": 5, "a.b": { "$set": 1 } }),
     ];
     let mut stored = Vec::new();
     for (i, content) in contents.into_iter().enumerate() {

@@ -5,6 +5,7 @@
 //! `_id` order is creation order. Amounts are 64-bit signed integers, times BSON dates (whole
 //! milliseconds), locations GeoJSON points.
 
+use super::json;
 use crate::credits::Credits;
 use crate::probes::Location;
 use crate::store::{
@@ -12,10 +13,9 @@ use crate::store::{
     StoreResult, User,
 };
 use bson::oid::ObjectId;
-use bson::{Bson, DateTime, Document};
+use bson::{DateTime, RawBson, RawDocumentBuf};
 use probe_protocol::{ContentFormat, OperationKind, ResultFormat};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 /// A `users` document.
 #[derive(Debug, Serialize, Deserialize)]
@@ -147,7 +147,7 @@ pub(super) struct OperationDoc {
     #[serde(rename = "_id")]
     id: ObjectId,
     operation: OperationKind,
-    params: Document,
+    params: RawDocumentBuf,
     probes: Vec<ObjectId>,
     owner: ObjectId,
     credits: i64,
@@ -163,7 +163,7 @@ impl TryFrom<&Operation> for OperationDoc {
         Ok(OperationDoc {
             id: operation.id.oid(),
             operation: operation.kind,
-            params: bson::to_document(&operation.params)
+            params: json::to_raw_document(&operation.params)
                 .map_err(|e| unstorable("operation params", e))?,
             probes: operation.probes.iter().map(|p| p.oid()).collect(),
             owner: operation.owner.oid(),
@@ -184,8 +184,7 @@ impl TryFrom<OperationDoc> for Operation {
             id: doc.id.into(),
             owner: doc.owner.into(),
             kind: doc.operation,
-            params: bson::from_document::<Map<String, Value>>(doc.params)
-                .map_err(|e| bad(e.to_string()))?,
+            params: json::from_raw_document(doc.params).map_err(bad)?,
             probes: doc.probes.into_iter().map(Into::into).collect(),
             credits: Credits::from_stored(doc.credits).map_err(|e| bad(e.to_string()))?,
             credits_per_probe: unsigned("credits_per_probe", doc.credits_per_probe).map_err(bad)?,
@@ -223,7 +222,7 @@ pub(super) struct ResultDoc {
     probe: ObjectId,
     unique_code: String,
     format: ContentFormat,
-    content: Bson,
+    content: RawBson,
     error: Option<String>,
     measured_at: DateTime,
     received_at: DateTime,
@@ -238,7 +237,7 @@ impl TryFrom<&MeasurementResult> for ResultDoc {
             probe: result.probe.oid(),
             unique_code: result.unique_code.clone(),
             format: result.format,
-            content: bson::to_bson(&result.content).map_err(|e| unstorable("result content", e))?,
+            content: json::to_raw(&result.content).map_err(|e| unstorable("result content", e))?,
             error: result.error.clone(),
             measured_at: DateTime::from_chrono(result.measured_at),
             received_at: DateTime::from_chrono(result.received_at),
@@ -255,8 +254,7 @@ impl TryFrom<ResultDoc> for MeasurementResult {
             probe: doc.probe.into(),
             unique_code: doc.unique_code,
             format: doc.format,
-            content: bson::from_bson::<Value>(doc.content)
-                .map_err(|e| corrupt("result", doc.id, e))?,
+            content: json::from_raw(doc.content).map_err(|e| corrupt("result", doc.id, e))?,
             error: doc.error,
             measured_at: doc.measured_at.to_chrono(),
             received_at: doc.received_at.to_chrono(),
@@ -280,7 +278,7 @@ fn corrupt(what: &str, id: ObjectId, cause: impl std::fmt::Display) -> StoreErro
 
 /// A value BSON cannot represent (e.g. an integer past `i64::MAX`, a key with a NUL byte):
 /// retrying cannot help, so it is not [`StoreError::Unavailable`].
-fn unstorable(what: &str, cause: bson::ser::Error) -> StoreError {
+fn unstorable(what: &str, cause: String) -> StoreError {
     StoreError::Corrupt(format!("{what} cannot be stored in MongoDB: {cause}"))
 }
 
@@ -294,7 +292,7 @@ mod tests {
         for state in [Assigned, Accepted, Finished] {
             assert_eq!(
                 bson::to_bson(&state).unwrap(),
-                Bson::from(state_name(state))
+                bson::Bson::from(state_name(state))
             );
         }
     }

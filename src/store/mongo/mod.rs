@@ -11,6 +11,7 @@ mod accounts;
 mod documents;
 mod errors;
 mod indexes;
+mod json;
 mod operations;
 mod probes;
 mod results;
