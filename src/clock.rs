@@ -150,13 +150,23 @@ fn record(
                     "clock sampled"
                 );
             }
+            let recovered = status.borrow().last_error.is_some();
+            if recovered {
+                tracing::info!(server, "clock sampling works again");
+            }
             status.send_modify(|s| {
                 s.last = Some(sample);
                 s.last_error = None;
             });
         }
+        // Warn once per outage, not at every interval: a development machine without a local
+        // NTP server would otherwise log the same line forever.
+        Err(error) if status.borrow().last_error.is_some() => {
+            tracing::debug!(server, %error, "clock sample failed again");
+            status.send_modify(|s| s.last_error = Some(error.to_string()));
+        }
         Err(error) => {
-            tracing::warn!(server, %error, "clock sample failed");
+            tracing::warn!(server, %error, "clock sample failed; /health reports ntp as unhealthy");
             status.send_modify(|s| s.last_error = Some(error.to_string()));
         }
     }
