@@ -24,16 +24,6 @@ pub(super) async fn insert_user(store: &MongoStore, user: &User) -> StoreResult<
     }
 }
 
-/// The one user matching `filter`.
-pub(super) async fn find_user(store: &MongoStore, filter: Document) -> StoreResult<Option<User>> {
-    let found = store
-        .users
-        .find_one(filter)
-        .await
-        .map_err(errors::from_driver)?;
-    found.map(User::try_from).transpose()
-}
-
 /// One `find_one_and_update`, so the returned balance is exactly the one this call produced.
 pub(super) async fn add_credits(
     store: &MongoStore,

@@ -14,6 +14,7 @@ mod indexes;
 mod json;
 mod operations;
 mod probes;
+mod queries;
 mod results;
 mod transaction;
 
@@ -110,6 +111,11 @@ async fn require_transactions(db: &Database) -> StoreResult<()> {
     ))
 }
 
+/// Matches the documents of `owner`, or every document.
+fn of_owner(owner: Option<UserId>) -> Document {
+    owner.map(|o| doc! { "owner": o.oid() }).unwrap_or_default()
+}
+
 #[async_trait]
 impl Store for MongoStore {
     async fn insert_user(&self, user: &User) -> StoreResult<()> {
@@ -117,11 +123,13 @@ impl Store for MongoStore {
     }
 
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
-        accounts::find_user(self, doc! { "email": email.as_str() }).await
+        let found = queries::find_one(&self.users, doc! { "email": email.as_str() }).await?;
+        found.map(User::try_from).transpose()
     }
 
     async fn user(&self, id: UserId) -> StoreResult<Option<User>> {
-        accounts::find_user(self, doc! { "_id": id.oid() }).await
+        let found = queries::find_one(&self.users, doc! { "_id": id.oid() }).await?;
+        found.map(User::try_from).transpose()
     }
 
     async fn add_credits(&self, id: UserId, amount: Credits) -> StoreResult<Option<User>> {
@@ -133,11 +141,13 @@ impl Store for MongoStore {
     }
 
     async fn probe(&self, id: ProbeId) -> StoreResult<Option<Probe>> {
-        probes::probe(self, id).await
+        let found = queries::find_one(&self.probes, doc! { "_id": id.oid() }).await?;
+        found.map(Probe::try_from).transpose()
     }
 
     async fn probes(&self, owner: Option<UserId>) -> StoreResult<Vec<Probe>> {
-        probes::probes(self, owner).await
+        let docs = queries::find_in_order(&self.probes, of_owner(owner), None).await?;
+        docs.into_iter().map(Probe::try_from).collect()
     }
 
     async fn link_up(&self, id: ProbeId, link: &Link) -> StoreResult<()> {
@@ -157,12 +167,13 @@ impl Store for MongoStore {
     }
 
     async fn operation(&self, id: OperationId) -> StoreResult<Option<Operation>> {
-        operations::operation(self, id).await
+        let found = queries::find_one(&self.operations, doc! { "_id": id.oid() }).await?;
+        found.map(Operation::try_from).transpose()
     }
 
     async fn operations(&self, owner: Option<UserId>) -> StoreResult<Vec<Operation>> {
-        let filter = owner.map(|o| doc! { "owner": o.oid() }).unwrap_or_default();
-        operations::operations(self, filter).await
+        let docs = queries::find_in_order(&self.operations, of_owner(owner), None).await?;
+        docs.into_iter().map(Operation::try_from).collect()
     }
 
     async fn pending_operations(

@@ -4,12 +4,11 @@ use super::accounts;
 use super::documents::{state_name, AssignmentDoc, OperationDoc};
 use super::probes::{adjust_in_use, InUse};
 use super::transaction::{self, Abort};
-use super::{errors, MongoStore};
+use super::{errors, queries, MongoStore};
 use crate::ids::{OperationId, ProbeId};
 use crate::store::{AssignmentState, Operation, StoreError, StoreResult};
 use bson::{doc, DateTime as BsonDateTime, Document};
 use chrono::{DateTime, Utc};
-use futures::TryStreamExt;
 use std::collections::HashSet;
 
 /// The debit, the operation and its assignments in one transaction: a crash or a refusal in
@@ -61,35 +60,6 @@ fn assignments_of(operation: &Operation) -> Vec<AssignmentDoc> {
         .collect()
 }
 
-pub(super) async fn operation(
-    store: &MongoStore,
-    id: OperationId,
-) -> StoreResult<Option<Operation>> {
-    let found = store
-        .operations
-        .find_one(doc! { "_id": id.oid() })
-        .await
-        .map_err(errors::from_driver)?;
-    found.map(Operation::try_from).transpose()
-}
-
-/// Operations matching `filter`, in `_id` order, which is creation order.
-pub(super) async fn operations(
-    store: &MongoStore,
-    filter: Document,
-) -> StoreResult<Vec<Operation>> {
-    let docs: Vec<OperationDoc> = store
-        .operations
-        .find(filter)
-        .sort(doc! { "_id": 1 })
-        .await
-        .map_err(errors::from_driver)?
-        .try_collect()
-        .await
-        .map_err(errors::from_driver)?;
-    docs.into_iter().map(Operation::try_from).collect()
-}
-
 /// Two reads, not one snapshot: an assignment created or accepted between them is simply seen
 /// (or not) by the next call, as it would be had it happened a moment later.
 pub(super) async fn pending_operations(
@@ -101,14 +71,7 @@ pub(super) async fn pending_operations(
         "probe": probe.oid(),
         "state": state_name(AssignmentState::Assigned),
     };
-    let assignments: Vec<AssignmentDoc> = store
-        .assignments
-        .find(assigned)
-        .await
-        .map_err(errors::from_driver)?
-        .try_collect()
-        .await
-        .map_err(errors::from_driver)?;
+    let assignments = queries::find_in_order(&store.assignments, assigned, None).await?;
     if assignments.is_empty() {
         return Ok(Vec::new());
     }
@@ -117,7 +80,8 @@ pub(super) async fn pending_operations(
         "_id": { "$in": ids },
         "stop_time": { "$gt": BsonDateTime::from_chrono(now) },
     };
-    operations(store, filter).await
+    let docs = queries::find_in_order(&store.operations, filter, None).await?;
+    docs.into_iter().map(Operation::try_from).collect()
 }
 
 pub(super) async fn assignment(
@@ -125,11 +89,7 @@ pub(super) async fn assignment(
     operation: OperationId,
     probe: ProbeId,
 ) -> StoreResult<Option<AssignmentState>> {
-    let found = store
-        .assignments
-        .find_one(assignment_key(operation, probe))
-        .await
-        .map_err(errors::from_driver)?;
+    let found = queries::find_one(&store.assignments, assignment_key(operation, probe)).await?;
     Ok(found.map(|a| a.state))
 }
 

@@ -6,10 +6,9 @@
 use super::documents::{LinkDoc, ProbeDoc};
 use super::transaction::Abort;
 use super::{errors, MongoStore};
-use crate::ids::{ProbeId, UserId};
+use crate::ids::ProbeId;
 use crate::store::{Link, Probe, StoreError, StoreResult};
 use bson::{doc, Bson, Document};
-use futures::TryStreamExt;
 use mongodb::ClientSession;
 
 /// The in-use credits of a probe's link.
@@ -21,30 +20,6 @@ pub(super) async fn insert_probe(store: &MongoStore, probe: &Probe) -> StoreResu
         Err(e) if errors::duplicate_key(&e).is_some() => Err(StoreError::Duplicate("probe")),
         Err(e) => Err(errors::from_driver(e)),
     }
-}
-
-pub(super) async fn probe(store: &MongoStore, id: ProbeId) -> StoreResult<Option<Probe>> {
-    let found = store
-        .probes
-        .find_one(doc! { "_id": id.oid() })
-        .await
-        .map_err(errors::from_driver)?;
-    found.map(Probe::try_from).transpose()
-}
-
-/// Probes in `_id` order, which is creation order.
-pub(super) async fn probes(store: &MongoStore, owner: Option<UserId>) -> StoreResult<Vec<Probe>> {
-    let filter = owner.map(|o| doc! { "owner": o.oid() }).unwrap_or_default();
-    let docs: Vec<ProbeDoc> = store
-        .probes
-        .find(filter)
-        .sort(doc! { "_id": 1 })
-        .await
-        .map_err(errors::from_driver)?
-        .try_collect()
-        .await
-        .map_err(errors::from_driver)?;
-    docs.into_iter().map(Probe::try_from).collect()
 }
 
 /// Replaces the link; [`StoreError::NotFound`] if there is no such probe.

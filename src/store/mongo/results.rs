@@ -3,11 +3,10 @@
 use super::accounts;
 use super::documents::ResultDoc;
 use super::transaction::{self, Abort};
-use super::{errors, indexes, MongoStore};
+use super::{errors, indexes, queries, MongoStore};
 use crate::ids::{OperationId, ResultId};
 use crate::store::{Insertion, MeasurementResult, Reward, StoreError, StoreResult};
 use bson::doc;
-use futures::TryStreamExt;
 
 /// The unique index decides what is a duplicate, not a prior read: two copies of one result
 /// inserted concurrently conflict, and the one run again meets the committed copy's key.
@@ -60,15 +59,7 @@ pub(super) async fn results(
     if let Some(after) = after {
         filter.insert("_id", doc! { "$gt": after.oid() });
     }
-    let docs: Vec<ResultDoc> = store
-        .results
-        .find(filter)
-        .sort(doc! { "_id": 1 })
-        .limit(i64::try_from(limit).unwrap_or(i64::MAX))
-        .await
-        .map_err(errors::from_driver)?
-        .try_collect()
-        .await
-        .map_err(errors::from_driver)?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let docs = queries::find_in_order(&store.results, filter, Some(limit)).await?;
     docs.into_iter().map(MeasurementResult::try_from).collect()
 }

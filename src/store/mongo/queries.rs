@@ -1,0 +1,47 @@
+//! Reads shared by every collection.
+
+use super::errors;
+use crate::store::StoreResult;
+use bson::{doc, Document};
+use futures::TryStreamExt;
+use mongodb::options::FindOptions;
+use mongodb::Collection;
+use serde::de::DeserializeOwned;
+
+/// The one document matching `filter`.
+pub(super) async fn find_one<D>(
+    collection: &Collection<D>,
+    filter: Document,
+) -> StoreResult<Option<D>>
+where
+    D: DeserializeOwned + Send + Sync,
+{
+    collection
+        .find_one(filter)
+        .await
+        .map_err(errors::from_driver)
+}
+
+/// The documents matching `filter` in `_id` order, which is creation order (ObjectIds grow),
+/// at most `limit` of them.
+pub(super) async fn find_in_order<D>(
+    collection: &Collection<D>,
+    filter: Document,
+    limit: Option<i64>,
+) -> StoreResult<Vec<D>>
+where
+    D: DeserializeOwned + Send + Sync,
+{
+    let options = FindOptions::builder()
+        .sort(doc! { "_id": 1 })
+        .limit(limit)
+        .build();
+    collection
+        .find(filter)
+        .with_options(options)
+        .await
+        .map_err(errors::from_driver)?
+        .try_collect()
+        .await
+        .map_err(errors::from_driver)
+}
