@@ -77,6 +77,27 @@ pub struct Settings {
     pub metrics_code: Option<String>,
     /// `PLADMED_LOG`: log filter in `tracing` env-filter syntax, e.g. `info,pladmed=debug`.
     pub log_filter: String,
+    /// Abuse limits: rates and connection counts per client address and in total.
+    pub limits: Limits,
+}
+
+/// What one client may cost the server before it is refused (docs/security.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// `PLADMED_AUTH_RATE_PER_MINUTE`: POST /login and /register per client address and minute
+    /// (also the burst); more answer 429 with Retry-After.
+    pub auth_rate_per_minute: u32,
+    /// `PLADMED_WS_MAX_PER_ADDRESS`: open probe links per client address; more answer 429
+    /// before the upgrade.
+    pub ws_per_address: usize,
+    /// `PLADMED_WS_MAX_CONNECTIONS`: open probe links in total; more answer 503 before the
+    /// upgrade.
+    pub ws_total: usize,
+    /// `PLADMED_HELLO_TIMEOUT_S`: how long a probe has to say hello after the upgrade.
+    pub hello_timeout: Duration,
+    /// `PLADMED_PROBE_FRAMES_PER_S`: messages per second one probe may send (also the burst);
+    /// more close the link with 4005.
+    pub probe_frames_per_s: u32,
 }
 
 /// How the server watches its own clock.
@@ -113,6 +134,11 @@ pub const VARIABLES: &[&str] = &[
     "PLADMED_HEALTH_CODE",
     "PLADMED_METRICS_CODE",
     "PLADMED_LOG",
+    "PLADMED_AUTH_RATE_PER_MINUTE",
+    "PLADMED_WS_MAX_PER_ADDRESS",
+    "PLADMED_WS_MAX_CONNECTIONS",
+    "PLADMED_HELLO_TIMEOUT_S",
+    "PLADMED_PROBE_FRAMES_PER_S",
 ];
 
 /// The variables that are secrets and may also be given as `NAME_FILE`.
@@ -215,6 +241,7 @@ impl Settings {
             health_code: access_code(&env, "PLADMED_HEALTH_CODE", mode)?,
             metrics_code: access_code(&env, "PLADMED_METRICS_CODE", mode)?,
             log_filter: log_filter(&env)?,
+            limits: limits(&env)?,
         })
     }
 
@@ -269,6 +296,16 @@ fn clock_settings(env: &Env) -> Result<ClockSettings, ConfigError> {
         ntp_server,
         interval: Duration::from_secs(env.bounded("PLADMED_NTP_INTERVAL", 64, 1, 86_400)?),
         max_offset_ms,
+    })
+}
+
+fn limits(env: &Env) -> Result<Limits, ConfigError> {
+    Ok(Limits {
+        auth_rate_per_minute: env.bounded("PLADMED_AUTH_RATE_PER_MINUTE", 20, 1, 1_000_000)? as u32,
+        ws_per_address: env.bounded("PLADMED_WS_MAX_PER_ADDRESS", 32, 1, 1 << 20)? as usize,
+        ws_total: env.bounded("PLADMED_WS_MAX_CONNECTIONS", 10_000, 1, 1 << 24)? as usize,
+        hello_timeout: Duration::from_secs(env.bounded("PLADMED_HELLO_TIMEOUT_S", 10, 1, 600)?),
+        probe_frames_per_s: env.bounded("PLADMED_PROBE_FRAMES_PER_S", 500, 1, 1_000_000)? as u32,
     })
 }
 
@@ -383,6 +420,11 @@ mod tests {
             ("PLADMED_HEALTH_CODE", "short"),
             ("PLADMED_METRICS_CODE", "short"),
             ("PLADMED_LOG", "pladmed=loud"),
+            ("PLADMED_AUTH_RATE_PER_MINUTE", "0"),
+            ("PLADMED_WS_MAX_PER_ADDRESS", "0"),
+            ("PLADMED_WS_MAX_CONNECTIONS", "0"),
+            ("PLADMED_HELLO_TIMEOUT_S", "0"),
+            ("PLADMED_PROBE_FRAMES_PER_S", "0"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var);

@@ -45,6 +45,10 @@ pub mod close {
     /// The probe did not read its frames fast enough and its outgoing queue filled up; it is
     /// disconnected so that it cannot slow down or bloat the coordinator. Reconnect.
     pub const TOO_SLOW: u16 = 4004;
+    /// The probe sent more messages per second than the coordinator allows
+    /// (`PLADMED_PROBE_FRAMES_PER_S`); it is disconnected so that one flooding probe cannot
+    /// starve the others. Reconnect with backoff and send less often.
+    pub const RATE_LIMITED: u16 = 4005;
 }
 
 /// A message a probe sends to the coordinator.

@@ -24,6 +24,12 @@ pub enum ApiError {
     /// 404: the thing does not exist (the original also answers 404 to wrong credentials).
     #[error("{0}")]
     NotFound(String),
+    /// 429: this client sent too many requests of this kind; retry after `retry_after_s`.
+    #[error("too many requests: retry in {retry_after_s} s")]
+    TooManyRequests {
+        /// Seconds until a retry can succeed (sent as `Retry-After`).
+        retry_after_s: u64,
+    },
     /// 503: the store cannot be reached; retry later.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -72,6 +78,7 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -87,7 +94,13 @@ pub fn error_reply(status: StatusCode, message: &str) -> warp::reply::Response {
 /// Turns every rejection, ours or warp's, into a JSON error reply.
 pub async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Infallible> {
     if let Some(error) = rejection.find::<ApiError>() {
-        return Ok(error_reply(error.status(), &error.to_string()));
+        let mut reply = error_reply(error.status(), &error.to_string());
+        if let ApiError::TooManyRequests { retry_after_s } = error {
+            reply
+                .headers_mut()
+                .insert(warp::http::header::RETRY_AFTER, (*retry_after_s).into());
+        }
+        return Ok(reply);
     }
     let (status, message) = if rejection.is_not_found() {
         (StatusCode::NOT_FOUND, "Not found".to_string())

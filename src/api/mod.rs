@@ -8,6 +8,7 @@ mod monitoring;
 pub mod openapi;
 mod operations;
 mod probes;
+mod rate_limit;
 mod views;
 
 pub use error::ApiError;
@@ -49,13 +50,16 @@ fn query() -> impl Filter<Extract = (HashMap<String, String>,), Error = Rejectio
 }
 
 fn accounts(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    let limit = rate_limit::AuthRateLimit::per_minute(state.settings.limits.auth_rate_per_minute);
     let register = warp::path!("register")
         .and(warp::post())
+        .and(limit.filter())
         .and(with_state(state.clone()))
         .and(json_body())
         .and_then(accounts::register);
     let login = warp::path!("login")
         .and(warp::post())
+        .and(limit.filter())
         .and(with_state(state.clone()))
         .and(json_body())
         .and_then(accounts::login);

@@ -9,9 +9,6 @@ use probe_protocol::{close, Hello, ProbeMessage, PROTOCOL_VERSION};
 use std::time::Duration;
 use warp::ws::WebSocket;
 
-/// How long a probe has to say hello after the upgrade.
-const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Close code for "the server cannot serve you right now" (standard "try again later").
 pub const TRY_AGAIN_LATER: u16 = 1013;
 
@@ -39,13 +36,17 @@ pub async fn authenticate(state: &AppState, token: Option<&str>) -> Result<Probe
     Ok(probe)
 }
 
-/// Waits for a valid `hello`.
-pub async fn hello(stream: &mut SplitStream<WebSocket>) -> Result<Hello, Refusal> {
+/// Waits up to `timeout` for a valid `hello`: a client that upgrades and then stays silent
+/// must not hold a link slot for long.
+pub async fn hello(
+    stream: &mut SplitStream<WebSocket>,
+    timeout: Duration,
+) -> Result<Hello, Refusal> {
     let violation = |reason: String| (close::PROTOCOL_VIOLATION, reason);
     let text = loop {
-        let next = tokio::time::timeout(HELLO_TIMEOUT, stream.next())
+        let next = tokio::time::timeout(timeout, stream.next())
             .await
-            .map_err(|_| violation(format!("no hello within {} s", HELLO_TIMEOUT.as_secs())))?;
+            .map_err(|_| violation(format!("no hello within {} s", timeout.as_secs())))?;
         match classify(next) {
             Incoming::Text(text) => break text,
             Incoming::Alive => continue,

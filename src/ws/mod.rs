@@ -4,13 +4,17 @@
 //! handshake, delivers pending operations and then handles the probe's messages, while `writer`
 //! is the single task that writes to the socket.
 
+mod admission;
 mod frames;
 mod handshake;
 mod session;
 mod writer;
 
 use crate::state::AppState;
+use admission::{Full, LinkSlots, Slot};
 use std::collections::HashMap;
+use std::net::SocketAddr;
+use warp::http::StatusCode;
 use warp::{Filter, Rejection, Reply};
 
 /// The `GET /probe/ws` route. The token comes from `Authorization: Bearer` or `?token=`.
@@ -32,7 +36,26 @@ fn not_an_upgrade() -> impl Filter<Extract = (impl Reply,), Error = Rejection> +
     })
 }
 
+/// The JSON refusal of a link the server has no slot for; the probe retries with backoff.
+fn refuse(full: Full) -> warp::reply::Response {
+    let (status, message) = match full {
+        Full::Address => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many probe links from this address",
+        ),
+        Full::Server => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server holds as many probe links as it may",
+        ),
+    };
+    let body = warp::reply::json(&serde_json::json!({ "Error": message }));
+    let reply = warp::reply::with_status(body, status);
+    warp::reply::with_header(reply, "retry-after", "10").into_response()
+}
+
 fn upgrade(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    let limits = &state.settings.limits;
+    let slots = LinkSlots::new(limits.ws_per_address, limits.ws_total);
     warp::path!("probe" / "ws")
         .and(warp::get())
         .and(warp::ws())
@@ -43,11 +66,20 @@ fn upgrade(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Reje
                 .unify(),
         )
         .and(warp::any().map(move || state.clone()))
+        .and(
+            warp::addr::remote()
+                .map(move |peer: Option<SocketAddr>| slots.take(peer.map(|p| p.ip()))),
+        )
         .map(
             |ws: warp::ws::Ws,
              authorization: Option<String>,
              query: HashMap<String, String>,
-             state: AppState| {
+             state: AppState,
+             slot: Result<Slot, Full>| {
+                let slot = match slot {
+                    Ok(slot) => slot,
+                    Err(full) => return refuse(full),
+                };
                 let token = authorization
                     .as_deref()
                     .and_then(|value| value.strip_prefix("Bearer "))
@@ -58,8 +90,12 @@ fn upgrade(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Reje
                     .max_frame_size(limit)
                     .on_upgrade(move |socket| {
                         let links = state.links.clone();
-                        links.track_future(session::run(socket, token, state))
+                        links.track_future(async move {
+                            session::run(socket, token, state).await;
+                            drop(slot);
+                        })
                     })
+                    .into_response()
             },
         )
 }

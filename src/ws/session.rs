@@ -10,9 +10,11 @@ use crate::store::{AssignmentState, Insertion, Link, Probe, SessionId, StoreErro
 use chrono::Utc;
 use futures::stream::SplitStream;
 use futures::{SinkExt, StreamExt};
+use governor::{Quota, RateLimiter};
 use probe_protocol::{
     close, error_code, ErrorNotice, Hello, ProbeMessage, ResultAck, ServerMessage, Welcome,
 };
+use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use warp::ws::{Message, WebSocket};
@@ -24,7 +26,7 @@ const CLOSE_GRACE: Duration = Duration::from_secs(5);
 pub async fn run(socket: WebSocket, token: Option<String>, state: AppState) {
     let (mut sink, mut stream) = socket.split();
     let admitted = match handshake::authenticate(&state, token.as_deref()).await {
-        Ok(probe) => handshake::hello(&mut stream)
+        Ok(probe) => handshake::hello(&mut stream, state.settings.limits.hello_timeout)
             .await
             .map(|hello| (probe, hello)),
         Err(refusal) => Err(refusal),
@@ -138,10 +140,18 @@ impl Connected<'_> {
         let period = self.state.settings.heartbeat;
         let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         let mut last_seen = Instant::now();
+        let per_second = self.state.settings.limits.probe_frames_per_s;
+        let rate = RateLimiter::direct(Quota::per_second(
+            NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN),
+        ));
         loop {
             tokio::select! {
                 item = stream.next() => {
                     last_seen = Instant::now();
+                    if rate.check().is_err() {
+                        let reason = format!("more than {per_second} messages per second");
+                        return Some((close::RATE_LIMITED, reason));
+                    }
                     match classify(item) {
                         Incoming::Text(text) => {
                             self.state.telemetry.frames_in.inc();

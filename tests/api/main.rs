@@ -3,7 +3,9 @@
 mod helpers;
 
 mod auth;
+mod authorization;
 mod concurrency;
+mod limits;
 mod monitoring;
 mod openapi;
 mod probe_link;
