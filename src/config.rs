@@ -98,6 +98,12 @@ pub struct Limits {
     /// `PLADMED_PROBE_FRAMES_PER_S`: messages per second one probe may send (also the burst);
     /// more close the link with 4005.
     pub probe_frames_per_s: u32,
+    /// `PLADMED_HEADER_TIMEOUT_S`: a connection must send a complete request head within this
+    /// time, or it is closed.
+    pub header_timeout: Duration,
+    /// `PLADMED_REQUEST_TIMEOUT_S`: a request must be received and answered within this time,
+    /// or it gets 408.
+    pub request_timeout: Duration,
 }
 
 /// How the server watches its own clock.
@@ -139,6 +145,8 @@ pub const VARIABLES: &[&str] = &[
     "PLADMED_WS_MAX_CONNECTIONS",
     "PLADMED_HELLO_TIMEOUT_S",
     "PLADMED_PROBE_FRAMES_PER_S",
+    "PLADMED_HEADER_TIMEOUT_S",
+    "PLADMED_REQUEST_TIMEOUT_S",
 ];
 
 /// The variables that are secrets and may also be given as `NAME_FILE`.
@@ -306,6 +314,13 @@ fn limits(env: &Env) -> Result<Limits, ConfigError> {
         ws_total: env.bounded("PLADMED_WS_MAX_CONNECTIONS", 10_000, 1, 1 << 24)? as usize,
         hello_timeout: Duration::from_secs(env.bounded("PLADMED_HELLO_TIMEOUT_S", 10, 1, 600)?),
         probe_frames_per_s: env.bounded("PLADMED_PROBE_FRAMES_PER_S", 500, 1, 1_000_000)? as u32,
+        header_timeout: Duration::from_secs(env.bounded("PLADMED_HEADER_TIMEOUT_S", 10, 1, 600)?),
+        request_timeout: Duration::from_secs(env.bounded(
+            "PLADMED_REQUEST_TIMEOUT_S",
+            60,
+            1,
+            3600,
+        )?),
     })
 }
 
@@ -425,6 +440,8 @@ mod tests {
             ("PLADMED_WS_MAX_CONNECTIONS", "0"),
             ("PLADMED_HELLO_TIMEOUT_S", "0"),
             ("PLADMED_PROBE_FRAMES_PER_S", "0"),
+            ("PLADMED_HEADER_TIMEOUT_S", "0"),
+            ("PLADMED_REQUEST_TIMEOUT_S", "0"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var);

@@ -23,6 +23,8 @@ pub mod ids;
 pub mod operations;
 /// Probes: location and the public view of a probe.
 pub mod probes;
+/// The HTTP accept loop with header and request timeouts.
+pub mod server;
 /// Building and running a server from its settings.
 pub mod startup;
 /// Shared services handed to handlers and probe links.

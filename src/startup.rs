@@ -108,14 +108,13 @@ impl Application {
         let hub = state.hub.clone();
         let links = state.links.clone();
         let (stop_accepting, accepting_stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(
-            warp::serve(routes)
-                .incoming(listener)
-                .graceful(async move {
-                    let _ = accepting_stopped.await;
-                })
-                .run(),
-        );
+        let limits = state.settings.limits.clone();
+        let server = tokio::spawn(async move {
+            crate::server::serve(listener, routes, &limits, async move {
+                let _ = accepting_stopped.await;
+            })
+            .await;
+        });
         shutdown.await;
         tracing::info!(
             links = hub.connected(),

@@ -47,7 +47,7 @@ impl AuthRateLimit {
     /// Passes while the caller's address is within its quota, else rejects with 429.
     pub fn filter(&self) -> impl Filter<Extract = (), Error = Rejection> + Clone {
         let limit = self.clone();
-        warp::addr::remote()
+        crate::server::peer()
             .and_then(move |peer: Option<SocketAddr>| {
                 let limit = limit.clone();
                 async move {

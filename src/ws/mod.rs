@@ -67,7 +67,7 @@ fn upgrade(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Reje
         )
         .and(warp::any().map(move || state.clone()))
         .and(
-            warp::addr::remote()
+            crate::server::peer()
                 .map(move |peer: Option<SocketAddr>| slots.take(peer.map(|p| p.ip()))),
         )
         .map(

@@ -320,3 +320,48 @@ async fn floods_are_cut_and_a_well_behaved_probe_stays_fast() {
     );
     app.stop().await;
 }
+
+/// Reads from a raw connection until the server closes it; returns what it sent.
+async fn read_until_closed(stream: &mut TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    let _ = tokio::time::timeout(WAIT, stream.read_to_end(&mut received))
+        .await
+        .expect("the server closes the connection in time");
+    String::from_utf8_lossy(&received).into_owned()
+}
+
+#[tokio::test]
+async fn slow_loris_headers_and_bodies_are_cut_and_others_are_served() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app_with(|s| {
+        s.limits.header_timeout = Duration::from_secs(1);
+        s.limits.request_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let started = Instant::now();
+    let mut slow_head = TcpStream::connect(app.addr).await.unwrap();
+    slow_head
+        .write_all(b"GET /probes HTTP/1.1\r\nHost: pladmed\r\n")
+        .await
+        .unwrap();
+    let mut slow_body = TcpStream::connect(app.addr).await.unwrap();
+    slow_body
+        .write_all(
+            b"POST /login HTTP/1.1\r\nHost: pladmed\r\nContent-Length: 100\r\n\r\n{\"email\"",
+        )
+        .await
+        .unwrap();
+    let (status, _) = app.get("/probes", None).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a normal client is served meanwhile"
+    );
+    let head_reply = read_until_closed(&mut slow_head).await;
+    assert!(!head_reply.contains("200 OK"), "{head_reply}");
+    let body_reply = read_until_closed(&mut slow_body).await;
+    assert!(body_reply.starts_with("HTTP/1.1 408"), "{body_reply}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    app.stop().await;
+}
