@@ -107,6 +107,14 @@ impl Endpoint {
         self.replies(status, description, "ErrorBody")
     }
 
+    /// Refused by a per-address rate limit; the `Retry-After` header says when to retry.
+    pub fn rate_limited(self, what: &str) -> Self {
+        self.fails(
+            429,
+            &format!("Too many {what} from this address; see `Retry-After`"),
+        )
+    }
+
     /// A malformed body or field; the message names the field.
     pub fn bad_request(self) -> Self {
         self.fails(400, "Invalid request; the message names the field")
@@ -118,7 +126,9 @@ impl Endpoint {
             .required(Some(Required::True))
             .content("application/json", Content::new(Some(component(schema))))
             .build();
-        Endpoint(self.0.request_body(Some(body))).fails(413, "Body larger than 1 MiB")
+        Endpoint(self.0.request_body(Some(body)))
+            .fails(413, "Body larger than 1 MiB")
+            .fails(408, "Body not received within `PLADMED_REQUEST_TIMEOUT_S`")
     }
 
     /// Requires a user token in `access_token` or `Authorization: Bearer`.

@@ -86,7 +86,8 @@ fn paths() -> Paths {
         endpoint("accounts", "Create an account")
             .body("Credentials")
             .replies(201, "The account", "User")
-            .bad_request(),
+            .bad_request()
+            .rate_limited("sign-ins and registrations"),
     );
     add(
         Post,
@@ -95,7 +96,8 @@ fn paths() -> Paths {
             .body("Credentials")
             .replies(200, "A user token", "AccessToken")
             .bad_request()
-            .fails(404, "Wrong e-mail address or password"),
+            .fails(404, "Wrong e-mail address or password")
+            .rate_limited("sign-ins and registrations"),
     );
     add(
         Get,
@@ -261,4 +263,5 @@ fn probe_link() -> Endpoint {
         "Switching to the WebSocket protocol; refusals are close frames (4001 bad token)",
     )
     .fails(400, "Not a WebSocket upgrade request")
+    .rate_limited("open probe links")
 }
