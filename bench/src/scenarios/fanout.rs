@@ -1,0 +1,124 @@
+//! Fan-out: N connected probes, one POST /ping selecting all of them; for each probe the time
+//! from sending the request to receiving its `operation` frame. Floor: the same N clients on a
+//! minimal tokio broadcast server, timed from the trigger message to each receipt.
+
+use super::{connect_floor, connect_probes, watch_operations};
+use crate::api::Api;
+use crate::floor::Floor;
+use crate::probe;
+use crate::report::{Latencies, Report};
+use crate::server::Server;
+use crate::Common;
+use clap::Args;
+use futures::SinkExt;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Args, Clone)]
+pub struct Options {
+    /// Connected probes.
+    #[arg(long, default_value_t = 10_000)]
+    probes: usize,
+    /// Operations created one after the other.
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
+    /// Longest wait for every probe's frame in one round.
+    #[arg(long, default_value_t = 60)]
+    round_timeout_s: u64,
+}
+
+impl Options {
+    pub fn small() -> Self {
+        Options {
+            probes: 500,
+            rounds: 3,
+            round_timeout_s: 20,
+        }
+    }
+}
+
+/// Receipt times of one round, relative to `start`; stops at `expected` or the timeout.
+async fn collect(
+    seen: &mut mpsc::UnboundedReceiver<(Instant, usize)>,
+    start: Instant,
+    expected: usize,
+    timeout: Duration,
+    samples: &mut Vec<Duration>,
+) -> usize {
+    let deadline = tokio::time::Instant::from_std(start + timeout);
+    let mut got = 0;
+    let mut size = 0;
+    while got < expected {
+        match tokio::time::timeout_at(deadline, seen.recv()).await {
+            Ok(Some((at, len))) => {
+                samples.push(at.saturating_duration_since(start));
+                size = len;
+                got += 1;
+            }
+            _ => break,
+        }
+    }
+    if got < expected {
+        eprintln!("fanout: only {got} of {expected} frames within {timeout:?}");
+    }
+    size
+}
+
+pub async fn run(common: &Common, o: &Options, report: &mut Report) -> anyhow::Result<()> {
+    let timeout = Duration::from_secs(o.round_timeout_s);
+    let (ours, frame_bytes) = {
+        let server = Server::start(common, &[]).await?;
+        let api = Api::setup(&server, (o.probes * o.rounds) as u64 + 1_000).await?;
+        let probes = api.create_probes(o.probes).await?;
+        let ids: Vec<String> = probes.iter().map(|p| p.identifier.clone()).collect();
+        let sockets = connect_probes(server.addr, &probes).await?;
+        let (tx, mut seen) = mpsc::unbounded_channel();
+        let _readers = watch_operations(sockets, tx);
+        let (mut samples, mut frame_bytes) = (Vec::new(), 0);
+        for _ in 0..o.rounds {
+            let start = Instant::now();
+            api.ping(&ids).await?;
+            frame_bytes = collect(&mut seen, start, o.probes, timeout, &mut samples).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        (Latencies::new(samples), frame_bytes)
+    };
+    let floor = {
+        let floor = Floor::start(64, 64)?;
+        let sockets = connect_floor(floor.ws, o.probes).await?;
+        let mut trigger = probe::open(floor.ws, "/", o.probes).await?;
+        let (tx, mut seen) = mpsc::unbounded_channel();
+        let _readers = watch_operations(sockets, tx);
+        let mut samples = Vec::new();
+        for _ in 0..o.rounds {
+            let start = Instant::now();
+            trigger
+                .send(Message::text(frame_bytes.max(64).to_string()))
+                .await?;
+            collect(&mut seen, start, o.probes, timeout, &mut samples).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        Latencies::new(samples)
+    };
+    let name = format!("fanout n={}", o.probes);
+    let expected = (o.probes * o.rounds) as f64;
+    report.add(
+        &name,
+        "frames received",
+        "%",
+        ours.count() as f64 / expected * 100.0,
+        Some(floor.count() as f64 / expected * 100.0),
+    );
+    for (metric, q) in [("p50", 0.5), ("p99", 0.99), ("max", 1.0)] {
+        report.add(
+            &name,
+            &format!("request→frame {metric}"),
+            "ms",
+            ours.ms(q),
+            Some(floor.ms(q)),
+        );
+    }
+    report.add(&name, "operation frame size", "B", frame_bytes as f64, None);
+    Ok(())
+}

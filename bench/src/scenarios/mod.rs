@@ -1,0 +1,54 @@
+//! The scenarios, and what several of them share: opening many links at once.
+
+pub mod fanout;
+pub mod idle;
+pub mod ingest;
+pub mod rest;
+
+use crate::api::ProbeCredentials;
+use crate::probe::{self, Socket, CONNECT_CONCURRENCY};
+use futures::{stream, StreamExt, TryStreamExt};
+use std::net::SocketAddr;
+
+/// Opens one welcomed link per probe, `CONNECT_CONCURRENCY` at a time.
+pub async fn connect_probes(
+    server: SocketAddr,
+    probes: &[ProbeCredentials],
+) -> anyhow::Result<Vec<Socket>> {
+    stream::iter(probes.iter().enumerate())
+        .map(|(i, p)| probe::connect(server, &p.token, i))
+        .buffer_unordered(CONNECT_CONCURRENCY)
+        .try_collect()
+        .await
+}
+
+/// Opens `n` plain WebSockets to the floor server.
+pub async fn connect_floor(server: SocketAddr, n: usize) -> anyhow::Result<Vec<Socket>> {
+    stream::iter(0..n)
+        .map(|i| probe::open(server, "/", i))
+        .buffer_unordered(CONNECT_CONCURRENCY)
+        .try_collect()
+        .await
+}
+
+/// Reads every link until it closes (answering pings), handing each `operation` frame's arrival
+/// time and size to `seen`. The tasks end when the set is dropped.
+pub fn watch_operations(
+    sockets: Vec<Socket>,
+    seen: tokio::sync::mpsc::UnboundedSender<(std::time::Instant, usize)>,
+) -> tokio::task::JoinSet<()> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for mut socket in sockets {
+        let seen = seen.clone();
+        tasks.spawn(async move {
+            while let Some(Ok(message)) = socket.next().await {
+                if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+                    if probe::is_operation(&text) {
+                        let _ = seen.send((std::time::Instant::now(), text.len()));
+                    }
+                }
+            }
+        });
+    }
+    tasks
+}
