@@ -44,14 +44,25 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for _ in $(seq 100); do
-    curl -sf "$base/healthz" >/dev/null && break
-    sleep 0.1
-done
-credentials="{\"email\":\"schemathesis@example.org\",\"password\":\"$PASSWORD\"}"
-curl -sf -X POST "$base/register" -d "$credentials" >/dev/null
-token="$(curl -sf -X POST "$base/login" -d "$credentials" |
-    "$venv/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')"
+# Waits for the server, registers an account and signs in (Python: curl may be missing).
+token="$("$venv/bin/python" - "$base" "$PASSWORD" <<'PY'
+import json, sys, time, urllib.request
+base, password = sys.argv[1], sys.argv[2]
+def post(path, body):
+    request = urllib.request.Request(base + path, data=json.dumps(body).encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+for _ in range(100):
+    try:
+        urllib.request.urlopen(base + "/healthz", timeout=1)
+        break
+    except OSError:
+        time.sleep(0.1)
+credentials = {"email": "schemathesis@example.org", "password": password}
+post("/register", credentials)
+print(post("/login", credentials)["access_token"])
+PY
+)"
 
 status=0
 "$venv/bin/schemathesis" run docs/openapi.json --url "$base" \
