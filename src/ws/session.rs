@@ -8,11 +8,12 @@ use crate::operations::{self, IngestError};
 use crate::state::AppState;
 use crate::store::{AssignmentState, Insertion, Link, Probe, SessionId, StoreError};
 use chrono::Utc;
-use futures::stream::SplitStream;
+use futures::stream::{FuturesUnordered, SplitStream};
 use futures::{SinkExt, StreamExt};
 use governor::{Quota, RateLimiter};
 use probe_protocol::{
-    close, error_code, ErrorNotice, Hello, ProbeMessage, ResultAck, ServerMessage, Welcome,
+    close, error_code, ErrorNotice, Hello, ProbeMessage, ResultAck, ResultReport, ServerMessage,
+    Welcome,
 };
 use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
@@ -21,6 +22,11 @@ use warp::ws::{Message, WebSocket};
 
 /// How long closing may wait for the writer to flush.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// Results of one link being stored at once. Storing them one by one would give the store's
+/// group commit one write per link per fsync; in flight together, a probe's window of unacked
+/// results shares the fsync. Each is acked when its own write is durable, in any order.
+const RESULTS_IN_FLIGHT: usize = 64;
 
 /// Serves one upgraded socket until it closes.
 pub async fn run(socket: WebSocket, token: Option<String>, state: AppState) {
@@ -144,9 +150,15 @@ impl Connected<'_> {
         let rate = RateLimiter::direct(Quota::per_second(
             NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN),
         ));
+        let mut storing = FuturesUnordered::new();
         loop {
             tokio::select! {
-                item = stream.next() => {
+                Some(stored) = storing.next(), if !storing.is_empty() => {
+                    if let Err(refusal) = stored {
+                        return Some(refusal);
+                    }
+                }
+                item = stream.next(), if storing.len() < RESULTS_IN_FLIGHT => {
                     last_seen = Instant::now();
                     if rate.check().is_err() {
                         let reason = format!("more than {per_second} messages per second");
@@ -155,8 +167,10 @@ impl Connected<'_> {
                     match classify(item) {
                         Incoming::Text(text) => {
                             self.state.telemetry.frames_in.inc();
-                            if let Err(refusal) = self.handle(&text).await {
-                                return Some(refusal);
+                            match self.handle(&text).await {
+                                Ok(Some(report)) => storing.push(self.store_result(report)),
+                                Ok(None) => {}
+                                Err(refusal) => return Some(refusal),
                             }
                         }
                         Incoming::Alive => {}
@@ -182,7 +196,8 @@ impl Connected<'_> {
         }
     }
 
-    async fn handle(&self, text: &str) -> Result<(), Refusal> {
+    /// Handles a message; a result is handed back to be stored alongside others.
+    async fn handle(&self, text: &str) -> Result<Option<ResultReport>, Refusal> {
         let message =
             ProbeMessage::decode(text).map_err(|e| (close::PROTOCOL_VIOLATION, e.to_string()))?;
         let store = self.state.store.as_ref();
@@ -211,30 +226,38 @@ impl Connected<'_> {
                 )
                 .await
             }
-            ProbeMessage::Result(report) => {
-                let received = Instant::now();
-                let telemetry = &self.state.telemetry;
-                telemetry.results_received.inc();
-                let (operation_id, unique_code) =
-                    (report.operation_id.clone(), report.unique_code.clone());
-                operations::ingest(store, self.probe, report)
-                    .await
-                    .map(|insertion| {
-                        let duplicate = insertion == Insertion::Duplicate;
-                        let ack = ServerMessage::ResultAck(ResultAck {
-                            operation_id,
-                            unique_code,
-                            duplicate,
-                        });
-                        self.reply(ack);
-                        telemetry.ack_latency.observe(received.elapsed());
-                        telemetry.results_acked.inc();
-                        if duplicate {
-                            telemetry.results_duplicate.inc();
-                        }
-                    })
-            }
+            ProbeMessage::Result(report) => return Ok(Some(report)),
         };
+        self.settle(outcome).map(|()| None)
+    }
+
+    /// Stores one result and acks it once durable.
+    async fn store_result(&self, report: ResultReport) -> Result<(), Refusal> {
+        let received = Instant::now();
+        let telemetry = &self.state.telemetry;
+        telemetry.results_received.inc();
+        let (operation_id, unique_code) = (report.operation_id.clone(), report.unique_code.clone());
+        let outcome = operations::ingest(self.state.store.as_ref(), self.probe, report)
+            .await
+            .map(|insertion| {
+                let duplicate = insertion == Insertion::Duplicate;
+                let ack = ServerMessage::ResultAck(ResultAck {
+                    operation_id,
+                    unique_code,
+                    duplicate,
+                });
+                self.reply(ack);
+                telemetry.ack_latency.observe(received.elapsed());
+                telemetry.results_acked.inc();
+                if duplicate {
+                    telemetry.results_duplicate.inc();
+                }
+            });
+        self.settle(outcome)
+    }
+
+    /// Closes the link on a protocol violation; tells the probe when the store failed.
+    fn settle(&self, outcome: Result<(), IngestError>) -> Result<(), Refusal> {
         match outcome {
             Ok(()) => Ok(()),
             Err(IngestError::Violation(reason)) => Err((close::PROTOCOL_VIOLATION, reason)),

@@ -4,10 +4,12 @@
 //! Every write method is one redb write transaction, fsync'd before it returns `Ok`, so it is
 //! atomic and durable across a crash. redb runs one write transaction at a time: checks such as
 //! "the balance covers the debit" or "this result code is new" cannot race. redb blocks on disk
-//! I/O, so every call runs on tokio's blocking pool; a caller that gives up waiting does not
-//! cancel the transaction, which still commits or rolls back as a whole.
+//! I/O, so reads run on tokio's blocking pool and writes on one commit thread that shares one
+//! fsync among the writes queued meanwhile (`group_commit`); a caller that gives up waiting does
+//! not cancel the transaction, which still commits or rolls back as a whole.
 
 mod accounts;
+mod group_commit;
 mod keys;
 mod operations;
 mod probes;
@@ -33,6 +35,7 @@ const FILE_NAME: &str = "pladmed.redb";
 /// The [`Store`] kept in one local file.
 pub struct EmbeddedStore {
     db: Arc<Database>,
+    commits: group_commit::GroupCommit,
 }
 
 impl EmbeddedStore {
@@ -53,7 +56,9 @@ impl EmbeddedStore {
             other => other,
         })?;
         transaction::create_tables(&db)?;
-        Ok(EmbeddedStore { db: Arc::new(db) })
+        let db = Arc::new(db);
+        let commits = group_commit::GroupCommit::start(Arc::clone(&db))?;
+        Ok(EmbeddedStore { db, commits })
     }
 
     /// Runs `apply` on a snapshot, off the async runtime.
@@ -65,13 +70,13 @@ impl EmbeddedStore {
         blocking(move || transaction::read(&db, apply)).await
     }
 
-    /// Runs `apply` in one fsync'd write transaction, off the async runtime.
+    /// Runs `apply` atomically, off the async runtime; `Ok` once fsync'd (in one transaction
+    /// with the writes of other callers: see [`group_commit`]).
     async fn write<T: Send + 'static>(
         &self,
-        apply: impl FnOnce(&WriteTransaction) -> StoreResult<T> + Send + 'static,
+        apply: impl Fn(&WriteTransaction) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
-        let db = Arc::clone(&self.db);
-        blocking(move || transaction::write(&db, apply)).await
+        self.commits.write(apply).await
     }
 }
 
