@@ -1,4 +1,5 @@
-//! A [`Store`] that counts database failures on every call, whichever path made it.
+//! A [`Store`] that counts database failures on every call, whichever path made it, and logs an
+//! outage once when it starts and once when it ends (not once per failed call).
 
 use super::Telemetry;
 use crate::credits::Credits;
@@ -9,6 +10,7 @@ use crate::store::{
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Wraps a store and counts [`StoreError::Unavailable`] and [`StoreError::Corrupt`] in
@@ -17,17 +19,33 @@ use std::sync::Arc;
 pub struct MeteredStore {
     inner: Arc<dyn Store>,
     telemetry: Arc<Telemetry>,
+    in_outage: AtomicBool,
 }
 
 impl MeteredStore {
     /// Counts the failures of `inner` into `telemetry`.
     pub fn new(inner: Arc<dyn Store>, telemetry: Arc<Telemetry>) -> Self {
-        Self { inner, telemetry }
+        Self {
+            inner,
+            telemetry,
+            in_outage: AtomicBool::new(false),
+        }
     }
 
     fn count<T>(&self, result: StoreResult<T>) -> StoreResult<T> {
-        if let Err(StoreError::Unavailable(_) | StoreError::Corrupt(_)) = &result {
-            self.telemetry.store_errors.inc();
+        match &result {
+            Err(StoreError::Unavailable(cause)) => {
+                self.telemetry.store_errors.inc();
+                if !self.in_outage.swap(true, Ordering::Relaxed) {
+                    tracing::error!(%cause, "store unavailable: results are not acknowledged until it is back");
+                }
+            }
+            Err(StoreError::Corrupt(_)) => self.telemetry.store_errors.inc(),
+            _ => {
+                if self.in_outage.swap(false, Ordering::Relaxed) {
+                    tracing::warn!("store reachable again");
+                }
+            }
         }
         result
     }

@@ -262,10 +262,16 @@ impl Connected<'_> {
             Ok(()) => Ok(()),
             Err(IngestError::Violation(reason)) => Err((close::PROTOCOL_VIOLATION, reason)),
             Err(IngestError::Store(error)) => {
-                tracing::warn!(probe = %self.probe.id, %error, "probe message not stored");
                 let code = match error {
-                    StoreError::Unavailable(_) => error_code::STORE_UNAVAILABLE,
-                    _ => error_code::INVALID_FIELD,
+                    // The store logs an outage itself, once; per message it is detail.
+                    StoreError::Unavailable(_) => {
+                        tracing::debug!(probe = %self.probe.id, %error, "probe message not stored");
+                        error_code::STORE_UNAVAILABLE
+                    }
+                    _ => {
+                        tracing::warn!(probe = %self.probe.id, %error, "probe message refused by the store");
+                        error_code::INVALID_FIELD
+                    }
                 };
                 self.reply(ServerMessage::Error(ErrorNotice {
                     code: code.into(),
