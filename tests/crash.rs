@@ -356,3 +356,165 @@ async fn sigkill_mid_stream_loses_and_doubles_nothing_on_mongodb() {
 fn path_string(path: &Path) -> String {
     path.to_str().unwrap().to_string()
 }
+
+/// Creates ping operations of 1 credit each from several concurrent clients until the server
+/// stops answering; returns the ids of every operation acknowledged with 201.
+async fn create_until_killed(
+    base: String,
+    token: String,
+    probe: String,
+    created: Arc<AtomicUsize>,
+) -> Vec<String> {
+    let client = reqwest::Client::new();
+    let stop = (Utc::now() + chrono::Duration::minutes(30))
+        .format("%d/%m/%Y %H:%M")
+        .to_string();
+    let body = json!({"probes": [probe], "params": {"cron": "0 0 1 1 *", "stop_time": stop, "times_per_minute": 1, "ips": ["127.0.0.1"]}});
+    let mut ids = Vec::new();
+    for _ in 0..5_000 {
+        let sent = client
+            .post(format!("{base}/ping"))
+            .header("access_token", &token)
+            .json(&body)
+            .send()
+            .await;
+        let Ok(response) = sent else { break };
+        if response.status() != reqwest::StatusCode::CREATED {
+            break;
+        }
+        let Ok(operation) = response.json::<Value>().await else {
+            break;
+        };
+        ids.push(operation["_id"].as_str().unwrap().to_string());
+        created.fetch_add(1, Ordering::SeqCst);
+    }
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_operation_creation_keeps_credits_consistent() {
+    const GRANTED: u64 = 1_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = base_env();
+    env.push(("PLADMED_DATA_DIR".into(), path_string(dir.path())));
+    let status = Server::command(&env)
+        .args(["superuser", "create", "root@example.org", PASSWORD])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut server = Server::start(env, free_port());
+    let client = reqwest::Client::new();
+    wait_until_up(&client, &server).await;
+    let credentials = |email: &str| json!({"email": email, "password": PASSWORD});
+    let user = post(
+        &client,
+        server.url("/register"),
+        None,
+        credentials("buyer@example.org"),
+    )
+    .await;
+    let root = post(
+        &client,
+        server.url("/login"),
+        None,
+        credentials("root@example.org"),
+    )
+    .await;
+    let grant = json!({"id": user["_id"], "credits": GRANTED});
+    post(
+        &client,
+        server.url("/credits"),
+        root["access_token"].as_str(),
+        grant,
+    )
+    .await;
+    let login = post(
+        &client,
+        server.url("/login"),
+        None,
+        credentials("buyer@example.org"),
+    )
+    .await;
+    let token = login["access_token"].as_str().unwrap().to_string();
+    let location = json!({"location": {"latitude": 1, "longitude": 2}});
+    let probe = post(&client, server.url("/probes"), Some(&token), location).await;
+    let ws_url = format!(
+        "ws://127.0.0.1:{}/probe/ws?token={}",
+        server.port,
+        probe["token"].as_str().unwrap()
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
+    socket.send(hello()).await.unwrap();
+    socket.next().await.unwrap().unwrap(); // welcome: the probe is connected
+                                           // Keep reading so the operation frames never pile up in the probe's queue.
+    let reader = tokio::spawn(async move { while let Some(Ok(_)) = socket.next().await {} });
+
+    let created = Arc::new(AtomicUsize::new(0));
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let creators: Vec<_> = (0..4)
+        .map(|_| {
+            let id = probe["identifier"].as_str().unwrap().to_string();
+            tokio::spawn(create_until_killed(
+                base.clone(),
+                token.clone(),
+                id,
+                created.clone(),
+            ))
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while created.load(Ordering::SeqCst) < 100 {
+        assert!(
+            Instant::now() < deadline,
+            "operations are not being created"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.kill_and_restart();
+    let mut acknowledged = Vec::new();
+    for creator in creators {
+        acknowledged.extend(creator.await.unwrap());
+    }
+    reader.abort();
+    wait_until_up(&client, &server).await;
+
+    let me: Value = client
+        .get(server.url("/users/me"))
+        .header("access_token", &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mine: Value = client
+        .get(server.url("/operations/me"))
+        .header("access_token", &token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let operations = mine.as_array().unwrap();
+    let debited: u64 = operations
+        .iter()
+        .map(|op| op["credits"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        me["credits"].as_u64().unwrap() + debited,
+        GRANTED,
+        "every debit has its operation and every operation its debit"
+    );
+    let stored: BTreeSet<&str> = operations
+        .iter()
+        .map(|op| op["_id"].as_str().unwrap())
+        .collect();
+    for id in &acknowledged {
+        assert!(
+            stored.contains(id.as_str()),
+            "operation {id} was acknowledged with 201 but is gone"
+        );
+    }
+    assert!(acknowledged.len() >= 100);
+}
