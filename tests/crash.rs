@@ -96,6 +96,16 @@ async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: 
     body
 }
 
+async fn get(client: &reqwest::Client, url: String, token: &str) -> Value {
+    let response = client
+        .get(url)
+        .header("access_token", token)
+        .send()
+        .await
+        .unwrap();
+    response.json().await.unwrap()
+}
+
 fn hello() -> Message {
     let hello = ProbeMessage::Hello(Hello {
         protocol: PROTOCOL_VERSION,
@@ -309,15 +319,7 @@ async fn crash_without_loss(env: Vec<(String, String)>, data_note: &str) {
         RESULTS,
         "{data_note}: a result was stored twice"
     );
-    let me: Value = client
-        .get(server.url("/users/me"))
-        .header("access_token", &token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = get(&client, server.url("/users/me"), &token).await;
     let paid = me["credits"].as_u64().unwrap();
     let spent = 1000 - 1; // one execution of a one-destination ping
     assert_eq!(
@@ -478,24 +480,8 @@ async fn sigkill_during_operation_creation_keeps_credits_consistent() {
     reader.abort();
     wait_until_up(&client, &server).await;
 
-    let me: Value = client
-        .get(server.url("/users/me"))
-        .header("access_token", &token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let mine: Value = client
-        .get(server.url("/operations/me"))
-        .header("access_token", &token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = get(&client, server.url("/users/me"), &token).await;
+    let mine: Value = get(&client, server.url("/operations/me"), &token).await;
     let operations = mine.as_array().unwrap();
     let debited: u64 = operations
         .iter()
