@@ -25,6 +25,10 @@ pub struct Config {
     /// Coordinator URL: http(s)://host[:port] (or ws(s)://); the probe connects to /probe/ws.
     #[arg(long, env = "PLADMED_PROBE_SERVER", value_name = "URL")]
     pub server: ServerUrl,
+    /// PEM file of CA certificates trusted for wss:// besides the public roots: for a TLS
+    /// proxy in front of the coordinator whose certificate a private CA signed.
+    #[arg(long, env = "PLADMED_PROBE_CA_FILE", value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
     /// File holding the probe token (shown by POST /probes and GET /probes/me).
     #[arg(
         long,
@@ -165,6 +169,9 @@ pub enum ConfigError {
     /// The token is empty or not a header-safe string.
     #[error("the probe token is empty or contains spaces or control characters")]
     BadToken,
+    /// The CA file cannot be read or holds no usable CA certificate.
+    #[error("cannot use --ca-file {0}: {1}")]
+    CaFile(PathBuf, String),
 }
 
 /// The probe's secret; its `Debug` never shows it.
@@ -392,6 +399,7 @@ mod tests {
         let readme = workspace_file("README.md");
         let essential = [
             "server",
+            "ca-file",
             "token",
             "token-file",
             "state-dir",

@@ -25,3 +25,5 @@ pub mod probe;
 pub mod runner;
 /// Per operation, when to run it, until its stop time.
 pub mod scheduler;
+/// TLS for wss:// links: the public roots plus the operator's CAs (`--ca-file`).
+pub mod tls;

@@ -10,9 +10,6 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
-    // Should another crate ever enable a second rustls provider, rustls could no longer pick
-    // one by itself and every wss:// connection would fail; name the one we ship.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let filter =
         EnvFilter::try_from_env("PLADMED_PROBE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let stderr = std::io::stderr();

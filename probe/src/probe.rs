@@ -7,6 +7,7 @@ use crate::link::{self, Refused};
 use crate::outbox::Outbox;
 use crate::runner::{Resolver, Runner, Tools};
 use crate::scheduler::Scheduler;
+use crate::tls;
 use chrono::Utc;
 use std::future::Future;
 use std::sync::Arc;
@@ -38,6 +39,7 @@ pub enum ProbeError {
 /// the link with 1000.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ProbeError> {
     let token = config.token()?;
+    let tls = tls::client_config(config.ca_file.as_deref())?;
     // `stop` ends scheduling; `cancel` everything else, the link last.
     let stop = CancellationToken::new();
     let cancel = CancellationToken::new();
@@ -66,6 +68,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     scheduler.resume();
     let context = link::Context {
         server: config.server.clone(),
+        tls,
         token,
         total_credits: config.credits,
         clock,

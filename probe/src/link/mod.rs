@@ -32,6 +32,8 @@ const FIRST_RETRY: Duration = Duration::from_millis(500);
 pub struct Context {
     /// Where to connect.
     pub server: ServerUrl,
+    /// The certificates trusted when `server` is wss://.
+    pub tls: Arc<rustls::ClientConfig>,
     /// The probe's token.
     pub token: ProbeToken,
     /// Capacity offered in `hello`.

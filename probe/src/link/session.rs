@@ -19,7 +19,9 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{
+    connect_async_tls_with_config, Connector, MaybeTlsStream, WebSocketStream,
+};
 use tokio_util::sync::CancellationToken;
 
 /// How long opening the connection (TCP, TLS, upgrade) may take.
@@ -106,7 +108,9 @@ async fn connect(context: &Context) -> Result<Socket, String> {
     let bearer = HeaderValue::from_str(&format!("Bearer {}", context.token.expose()))
         .map_err(|_| "the probe token is not a valid header value".to_string())?;
     request.headers_mut().insert(AUTHORIZATION, bearer);
-    match tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(request)).await {
+    let tls = Connector::Rustls(context.tls.clone());
+    let connecting = connect_async_tls_with_config(request, None, false, Some(tls));
+    match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Ok(Ok((socket, _response))) => Ok(socket),
         Ok(Err(error)) => Err(format!("cannot connect to {endpoint}: {error}")),
         Err(_) => Err(format!(

@@ -1,12 +1,18 @@
-//! The link itself: what the probe tells the coordinator about its clock.
+//! The link itself: what the probe tells the coordinator about its clock, and wss:// through
+//! an operator's TLS proxy with a private CA.
 
 // Shared with the coordinator's clock tests, whose stratum constant is not needed here.
 #[allow(dead_code)]
 #[path = "../../../tests/common/chrony.rs"]
 mod chrony;
 
-use crate::helpers::{deploy, Deployment};
+use crate::coordinator::Coordinator;
+use crate::dns::DnsResponder;
+use crate::helpers::{deploy, deploy_to, eventually, every_second, require_dig, Deployment};
+use crate::probe_process::ProbeProcess;
+use crate::tls_proxy::TlsProxy;
 use chrony::Chronyd;
+use serde_json::{json, Value};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_probe_tells_the_coordinator_its_clock_offset_measured_against_ntp() {
@@ -33,4 +39,95 @@ async fn the_probe_tells_the_coordinator_its_clock_offset_measured_against_ntp()
     );
     probe.kill().await;
     coordinator.stop().await;
+}
+
+/// With the private CA as --ca-file, the probe links over wss:// through the proxy, and a
+/// result makes the whole round trip: stored by the coordinator, then acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_a_tls_proxy_with_a_private_ca_results_are_stored_and_acknowledged() {
+    require_dig();
+    let resolver = DnsResponder::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let coordinator = Coordinator::start(&dir.path().join("data")).await;
+    let proxy = TlsProxy::start(coordinator.addr).await;
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &proxy.ca_pem).unwrap();
+    let mut args = proxy.server_args();
+    args.extend(["--ca-file".to_string(), ca_file.display().to_string()]);
+    args.extend(resolver.resolver_args());
+    let Deployment {
+        coordinator,
+        owner,
+        probe_id,
+        mut probe,
+        ..
+    } = deploy_to(coordinator, dir.path(), &args).await;
+    let endpoint = format!("wss://{}/probe/ws", proxy.addr);
+    assert!(probe.log().contains(&endpoint), "{}", probe.log());
+    assert!(proxy.completed() >= 1);
+
+    let params = every_second(json!({"x": "127.0.0.1"}));
+    let lookup = coordinator
+        .create(&owner, "dns", &probe_id, params, "text")
+        .await;
+    let result = coordinator.first_result(&lookup).await;
+    assert_eq!(result["error"], Value::Null, "{result}");
+    let text = result["results"].as_str().unwrap();
+    assert!(text.contains("PTR\tlocalhost."), "{text}");
+    let code = result["unique_code"].as_str().unwrap().to_string();
+    eventually(
+        "the result_ack to come back through the proxy",
+        30,
+        || async { (!probe.outbox_codes().contains(&code)).then_some(()) },
+    )
+    .await;
+    assert_eq!(proxy.failed(), 0);
+    probe.kill().await;
+    coordinator.stop().await;
+}
+
+/// Without --ca-file only the public roots are trusted: the probe refuses the proxy's
+/// certificate on every attempt, never links, and says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_private_ca_the_probe_refuses_the_proxys_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let coordinator = Coordinator::start(&dir.path().join("data")).await;
+    let proxy = TlsProxy::start(coordinator.addr).await;
+    let owner = coordinator
+        .funded_user("owner@example.org", 1_000_000)
+        .await;
+    let (probe_id, token) = coordinator.register_probe(&owner).await;
+    let mut probe = ProbeProcess::spawn(dir.path(), coordinator.addr, &token, &proxy.server_args());
+
+    // Two refusals: the first attempt and a retry (at most a second later) both failed.
+    eventually("the probe to refuse the certificate twice", 20, || async {
+        (proxy.failed() >= 2).then_some(())
+    })
+    .await;
+    assert_eq!(proxy.completed(), 0, "no handshake may succeed");
+    assert_eq!(coordinator.probe_view(&probe_id).await["connected"], false);
+    let log = probe.log();
+    assert!(
+        log.contains("invalid peer certificate: UnknownIssuer"),
+        "{log}"
+    );
+    assert!(
+        probe.running(),
+        "a refused certificate is retried, not fatal"
+    );
+    probe.kill().await;
+    coordinator.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_ca_file_stops_the_probe_at_startup_naming_the_option() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing-ca.pem");
+    let args = ["--ca-file".to_string(), missing.display().to_string()];
+    let unused = "127.0.0.1:9".parse().unwrap();
+    let mut probe = ProbeProcess::spawn(dir.path(), unused, "token", &args);
+    assert!(!probe.exit_success().await);
+    let log = probe.log();
+    let expected = format!("cannot use --ca-file {}: cannot read it", missing.display());
+    assert!(log.contains(&expected), "{log}");
 }
