@@ -12,11 +12,12 @@ use crate::ids::ProbeId;
 use crate::store::SessionId;
 use probe_protocol::close;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 use tokio::sync::{mpsc, watch};
 
-/// One encoded text frame, shared by every recipient.
-pub type Frame = Arc<str>;
+/// One encoded text frame, shared by every recipient: UTF-8 bytes behind a reference count,
+/// which the socket writes as they are, so fanning out to N probes copies no frame.
+pub type Frame = tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// Why the hub ends a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,11 +196,12 @@ mod tests {
         let (mailbox_b, mut rx_b) = Mailbox::new(session("b"), 4);
         hub.attach(a, mailbox_a);
         hub.attach(b, mailbox_b);
-        let frame: Frame = Arc::from("{\"type\":\"x\"}");
+        let frame = Frame::from("{\"type\":\"x\"}".to_string());
         assert_eq!(hub.deliver(&[a, b, absent], frame.clone()), 2);
         let got_a = rx_a.frames.recv().await.unwrap();
         let got_b = rx_b.frames.recv().await.unwrap();
-        assert!(Arc::ptr_eq(&got_a, &frame) && Arc::ptr_eq(&got_b, &frame));
+        let shared = |got: &Frame| got.as_str().as_ptr() == frame.as_str().as_ptr();
+        assert!(shared(&got_a) && shared(&got_b), "each probe got a copy");
     }
 
     #[test]
@@ -210,7 +212,7 @@ mod tests {
         let (fast_box, fast_rx) = Mailbox::new(session("f"), 8);
         hub.attach(slow, slow_box);
         hub.attach(fast, fast_box);
-        let frame: Frame = Arc::from("f");
+        let frame = Frame::from("f");
         assert_eq!(hub.deliver(&[slow, fast], frame.clone()), 2);
         assert_eq!(hub.deliver(&[slow, fast], frame), 1);
         assert_eq!(*slow_rx.kick.borrow(), Some(Kick::TOO_SLOW));

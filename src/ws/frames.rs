@@ -1,14 +1,14 @@
 //! Classifying what arrives on the socket.
 
 use probe_protocol::close;
-use std::error::Error as _;
-use tokio_tungstenite::tungstenite;
-use warp::ws::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{self, Message};
 
 /// One thing read from the socket, as the session cares about it.
 pub enum Incoming {
     /// A text frame.
-    Text(String),
+    Text(tungstenite::Utf8Bytes),
     /// Ping or pong: the probe is alive.
     Alive,
     /// The probe closed the link or the connection dropped.
@@ -18,37 +18,29 @@ pub enum Incoming {
 }
 
 /// What `stream.next()` yielded.
-pub fn classify(item: Option<Result<Message, warp::Error>>) -> Incoming {
+pub fn classify(item: Option<Result<Message, tungstenite::Error>>) -> Incoming {
     match item {
         None => Incoming::Gone,
         Some(Err(error)) => classify_error(&error),
-        Some(Ok(message)) if message.is_text() => match message.to_str() {
-            Ok(text) => Incoming::Text(text.to_string()),
-            Err(()) => {
-                Incoming::Refuse(close::PROTOCOL_VIOLATION, "text frame is not UTF-8".into())
-            }
-        },
-        Some(Ok(message)) if message.is_ping() || message.is_pong() => Incoming::Alive,
-        Some(Ok(message)) if message.is_close() => Incoming::Gone,
-        Some(Ok(_)) => Incoming::Refuse(
+        Some(Ok(Message::Text(text))) => Incoming::Text(text),
+        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Incoming::Alive,
+        Some(Ok(Message::Close(_))) => Incoming::Gone,
+        Some(Ok(Message::Binary(_) | Message::Frame(_))) => Incoming::Refuse(
             close::PROTOCOL_VIOLATION,
             "binary frames are not part of the protocol; send JSON text frames".into(),
         ),
     }
 }
 
-fn classify_error(error: &warp::Error) -> Incoming {
-    match error
-        .source()
-        .and_then(|s| s.downcast_ref::<tungstenite::Error>())
-    {
-        Some(tungstenite::Error::Capacity(cause)) => {
+fn classify_error(error: &tungstenite::Error) -> Incoming {
+    match error {
+        tungstenite::Error::Capacity(cause) => {
             Incoming::Refuse(close::MESSAGE_TOO_BIG, format!("message too big: {cause}"))
         }
-        Some(tungstenite::Error::Utf8(_)) => {
+        tungstenite::Error::Utf8(_) => {
             Incoming::Refuse(close::PROTOCOL_VIOLATION, "text frame is not UTF-8".into())
         }
-        Some(tungstenite::Error::Protocol(cause)) => Incoming::Refuse(
+        tungstenite::Error::Protocol(cause) => Incoming::Refuse(
             close::PROTOCOL_VIOLATION,
             format!("websocket protocol error: {cause}"),
         ),
@@ -56,8 +48,16 @@ fn classify_error(error: &warp::Error) -> Incoming {
     }
 }
 
+/// A close frame with this code and reason (cut to fit).
+pub fn close_frame(code: u16, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code: CloseCode::from(code),
+        reason: close_reason(reason).into(),
+    }))
+}
+
 /// A close reason cut to the 123 bytes a close frame can carry, on a character boundary.
-pub fn close_reason(reason: &str) -> String {
+fn close_reason(reason: &str) -> String {
     const MAX: usize = 123;
     if reason.len() <= MAX {
         return reason.to_string();

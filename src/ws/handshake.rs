@@ -1,13 +1,13 @@
 //! Before a link is up: the probe token, then `hello`.
 
 use super::frames::{classify, Incoming};
+use super::upgrade::Socket;
 use crate::state::AppState;
 use crate::store::Probe;
 use futures::stream::SplitStream;
 use futures::StreamExt;
 use probe_protocol::{close, Hello, ProbeMessage, PROTOCOL_VERSION};
 use std::time::Duration;
-use warp::ws::WebSocket;
 
 /// Close code for "the server cannot serve you right now" (standard "try again later").
 pub const TRY_AGAIN_LATER: u16 = 1013;
@@ -38,10 +38,7 @@ pub async fn authenticate(state: &AppState, token: Option<&str>) -> Result<Probe
 
 /// Waits up to `timeout` for a valid `hello`: a client that upgrades and then stays silent
 /// must not hold a link slot for long.
-pub async fn hello(
-    stream: &mut SplitStream<WebSocket>,
-    timeout: Duration,
-) -> Result<Hello, Refusal> {
+pub async fn hello(stream: &mut SplitStream<Socket>, timeout: Duration) -> Result<Hello, Refusal> {
     let violation = |reason: String| (close::PROTOCOL_VIOLATION, reason);
     let text = loop {
         let next = tokio::time::timeout(timeout, stream.next())
@@ -54,7 +51,7 @@ pub async fn hello(
             Incoming::Refuse(code, reason) => return Err((code, reason)),
         }
     };
-    match ProbeMessage::decode(&text) {
+    match ProbeMessage::decode(text.as_str()) {
         Ok(ProbeMessage::Hello(hello)) if hello.protocol != PROTOCOL_VERSION => {
             Err(violation(format!(
                 "protocol: version {} is not supported (this server speaks {PROTOCOL_VERSION})",

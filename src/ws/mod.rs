@@ -1,6 +1,6 @@
 //! The probe link: `GET /probe/ws`, one WebSocket per connected probe.
 //!
-//! `route` upgrades the request; `session` authenticates the probe, runs the hello/welcome
+//! `route` admits the request and `upgrade` takes over the connection; `session` authenticates the probe, runs the hello/welcome
 //! handshake, delivers pending operations and then handles the probe's messages, while `writer`
 //! is the single task that writes to the socket.
 
@@ -8,12 +8,14 @@ mod admission;
 mod frames;
 mod handshake;
 mod session;
+mod upgrade;
 mod writer;
 
 use crate::state::AppState;
-use admission::{Full, LinkSlots, Slot};
+use admission::{Full, LinkSlots};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use upgrade::{NotUpgrade, Upgrade};
 use warp::http::StatusCode;
 use warp::{Filter, Rejection, Reply};
 
@@ -21,19 +23,48 @@ use warp::{Filter, Rejection, Reply};
 /// A plain GET (no upgrade) is answered 400, not left to fall through to the REST API's 404:
 /// a misconfigured reverse proxy that drops the upgrade headers shows up as what it is.
 pub fn route(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
-    upgrade(state).or(not_an_upgrade())
-}
-
-fn not_an_upgrade() -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
-    warp::path!("probe" / "ws").and(warp::get()).map(|| {
-        let error = serde_json::json!({
-            "Error": "expected a WebSocket upgrade (Connection: Upgrade, Upgrade: websocket)"
-        });
-        warp::reply::with_status(
-            warp::reply::json(&error),
-            warp::http::StatusCode::BAD_REQUEST,
+    let limits = &state.settings.limits;
+    let slots = LinkSlots::new(limits.ws_per_address, limits.ws_total);
+    warp::path!("probe" / "ws")
+        .and(warp::get())
+        .and(upgrade::request())
+        .and(warp::header::optional::<String>("authorization"))
+        .and(
+            warp::query::<HashMap<String, String>>()
+                .or(warp::any().map(HashMap::new))
+                .unify(),
         )
-    })
+        .and(warp::any().map(move || state.clone()))
+        .and(crate::server::peer())
+        .map(
+            move |upgrade: Result<Upgrade, NotUpgrade>,
+                  authorization: Option<String>,
+                  query: HashMap<String, String>,
+                  state: AppState,
+                  peer: Option<SocketAddr>| {
+                let upgrade = match upgrade {
+                    Ok(upgrade) => upgrade,
+                    Err(not) => return not.reply(),
+                };
+                let slot = match slots.take(peer.map(|p| p.ip())) {
+                    Ok(slot) => slot,
+                    Err(full) => return refuse(full),
+                };
+                let token = authorization
+                    .as_deref()
+                    .and_then(|value| value.strip_prefix("Bearer "))
+                    .map(str::to_string)
+                    .or_else(|| query.get("token").cloned());
+                let limit = state.settings.max_frame_bytes;
+                upgrade.accept(limit, move |socket| {
+                    let links = state.links.clone();
+                    links.track_future(async move {
+                        session::run(socket, token, state).await;
+                        drop(slot);
+                    })
+                })
+            },
+        )
 }
 
 /// The JSON refusal of a link the server has no slot for; the probe retries with backoff.
@@ -51,51 +82,4 @@ fn refuse(full: Full) -> warp::reply::Response {
     let body = warp::reply::json(&serde_json::json!({ "Error": message }));
     let reply = warp::reply::with_status(body, status);
     warp::reply::with_header(reply, "retry-after", "10").into_response()
-}
-
-fn upgrade(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
-    let limits = &state.settings.limits;
-    let slots = LinkSlots::new(limits.ws_per_address, limits.ws_total);
-    warp::path!("probe" / "ws")
-        .and(warp::get())
-        .and(warp::ws())
-        .and(warp::header::optional::<String>("authorization"))
-        .and(
-            warp::query::<HashMap<String, String>>()
-                .or(warp::any().map(HashMap::new))
-                .unify(),
-        )
-        .and(warp::any().map(move || state.clone()))
-        .and(
-            crate::server::peer()
-                .map(move |peer: Option<SocketAddr>| slots.take(peer.map(|p| p.ip()))),
-        )
-        .map(
-            |ws: warp::ws::Ws,
-             authorization: Option<String>,
-             query: HashMap<String, String>,
-             state: AppState,
-             slot: Result<Slot, Full>| {
-                let slot = match slot {
-                    Ok(slot) => slot,
-                    Err(full) => return refuse(full),
-                };
-                let token = authorization
-                    .as_deref()
-                    .and_then(|value| value.strip_prefix("Bearer "))
-                    .map(str::to_string)
-                    .or_else(|| query.get("token").cloned());
-                let limit = state.settings.max_frame_bytes;
-                ws.max_message_size(limit)
-                    .max_frame_size(limit)
-                    .on_upgrade(move |socket| {
-                        let links = state.links.clone();
-                        links.track_future(async move {
-                            session::run(socket, token, state).await;
-                            drop(slot);
-                        })
-                    })
-                    .into_response()
-            },
-        )
 }

@@ -1,7 +1,8 @@
 //! One probe link from handshake to close.
 
-use super::frames::{classify, close_reason, Incoming};
+use super::frames::{classify, close_frame, Incoming};
 use super::handshake::{self, Refusal, TRY_AGAIN_LATER};
+use super::upgrade::Socket;
 use super::writer::{self, Control};
 use crate::hub::{Frame, Mailbox};
 use crate::operations::{self, IngestError};
@@ -18,7 +19,6 @@ use probe_protocol::{
 use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-use warp::ws::{Message, WebSocket};
 
 /// How long closing may wait for the writer to flush.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
@@ -29,7 +29,7 @@ const CLOSE_GRACE: Duration = Duration::from_secs(5);
 const RESULTS_IN_FLIGHT: usize = 64;
 
 /// Serves one upgraded socket until it closes.
-pub async fn run(socket: WebSocket, token: Option<String>, state: AppState) {
+pub async fn run(socket: Socket, token: Option<String>, state: AppState) {
     let (mut sink, mut stream) = socket.split();
     let admitted = match handshake::authenticate(&state, token.as_deref()).await {
         Ok(probe) => handshake::hello(&mut stream, state.settings.limits.hello_timeout)
@@ -41,9 +41,7 @@ pub async fn run(socket: WebSocket, token: Option<String>, state: AppState) {
         Ok(admitted) => admitted,
         Err((code, reason)) => {
             tracing::info!(code, %reason, "probe link refused");
-            let _ = sink
-                .send(Message::close_with(code, close_reason(&reason)))
-                .await;
+            let _ = sink.send(close_frame(code, &reason)).await;
             return;
         }
     };
@@ -87,9 +85,7 @@ pub async fn run(socket: WebSocket, token: Option<String>, state: AppState) {
     }
     let (code, reason) = outcome.unwrap_or((close::GOING_AWAY, String::new()));
     tracing::info!(probe = %probe.id, code, %reason, "probe disconnected");
-    let _ = control
-        .send(Control::Close(code, close_reason(&reason)))
-        .await;
+    let _ = control.send(Control::Close(code, reason)).await;
     drop(control);
     if tokio::time::timeout(CLOSE_GRACE, writer).await.is_err() {
         tracing::debug!(probe = %probe.id, "writer did not finish closing in time");
@@ -139,7 +135,7 @@ impl Connected<'_> {
     /// Handles messages until the probe leaves (`None`) or the link must be closed.
     async fn serve(
         &self,
-        stream: &mut SplitStream<WebSocket>,
+        stream: &mut SplitStream<Socket>,
         kick: &mut tokio::sync::watch::Receiver<Option<crate::hub::Kick>>,
         control: &mpsc::Sender<Control>,
     ) -> Option<Refusal> {
@@ -167,7 +163,7 @@ impl Connected<'_> {
                     match classify(item) {
                         Incoming::Text(text) => {
                             self.state.telemetry.frames_in.inc();
-                            match self.handle(&text).await {
+                            match self.handle(text.as_str()).await {
                                 Ok(Some(report)) => storing.push(self.store_result(report)),
                                 Ok(None) => {}
                                 Err(refusal) => return Some(refusal),

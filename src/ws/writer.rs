@@ -3,13 +3,15 @@
 //! Nothing else touches the sink, so frames from the hub, replies of the session and control
 //! frames never interleave mid-message and a slow socket stalls only this task.
 
+use super::frames::close_frame;
+use super::upgrade::Socket;
 use crate::hub::Frame;
 use crate::telemetry::Telemetry;
 use futures::stream::SplitSink;
 use futures::SinkExt;
 use std::sync::Arc;
 use tokio::sync::mpsc;
-use warp::ws::{Message, WebSocket};
+use tokio_tungstenite::tungstenite::Message;
 
 /// Frames that do not go through the hub's queue.
 pub enum Control {
@@ -21,7 +23,7 @@ pub enum Control {
 
 /// Writes queued frames and control frames until closed or the socket fails.
 pub async fn run(
-    mut sink: SplitSink<WebSocket, Message>,
+    mut sink: SplitSink<Socket, Message>,
     mut frames: mpsc::Receiver<Frame>,
     mut control: mpsc::Receiver<Control>,
     telemetry: Arc<Telemetry>,
@@ -30,7 +32,7 @@ pub async fn run(
         let outcome = tokio::select! {
             biased;
             command = control.recv() => match command {
-                Some(Control::Ping) => sink.send(Message::ping(Vec::new())).await,
+                Some(Control::Ping) => sink.send(Message::Ping(Default::default())).await,
                 Some(Control::Close(code, reason)) => {
                     close(&mut sink, &mut frames, code, reason, &telemetry).await;
                     return;
@@ -40,7 +42,7 @@ pub async fn run(
             frame = frames.recv() => match frame {
                 Some(frame) => {
                     telemetry.frames_out.inc();
-                    sink.send(Message::text(&*frame)).await
+                    sink.send(Message::Text(frame)).await
                 }
                 None => return,
             },
@@ -52,18 +54,18 @@ pub async fn run(
 }
 
 async fn close(
-    sink: &mut SplitSink<WebSocket, Message>,
+    sink: &mut SplitSink<Socket, Message>,
     frames: &mut mpsc::Receiver<Frame>,
     code: u16,
     reason: String,
     telemetry: &Telemetry,
 ) {
     while let Ok(frame) = frames.try_recv() {
-        if sink.feed(Message::text(&*frame)).await.is_err() {
+        if sink.feed(Message::Text(frame)).await.is_err() {
             return;
         }
         telemetry.frames_out.inc();
     }
-    let _ = sink.send(Message::close_with(code, reason)).await;
+    let _ = sink.send(close_frame(code, &reason)).await;
     let _ = sink.close().await;
 }

@@ -22,6 +22,47 @@ async fn bad_or_missing_tokens_are_closed_with_4001() {
 }
 
 #[tokio::test]
+async fn malformed_upgrades_are_answered_naming_the_header() {
+    let app = spawn_app().await;
+    let upgrade = [("connection", "Upgrade"), ("upgrade", "websocket")];
+    let key = ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
+    let cases: Vec<(Vec<(&str, &str)>, StatusCode, &str)> = vec![
+        (vec![], StatusCode::BAD_REQUEST, "expected a WebSocket upgrade"),
+        (
+            vec![upgrade[0], ("upgrade", "h2c"), key],
+            StatusCode::BAD_REQUEST,
+            "expected a WebSocket upgrade",
+        ),
+        (
+            vec![upgrade[0], upgrade[1], ("sec-websocket-version", "8"), key],
+            StatusCode::UPGRADE_REQUIRED,
+            "Sec-WebSocket-Version",
+        ),
+        (
+            vec![upgrade[0], upgrade[1], ("sec-websocket-version", "13")],
+            StatusCode::BAD_REQUEST,
+            "Sec-WebSocket-Key",
+        ),
+    ];
+    let client = reqwest::Client::new();
+    for (headers, status, named) in cases {
+        let mut request = client.get(app.url("/probe/ws?token=whatever"));
+        for (name, value) in &headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("server answers");
+        assert_eq!(response.status(), status, "{headers:?}");
+        if status == StatusCode::UPGRADE_REQUIRED {
+            assert_eq!(response.headers()["sec-websocket-version"], "13");
+        }
+        let body: serde_json::Value = response.json().await.unwrap();
+        let error = body["Error"].as_str().unwrap_or_default();
+        assert!(error.contains(named), "{headers:?}: {body}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn malformed_frames_close_with_4002_and_others_keep_working() {
     let app = spawn_app_with(|s| s.max_frame_bytes = 64 * 1024).await;
     let owner = app.user("frames@example.org").await;

@@ -262,6 +262,13 @@ fn probe_link() -> Endpoint {
         101,
         "Switching to the WebSocket protocol; refusals are close frames (4001 bad token)",
     )
-    .fails(400, "Not a WebSocket upgrade request")
+    .fails(
+        400,
+        "Not a WebSocket upgrade request, or `Sec-WebSocket-Key` missing",
+    )
+    .fails(
+        426,
+        "`Sec-WebSocket-Version` is not 13 (the reply names the supported version)",
+    )
     .rate_limited("open probe links")
 }
