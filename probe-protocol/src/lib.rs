@@ -225,6 +225,10 @@ pub struct ErrorNotice {
     pub code: String,
     /// Human-readable explanation naming the offending field.
     pub message: String,
+    /// The operation the refused message named, when the refusal is about that operation
+    /// (always set with [`error_code::UNKNOWN_OPERATION`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_id: Option<String>,
 }
 
 /// Codes carried by [`ErrorNotice::code`].
@@ -234,6 +238,10 @@ pub mod error_code {
     pub const STORE_UNAVAILABLE: &str = "store_unavailable";
     /// A field of the message has a value the coordinator refuses (named in the message).
     pub const INVALID_FIELD: &str = "invalid_field";
+    /// The operation named in [`ErrorNotice::operation_id`](super::ErrorNotice) does not exist
+    /// on the coordinator (any more: it was deleted). Nothing can store its results: the probe
+    /// should stop running it and drop what it still holds for it. The link stays open.
+    pub const UNKNOWN_OPERATION: &str = "unknown_operation";
 }
 
 /// Why a text frame could not be decoded.

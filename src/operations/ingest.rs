@@ -22,6 +22,10 @@ pub enum IngestError {
     /// probe): the link is closed with a protocol-violation code.
     #[error("{0}")]
     Violation(String),
+    /// The operation does not exist (any more: deleted). The probe's record of it is stale, not
+    /// forged: it is told so, and the link stays open.
+    #[error("operation_id: operation {0} does not exist")]
+    UnknownOperation(OperationId),
     /// The store could not take it now; not acknowledged, the probe re-sends later.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -33,6 +37,16 @@ fn operation_id(raw: &str) -> Result<OperationId, IngestError> {
             "operation_id: {raw:?} is not an operation identifier"
         ))
     })
+}
+
+/// Why a probe without an assignment for `operation` may not report for it: the operation is
+/// gone, or it is another probe's.
+async fn refusal(store: &dyn Store, operation: OperationId) -> IngestError {
+    match store.operation(operation).await {
+        Ok(None) => IngestError::UnknownOperation(operation),
+        Ok(Some(_)) => not_assigned(operation),
+        Err(error) => error.into(),
+    }
 }
 
 fn not_assigned(operation: OperationId) -> IngestError {
@@ -54,7 +68,7 @@ pub async fn ingest(
         )));
     }
     if store.assignment(operation, probe.id).await?.is_none() {
-        return Err(not_assigned(operation));
+        return Err(refusal(store, operation).await);
     }
     let result = MeasurementResult {
         id: ResultId::generate(),
@@ -85,7 +99,7 @@ pub async fn record_progress(
     let operation = store
         .operation(operation_id)
         .await?
-        .ok_or_else(|| not_assigned(operation_id))?;
+        .ok_or(IngestError::UnknownOperation(operation_id))?;
     match store
         .advance_assignment(operation_id, probe.id, to, operation.credits_per_probe)
         .await

@@ -257,6 +257,15 @@ impl Connected<'_> {
         match outcome {
             Ok(()) => Ok(()),
             Err(IngestError::Violation(reason)) => Err((close::PROTOCOL_VIOLATION, reason)),
+            Err(unknown @ IngestError::UnknownOperation(operation)) => {
+                tracing::info!(probe = %self.probe.id, %operation, "probe reported for an operation that does not exist");
+                self.reply(ServerMessage::Error(ErrorNotice {
+                    code: error_code::UNKNOWN_OPERATION.into(),
+                    message: unknown.to_string(),
+                    operation_id: Some(operation.to_string()),
+                }));
+                Ok(())
+            }
             Err(IngestError::Store(error)) => {
                 let code = match error {
                     // The store logs an outage itself, once; per message it is detail.
@@ -272,6 +281,7 @@ impl Connected<'_> {
                 self.reply(ServerMessage::Error(ErrorNotice {
                     code: code.into(),
                     message: error.to_string(),
+                    operation_id: None,
                 }));
                 Ok(())
             }

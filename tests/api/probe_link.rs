@@ -3,7 +3,9 @@
 
 use crate::helpers::*;
 use chrono::Utc;
-use probe_protocol::{close, ContentFormat, ProbeMessage, ResultReport, ServerMessage};
+use probe_protocol::{
+    close, error_code, Accepted, ContentFormat, Finished, ProbeMessage, ResultReport, ServerMessage,
+};
 use reqwest::StatusCode;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
@@ -27,7 +29,11 @@ async fn malformed_upgrades_are_answered_naming_the_header() {
     let upgrade = [("connection", "Upgrade"), ("upgrade", "websocket")];
     let key = ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
     let cases: Vec<(Vec<(&str, &str)>, StatusCode, &str)> = vec![
-        (vec![], StatusCode::BAD_REQUEST, "expected a WebSocket upgrade"),
+        (
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "expected a WebSocket upgrade",
+        ),
         (
             vec![upgrade[0], ("upgrade", "h2c"), key],
             StatusCode::BAD_REQUEST,
@@ -175,6 +181,61 @@ async fn results_for_operations_of_other_probes_are_refused() {
         )
         .await;
     assert_eq!(stored["results"], json!([]));
+    app.stop().await;
+}
+
+/// A stale record (an operation the server no longer has) is not a forgery: the probe is told
+/// which operation is unknown, and the link stays up for the rest of its work.
+#[tokio::test]
+async fn reports_for_unknown_operations_are_answered_and_the_link_stays_open() {
+    let app = spawn_app().await;
+    let user = app.funded_user("stale@example.org", 1000).await;
+    let (probe, token) = app.probe(&user).await;
+    let mut link = app.connect(&token, 100).await;
+    let gone = "65a1b2c3d4e5f60718293a4b";
+    let stale = [
+        ProbeMessage::Accepted(Accepted {
+            operation_id: gone.into(),
+        }),
+        ProbeMessage::Result(ResultReport {
+            operation_id: gone.into(),
+            unique_code: "stale-1".into(),
+            format: ContentFormat::Json,
+            content: json!({}),
+            measured_at: Utc::now(),
+            error: None,
+        }),
+        ProbeMessage::Finished(Finished {
+            operation_id: gone.into(),
+        }),
+    ];
+    for message in &stale {
+        link.send(message).await;
+        match link.recv().await {
+            ServerMessage::Error(notice) => {
+                assert_eq!(notice.code, error_code::UNKNOWN_OPERATION, "{message:?}");
+                assert_eq!(notice.operation_id.as_deref(), Some(gone));
+                assert!(
+                    notice.message.contains("operation_id"),
+                    "{}",
+                    notice.message
+                );
+            }
+            other => panic!("expected an error notice, got {other:?}"),
+        }
+    }
+    let (status, op) = app
+        .post(
+            "/ping",
+            Some(&user.token),
+            json!({"probes": [probe], "params": ping_params(5)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{op}");
+    assert!(
+        matches!(link.recv().await, ServerMessage::Operation(o) if o.operation_id == op["_id"]),
+        "the link still carries new operations"
+    );
     app.stop().await;
 }
 
