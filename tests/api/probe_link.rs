@@ -28,7 +28,8 @@ async fn malformed_upgrades_are_answered_naming_the_header() {
     let app = spawn_app().await;
     let upgrade = [("connection", "Upgrade"), ("upgrade", "websocket")];
     let key = ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
-    let cases: Vec<(Vec<(&str, &str)>, StatusCode, &str)> = vec![
+    type Headers = Vec<(&'static str, &'static str)>;
+    let cases: Vec<(Headers, StatusCode, &str)> = vec![
         (
             vec![],
             StatusCode::BAD_REQUEST,
