@@ -61,6 +61,10 @@ pub async fn serve<F>(
             },
             () = &mut stop => break,
         };
+        // Probe links carry small frames (acks, operations): never hold one back for Nagle.
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
+        }
         let service = warp::service(filter.clone());
         let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
             request.extensions_mut().insert(PeerAddr(peer));

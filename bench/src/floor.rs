@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use warp::Filter;
 
@@ -65,7 +66,9 @@ async fn accept(listener: TcpListener, broadcaster: broadcast::Sender<Utf8Bytes>
 }
 
 async fn connection(stream: TcpStream, broadcaster: broadcast::Sender<Utf8Bytes>) {
-    let Ok(ws) = tokio_tungstenite::accept_async(stream).await else {
+    // The same socket settings as the coordinator's probe link (src/ws/upgrade.rs).
+    let config = WebSocketConfig::default().read_buffer_size(4 * 1024);
+    let Ok(ws) = tokio_tungstenite::accept_async_with_config(stream, Some(config)).await else {
         return;
     };
     let mut frames = broadcaster.subscribe();
