@@ -6,6 +6,8 @@
 //! idempotent, so the link announces them again on every new connection. A finished record is
 //! kept for [`FINISHED_RETENTION`] after the operation's stop time (the coordinator re-sends an
 //! unaccepted operation until then, and a re-sent operation must not run twice), then dropped.
+//! A record of an operation the coordinator no longer has is forgotten at once, finished or
+//! not: announcing it again would only earn another `unknown_operation` on every link.
 
 use crate::durable::RecordDir;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -130,13 +132,15 @@ impl Ledger {
             .map(|r| r.id().to_string())
             .collect();
         for id in &expired {
-            let (records, key) = (self.records.clone(), id.clone());
-            tokio::task::spawn_blocking(move || records.remove(&key))
-                .await
-                .map_err(io::Error::other)??;
-            self.lock().remove(id);
+            self.remove(id).await?;
         }
         Ok(expired.len())
+    }
+
+    /// Forgets the operation durably, finished or not (the coordinator no longer has it).
+    /// Returns whether it was known.
+    pub async fn forget(&self, operation_id: &str) -> io::Result<bool> {
+        self.remove(operation_id).await
     }
 
     /// The operations whose schedule still runs.
@@ -175,6 +179,14 @@ impl Ledger {
         self.lock().insert(record.id().to_string(), record);
         self.outgoing.notify_one();
         Ok(())
+    }
+
+    async fn remove(&self, operation_id: &str) -> io::Result<bool> {
+        let (records, key) = (self.records.clone(), operation_id.to_string());
+        tokio::task::spawn_blocking(move || records.remove(&key))
+            .await
+            .map_err(io::Error::other)??;
+        Ok(self.lock().remove(operation_id).is_some())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, OperationRecord>> {
@@ -265,6 +277,27 @@ mod tests {
         assert_eq!(ledger.prune(later).await.unwrap(), 1);
         let reopened = Ledger::open(tmp.path().to_path_buf(), Arc::default()).unwrap();
         assert_eq!(reopened.progress().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_forgotten_operation_is_gone_for_good_even_unfinished() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(tmp.path().to_path_buf(), Arc::default()).unwrap();
+        ledger.admit(order("gone", 30), now()).await.unwrap();
+        ledger.admit(order("kept", 12), now()).await.unwrap();
+        assert!(ledger.forget("gone").await.unwrap());
+        assert!(!ledger.forget("gone").await.unwrap(), "forgetting twice");
+        assert!(!ledger.forget("never-seen").await.unwrap());
+        assert_eq!(ledger.in_use_credits(), 12);
+        drop(ledger);
+
+        let reopened = Ledger::open(tmp.path().to_path_buf(), Arc::default()).unwrap();
+        let ids: Vec<String> = reopened
+            .progress()
+            .into_iter()
+            .map(|p| p.operation_id)
+            .collect();
+        assert_eq!(ids, ["kept"]);
     }
 
     #[test]

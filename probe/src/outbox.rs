@@ -3,7 +3,9 @@
 //! A result is written (fsync'd) here before it is first sent and deleted only when its
 //! `result_ack` arrives, so a result survives a dropped link, a coordinator restart and a crash
 //! of the probe itself, and is re-sent until acknowledged. Re-sending is safe: the coordinator
-//! stores a `unique_code` once. Results are sent oldest first.
+//! stores a `unique_code` once. Results are sent oldest first. The one other way out is an
+//! operation the coordinator no longer has (`unknown_operation`): nothing can store its
+//! results, so they are discarded.
 
 use crate::durable::RecordDir;
 use chrono::{DateTime, Utc};
@@ -82,11 +84,22 @@ impl Outbox {
     /// Forgets the result `unique_code` for good (its `result_ack` arrived). Returns whether
     /// it was pending.
     pub async fn acknowledge(&self, unique_code: &str) -> io::Result<bool> {
-        let (records, code) = (self.records.clone(), unique_code.to_string());
-        tokio::task::spawn_blocking(move || records.remove(&code))
-            .await
-            .map_err(io::Error::other)??;
-        Ok(self.lock().remove(unique_code))
+        let removed = self.remove(vec![unique_code.to_string()]).await?;
+        Ok(removed == 1)
+    }
+
+    /// Forgets every pending result of `operation_id` for good (the coordinator no longer has
+    /// the operation). Returns their unique codes.
+    pub async fn discard_operation(&self, operation_id: &str) -> io::Result<Vec<String>> {
+        let codes: Vec<String> = self
+            .lock()
+            .by_age
+            .values()
+            .filter(|report| report.operation_id == operation_id)
+            .map(|report| report.unique_code.clone())
+            .collect();
+        self.remove(codes.clone()).await?;
+        Ok(codes)
     }
 
     /// Up to `limit` pending results, oldest first, leaving out those in `skip`.
@@ -110,6 +123,17 @@ impl Outbox {
         self.len() == 0
     }
 
+    /// Deletes the results `codes` from disk, then from the queue; returns how many were
+    /// pending.
+    async fn remove(&self, codes: Vec<String>) -> io::Result<usize> {
+        let (records, keys) = (self.records.clone(), codes.clone());
+        tokio::task::spawn_blocking(move || keys.iter().try_for_each(|key| records.remove(key)))
+            .await
+            .map_err(io::Error::other)??;
+        let mut pending = self.lock();
+        Ok(codes.iter().filter(|code| pending.remove(code)).count())
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
         self.pending.lock().expect("outbox lock poisoned")
     }
@@ -123,8 +147,12 @@ mod tests {
     use serde_json::json;
 
     fn report(code: &str, seconds: i64) -> ResultReport {
+        report_of("op", code, seconds)
+    }
+
+    fn report_of(operation: &str, code: &str, seconds: i64) -> ResultReport {
         ResultReport {
-            operation_id: "op".into(),
+            operation_id: operation.into(),
             unique_code: code.into(),
             format: ContentFormat::Json,
             content: json!([{"type": "ping"}]),
@@ -166,6 +194,30 @@ mod tests {
         let in_flight: HashSet<String> = ["a".to_string(), "c".to_string()].into();
         assert_eq!(codes(&outbox.next_batch(&in_flight, 1)), ["b"]);
         assert_eq!(codes(&outbox.next_batch(&in_flight, 5)), ["b", "d"]);
+    }
+
+    #[tokio::test]
+    async fn discarding_an_operation_drops_its_results_and_only_them_for_good() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("outbox");
+        let outbox = Outbox::open(dir.clone(), Arc::default()).unwrap();
+        outbox.put(report_of("gone", "g1", 1)).await.unwrap();
+        outbox.put(report_of("kept", "k1", 2)).await.unwrap();
+        outbox.put(report_of("gone", "g2", 3)).await.unwrap();
+        let mut discarded = outbox.discard_operation("gone").await.unwrap();
+        discarded.sort();
+        assert_eq!(discarded, ["g1", "g2"]);
+        assert!(outbox.discard_operation("gone").await.unwrap().is_empty());
+        assert!(outbox
+            .discard_operation("never-seen")
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(codes(&outbox.next_batch(&HashSet::new(), 10)), ["k1"]);
+        drop(outbox);
+
+        let reopened = Outbox::open(dir, Arc::default()).unwrap();
+        assert_eq!(codes(&reopened.next_batch(&HashSet::new(), 10)), ["k1"]);
     }
 
     #[tokio::test]

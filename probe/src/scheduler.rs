@@ -12,6 +12,10 @@
 //! measured yet), and lets running executions finish and store their results: a measurement
 //! already under way is worth its seconds, and the outbox delivers it on the next link. The
 //! operation stays unfinished and resumes at the next start.
+//!
+//! Withdrawing (the coordinator no longer has the operation) is harsher: nothing can store the
+//! operation's results, so its runs stop at once, tools killed mid-measurement, and the
+//! operation is forgotten with every result it left in the outbox.
 
 use crate::clock::Clock;
 use crate::ledger::{Admission, Ledger, OperationRecord};
@@ -21,10 +25,11 @@ use chrono::{DateTime, TimeDelta, Utc};
 use probe_protocol::params::{self, Params, Schedule};
 use probe_protocol::{ContentFormat, OperationOrder, ResultFormat, ResultReport};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -48,6 +53,30 @@ struct Inner {
     /// Stops scheduling: no run starts after it; running executions finish.
     stop: CancellationToken,
     tasks: TaskTracker,
+    /// The operations whose task is running, by identifier.
+    running: Mutex<HashMap<String, Running>>,
+}
+
+impl Inner {
+    fn running(&self) -> MutexGuard<'_, HashMap<String, Running>> {
+        self.running.lock().expect("scheduler lock poisoned")
+    }
+}
+
+/// One operation's task, and how to withdraw it.
+#[derive(Debug)]
+struct Running {
+    withdrawn: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+/// What [`Scheduler::withdraw`] found of an operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Withdrawal {
+    /// It was in the ledger (and is no longer).
+    pub known: bool,
+    /// The unique codes of its results discarded from the outbox.
+    pub discarded: Vec<String>,
 }
 
 impl Scheduler {
@@ -67,6 +96,7 @@ impl Scheduler {
                 clock,
                 stop,
                 tasks: TaskTracker::new(),
+                running: Mutex::default(),
             }),
         }
     }
@@ -86,6 +116,23 @@ impl Scheduler {
             Admission::Known => tracing::debug!(operation = %id, "operation already taken on"),
         }
         Ok(())
+    }
+
+    /// Withdraws an operation the coordinator no longer has: stops its runs (killing running
+    /// tools) and waits for its task to end, so that no result of it can still be stored,
+    /// then forgets it and discards its results. Withdrawing again finds nothing; results left
+    /// by an interrupted withdrawal are discarded by the next one.
+    pub async fn withdraw(&self, operation_id: &str) -> io::Result<Withdrawal> {
+        let running = self.inner.running().remove(operation_id);
+        if let Some(Running { withdrawn, task }) = running {
+            withdrawn.cancel();
+            if let Err(error) = task.await {
+                tracing::error!(operation = %operation_id, %error, "the operation's task failed");
+            }
+        }
+        let known = self.inner.ledger.forget(operation_id).await?;
+        let discarded = self.inner.outbox.discard_operation(operation_id).await?;
+        Ok(Withdrawal { known, discarded })
     }
 
     /// Restarts the operations that were running when the probe stopped.
@@ -114,17 +161,30 @@ impl Scheduler {
 
     fn start(&self, record: OperationRecord) {
         tracing::info!(operation = %record.id(), kind = ?record.order.kind, "operation started");
-        self.inner
-            .tasks
-            .spawn(run_operation(self.inner.clone(), record));
+        let id = record.id().to_string();
+        let withdrawn = CancellationToken::new();
+        // Held while spawning, so that a task ending at once cannot unregister before this.
+        let mut running = self.inner.running();
+        let task = self.inner.tasks.spawn(operation_task(
+            self.inner.clone(),
+            record,
+            withdrawn.clone(),
+        ));
+        running.insert(id, Running { withdrawn, task });
     }
 }
 
-async fn run_operation(inner: Arc<Inner>, record: OperationRecord) {
+async fn operation_task(inner: Arc<Inner>, record: OperationRecord, withdrawn: CancellationToken) {
+    let id = record.id().to_string();
+    run_operation(&inner, record, withdrawn).await;
+    inner.running().remove(&id);
+}
+
+async fn run_operation(inner: &Arc<Inner>, record: OperationRecord, withdrawn: CancellationToken) {
     let order = Arc::new(record.order);
     match params::parse(order.kind, &order.params, record.received_at) {
         Ok(params) => {
-            if !run_schedule(&inner, &order, Arc::new(params)).await {
+            if !run_schedule(inner, &order, Arc::new(params), &withdrawn).await {
                 return;
             }
         }
@@ -137,7 +197,7 @@ async fn run_operation(inner: Arc<Inner>, record: OperationRecord) {
                 content: Value::Null,
                 error: Some(format!("the probe cannot run these parameters: {error}")),
             };
-            report(&inner, &order, execution, Utc::now()).await;
+            report(inner, &order, execution, Utc::now()).await;
         }
     }
     match inner.ledger.finish(&order.operation_id).await {
@@ -149,25 +209,33 @@ async fn run_operation(inner: Arc<Inner>, record: OperationRecord) {
 }
 
 /// Runs every run time, then waits for the executions. `false` if the scheduler stopped
-/// meanwhile: running executions are still waited for, but a run skipped or dropped leaves
-/// the schedule to resume at the next start.
+/// meanwhile (running executions are still waited for, but a run skipped or dropped leaves
+/// the schedule to resume at the next start) or the operation was withdrawn.
 async fn run_schedule(
     inner: &Arc<Inner>,
     order: &Arc<OperationOrder>,
     params: Arc<Params>,
+    withdrawn: &CancellationToken,
 ) -> bool {
     let mut executions = JoinSet::new();
     for at in run_times(params.schedule(), inner.clock.now()) {
         tokio::select! {
             biased;
             _ = inner.stop.cancelled() => break,
+            _ = withdrawn.cancelled() => break,
             _ = sleep_until(&inner.clock, at) => {}
         }
-        executions.spawn(execute(inner.clone(), order.clone(), params.clone()));
+        let execution = execute(
+            inner.clone(),
+            order.clone(),
+            params.clone(),
+            withdrawn.clone(),
+        );
+        executions.spawn(execution);
         while executions.try_join_next().is_some() {}
     }
     while executions.join_next().await.is_some() {}
-    !inner.stop.is_cancelled()
+    !inner.stop.is_cancelled() && !withdrawn.is_cancelled()
 }
 
 /// The run times of `schedule` from `now` on: those of the minute in progress that are not
@@ -192,18 +260,26 @@ async fn sleep_until(clock: &Clock, at: DateTime<Utc>) {
 }
 
 /// One run: its credits, the tools, its result in the outbox. A run still waiting for its
-/// credits when the scheduler stops is dropped: nothing was measured.
-async fn execute(inner: Arc<Inner>, order: Arc<OperationOrder>, params: Arc<Params>) {
+/// credits when the scheduler stops is dropped: nothing was measured. A withdrawal drops the
+/// run wherever it is short of storing its result (dropping a tool kills it).
+async fn execute(
+    inner: Arc<Inner>,
+    order: Arc<OperationOrder>,
+    params: Arc<Params>,
+    withdrawn: CancellationToken,
+) {
     let credits = tokio::select! {
         biased;
         _ = inner.stop.cancelled() => return,
+        _ = withdrawn.cancelled() => return,
         credits = inner.runner.reserve(&params) => credits,
     };
     let measured_at = Utc::now();
-    let execution = inner
-        .runner
-        .measure(&credits, &params, order.result_format)
-        .await;
+    let execution = tokio::select! {
+        biased;
+        _ = withdrawn.cancelled() => return,
+        execution = inner.runner.measure(&credits, &params, order.result_format) => execution,
+    };
     report(&inner, &order, execution, measured_at).await;
 }
 

@@ -5,7 +5,8 @@
 //! treats both as idempotent, and necessary since it acknowledges neither. Results go out
 //! oldest first, at most [`WINDOW`] unacknowledged at a time, so that a large backlog after an
 //! outage cannot flood the coordinator's queue for this probe (it would drop the link as too
-//! slow).
+//! slow). Results discarded because the coordinator no longer has their operation leave the
+//! window too: no ack will ever come for them, and a window full of them would stop delivery.
 
 use crate::ledger::Ledger;
 use crate::outbox::Outbox;
@@ -57,6 +58,15 @@ impl Delivery {
         self.in_flight.remove(unique_code);
     }
 
+    /// The operation is gone from the ledger and its results `discarded` from the outbox: none
+    /// of them is awaited any more.
+    pub fn withdrawn(&mut self, operation_id: &str, discarded: &[String]) {
+        self.forget_progress(operation_id);
+        for code in discarded {
+            self.in_flight.remove(code);
+        }
+    }
+
     /// Results in flight may not have been stored (the coordinator's store was down): send
     /// every unacknowledged result again.
     pub fn resend_results(&mut self) {
@@ -85,8 +95,12 @@ mod tests {
     }
 
     fn report(code: &str) -> ResultReport {
+        report_of("a", code)
+    }
+
+    fn report_of(operation: &str, code: &str) -> ResultReport {
         ResultReport {
-            operation_id: "a".into(),
+            operation_id: operation.into(),
             unique_code: code.into(),
             format: ContentFormat::Text,
             content: json!("x"),
@@ -154,5 +168,29 @@ mod tests {
         let again = delivery.due(&ledger, &outbox);
         assert_eq!(again.len(), WINDOW);
         assert_eq!(kinds(&again[..1]), ["result r001"]);
+    }
+
+    #[tokio::test]
+    async fn discarded_results_free_the_window() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(tmp.path().join("l"), Arc::default()).unwrap();
+        let outbox = Outbox::open(tmp.path().join("o"), Arc::default()).unwrap();
+        for i in 0..WINDOW {
+            outbox
+                .put(report_of("gone", &format!("g{i:03}")))
+                .await
+                .unwrap();
+        }
+        let mut delivery = Delivery::default();
+        assert_eq!(delivery.due(&ledger, &outbox).len(), WINDOW);
+        outbox.put(report_of("kept", "k")).await.unwrap();
+        assert!(
+            delivery.due(&ledger, &outbox).is_empty(),
+            "the window is full"
+        );
+
+        let discarded = outbox.discard_operation("gone").await.unwrap();
+        delivery.withdrawn("gone", &discarded);
+        assert_eq!(kinds(&delivery.due(&ledger, &outbox)), ["result k"]);
     }
 }

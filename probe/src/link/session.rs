@@ -7,7 +7,7 @@ use crate::backoff::Backoff;
 use futures::stream::SplitStream;
 use futures::StreamExt;
 use probe_protocol::{
-    close, error_code, Hello, ProbeMessage, ServerMessage, Welcome, PROTOCOL_VERSION,
+    close, error_code, ErrorNotice, Hello, ProbeMessage, ServerMessage, Welcome, PROTOCOL_VERSION,
 };
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -245,12 +245,42 @@ impl Session<'_> {
                     tracing::warn!(message = %notice.message, retry_in_ms = delay.as_millis() as u64, "coordinator store unavailable; results will be sent again");
                 }
             }
+            ServerMessage::Error(notice) if notice.code == error_code::UNKNOWN_OPERATION => {
+                self.unknown_operation(notice).await;
+            }
             ServerMessage::Error(notice) => {
                 tracing::warn!(code = %notice.code, message = %notice.message, "the coordinator refused a message");
             }
             ServerMessage::Welcome(_) => tracing::debug!("second welcome ignored"),
         }
         Ok(())
+    }
+
+    /// The coordinator no longer has the operation (it was deleted): nothing can store its
+    /// results, and announcing it would be refused on every link, so it is withdrawn. A notice
+    /// comes for each stale message sent, so the later ones usually find nothing left.
+    async fn unknown_operation(&mut self, notice: ErrorNotice) {
+        let Some(id) = notice.operation_id else {
+            tracing::warn!(message = %notice.message, "unknown_operation naming no operation ignored");
+            return;
+        };
+        let withdrawal = match self.context.scheduler.withdraw(&id).await {
+            Ok(withdrawal) => withdrawal,
+            Err(error) => {
+                tracing::error!(operation = %id, %error, "cannot forget an operation the coordinator no longer has; retried at its next unknown_operation");
+                return;
+            }
+        };
+        self.delivery.withdrawn(&id, &withdrawal.discarded);
+        if withdrawal.known {
+            tracing::warn!(operation = %id, "the coordinator no longer has this operation; stopped and forgotten");
+        }
+        if !withdrawal.discarded.is_empty() {
+            tracing::warn!(operation = %id, results = withdrawal.discarded.len(), "results of an operation the coordinator no longer has discarded: nothing can store them");
+        }
+        if !withdrawal.known && withdrawal.discarded.is_empty() {
+            tracing::debug!(operation = %id, message = %notice.message, "unknown_operation for an operation the probe does not hold; ignored");
+        }
     }
 }
 

@@ -119,14 +119,8 @@ fn every_second_order(id: &str) -> OperationOrder {
     }
 }
 
-#[tokio::test]
-async fn an_operation_runs_at_once_and_a_re_sent_order_does_not_run_twice() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (scheduler, outbox, cancel) = scheduler(tmp.path());
-    scheduler.take(every_second_order("op")).await.unwrap();
-    scheduler.take(every_second_order("op")).await.unwrap();
-    assert_eq!(scheduler.inner.tasks.len(), 1);
-
+/// Waits until the outbox holds a result, failing after 5 s.
+async fn wait_for_a_result(outbox: &Outbox) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while outbox.is_empty() {
         assert!(
@@ -135,6 +129,17 @@ async fn an_operation_runs_at_once_and_a_re_sent_order_does_not_run_twice() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test]
+async fn an_operation_runs_at_once_and_a_re_sent_order_does_not_run_twice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (scheduler, outbox, cancel) = scheduler(tmp.path());
+    scheduler.take(every_second_order("op")).await.unwrap();
+    scheduler.take(every_second_order("op")).await.unwrap();
+    assert_eq!(scheduler.inner.tasks.len(), 1);
+
+    wait_for_a_result(&outbox).await;
     let result = outbox.next_batch(&HashSet::new(), 1).remove(0);
     assert_eq!(result.operation_id, "op");
     assert_eq!(result.format, ContentFormat::Text);
@@ -178,6 +183,10 @@ async fn an_operation_received_after_its_stop_time_just_finishes() {
     scheduler.wait_stopped(Duration::from_secs(5)).await;
     assert!(outbox.is_empty());
     assert_eq!(scheduler.inner.ledger.unfinished().len(), 0);
+    assert!(
+        scheduler.inner.running().is_empty(),
+        "its task unregistered"
+    );
 }
 
 #[tokio::test]
@@ -216,4 +225,50 @@ async fn a_stop_after_the_grace_abandons_what_still_runs() {
     stop.cancel();
     assert!(!scheduler.wait_stopped(Duration::from_millis(200)).await);
     assert!(outbox.is_empty());
+}
+
+#[tokio::test]
+async fn a_withdrawn_operation_stops_and_leaves_nothing_behind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (scheduler, outbox, _stop) = scheduler(tmp.path());
+    scheduler.take(every_second_order("gone")).await.unwrap();
+    wait_for_a_result(&outbox).await;
+
+    let withdrawal = scheduler.withdraw("gone").await.unwrap();
+    assert!(withdrawal.known);
+    assert!(!withdrawal.discarded.is_empty());
+    assert!(scheduler.inner.tasks.is_empty(), "its task has ended");
+    assert!(scheduler.inner.running().is_empty());
+    assert!(scheduler.inner.ledger.progress().is_empty());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(outbox.is_empty(), "no run after the withdrawal");
+    let again = scheduler.withdraw("gone").await.unwrap();
+    assert_eq!(
+        again,
+        Withdrawal {
+            known: false,
+            discarded: vec![]
+        }
+    );
+}
+
+#[tokio::test]
+async fn withdrawing_kills_a_measurement_under_way_and_stores_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let started = tmp.path().join("started");
+    let body = format!("touch {}; sleep 30; echo answer", started.display());
+    let (scheduler, outbox, _stop) = scheduler_with_dig(tmp.path(), &body);
+    scheduler.take(every_second_order("gone")).await.unwrap();
+    while !started.exists() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let withdrawing = scheduler.withdraw("gone");
+    let withdrawal = tokio::time::timeout(Duration::from_secs(5), withdrawing)
+        .await
+        .expect("the running lookup is killed, not waited for")
+        .unwrap();
+    assert!(withdrawal.known);
+    assert!(withdrawal.discarded.is_empty());
+    assert!(outbox.is_empty());
+    assert!(scheduler.inner.tasks.is_empty());
 }

@@ -1,4 +1,5 @@
-//! Waiting, parameters, the measurement tools, and a coordinator with a connected probe.
+//! Waiting, parameters, the measurement tools, a coordinator with a connected probe, and a
+//! lookup that makes the whole round trip.
 
 use crate::coordinator::Coordinator;
 use crate::probe_process::ProbeProcess;
@@ -41,6 +42,29 @@ pub async fn deploy_to(coordinator: Coordinator, dir: &Path, probe_args: &[Strin
         token,
         probe,
     }
+}
+
+/// Has the probe look up 127.0.0.1 every second (through its default resolver) and waits
+/// until a result is stored without error and acknowledged (gone from the outbox); returns
+/// it as GET /operation shows it.
+pub async fn acknowledged_lookup(
+    coordinator: &Coordinator,
+    owner: &str,
+    probe_id: &str,
+    probe: &ProbeProcess,
+) -> Value {
+    let params = every_second(json!({"x": "127.0.0.1"}));
+    let lookup = coordinator
+        .create(owner, "dns", probe_id, params, "text")
+        .await;
+    let result = coordinator.first_result(&lookup).await;
+    assert_eq!(result["error"], Value::Null, "{result}");
+    let code = result["unique_code"].as_str().unwrap().to_string();
+    eventually("the result_ack to come back", 30, || async {
+        (!probe.outbox_codes().contains(&code)).then_some(())
+    })
+    .await;
+    result
 }
 
 /// Parameters running every second (the minute in progress included) for a few minutes,

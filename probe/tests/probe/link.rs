@@ -8,11 +8,10 @@ mod chrony;
 
 use crate::coordinator::Coordinator;
 use crate::dns::DnsResponder;
-use crate::helpers::{deploy, deploy_to, eventually, every_second, require_dig, Deployment};
+use crate::helpers::{acknowledged_lookup, deploy, deploy_to, eventually, require_dig, Deployment};
 use crate::probe_process::ProbeProcess;
 use crate::tls_proxy::TlsProxy;
 use chrony::Chronyd;
-use serde_json::{json, Value};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_probe_tells_the_coordinator_its_clock_offset_measured_against_ntp() {
@@ -66,21 +65,9 @@ async fn through_a_tls_proxy_with_a_private_ca_results_are_stored_and_acknowledg
     assert!(probe.log().contains(&endpoint), "{}", probe.log());
     assert!(proxy.completed() >= 1);
 
-    let params = every_second(json!({"x": "127.0.0.1"}));
-    let lookup = coordinator
-        .create(&owner, "dns", &probe_id, params, "text")
-        .await;
-    let result = coordinator.first_result(&lookup).await;
-    assert_eq!(result["error"], Value::Null, "{result}");
+    let result = acknowledged_lookup(&coordinator, &owner, &probe_id, &probe).await;
     let text = result["results"].as_str().unwrap();
     assert!(text.contains("PTR\tlocalhost."), "{text}");
-    let code = result["unique_code"].as_str().unwrap().to_string();
-    eventually(
-        "the result_ack to come back through the proxy",
-        30,
-        || async { (!probe.outbox_codes().contains(&code)).then_some(()) },
-    )
-    .await;
     assert_eq!(proxy.failed(), 0);
     probe.kill().await;
     coordinator.stop().await;

@@ -1,7 +1,7 @@
 //! Black-box tests of the `pladmed-probe` binary against a real coordinator: measurements with
 //! the real scamper and dig, delivery across a probe crash and across a coordinator restart,
-//! graceful shutdown, the end of a schedule, the clock offset, and wss:// through a TLS proxy
-//! with a private CA.
+//! graceful shutdown, the end of a schedule, the clock offset, wss:// through a TLS proxy
+//! with a private CA, and an operation the coordinator no longer has.
 
 mod coordinator;
 mod delivery;
@@ -12,3 +12,4 @@ mod link;
 mod measurements;
 mod probe_process;
 mod tls_proxy;
+mod withdrawal;
