@@ -6,6 +6,12 @@ use clap::{Parser, Subcommand};
 use pladmed::config::Settings;
 use pladmed::startup::{open_store, Application};
 
+/// mimalloc instead of glibc's malloc: result ingest is allocation-bound (decoding a result's
+/// JSON builds a tree of small values), and a profile of `pladmed-bench ingest` showed a fifth
+/// of the server's CPU in glibc's malloc and free (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "pladmed", version, about = "Pladmed measurement coordinator")]
 struct Cli {

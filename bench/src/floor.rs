@@ -66,8 +66,8 @@ async fn accept(listener: TcpListener, broadcaster: broadcast::Sender<Utf8Bytes>
 }
 
 async fn connection(stream: TcpStream, broadcaster: broadcast::Sender<Utf8Bytes>) {
-    // The same socket settings as the coordinator's probe link (src/ws/upgrade.rs).
-    let config = WebSocketConfig::default().read_buffer_size(4 * 1024);
+    // The same socket settings as the coordinator's probe link.
+    let config = WebSocketConfig::default().read_buffer_size(pladmed::ws::READ_CHUNK);
     let Ok(ws) = tokio_tungstenite::accept_async_with_config(stream, Some(config)).await else {
         return;
     };

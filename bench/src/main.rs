@@ -15,6 +15,11 @@ use clap::{Args, Parser, Subcommand};
 use report::Report;
 use std::path::PathBuf;
 
+/// The server's allocator (see src/main.rs), so that the store baseline, which runs in this
+/// process, and the floor servers pay what the server pays for memory.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "pladmed-bench",

@@ -15,6 +15,7 @@ use crate::state::AppState;
 use admission::{Full, LinkSlots};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+pub use upgrade::READ_CHUNK;
 use upgrade::{NotUpgrade, Upgrade};
 use warp::http::StatusCode;
 use warp::{Filter, Rejection, Reply};
