@@ -5,13 +5,10 @@
 
 use chrono::Utc;
 use futures::{SinkExt, StreamExt};
-use probe_protocol::{
-    ContentFormat, Hello, ProbeMessage, ResultReport, ServerMessage, PROTOCOL_VERSION,
-};
+use probe_protocol::ServerMessage;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,114 +16,24 @@ use tokio_tungstenite::tungstenite::Message;
 
 #[path = "common/mongo.rs"]
 mod mongo;
+#[path = "common/process.rs"]
+mod process;
+
+use process::{
+    create_superuser, free_port, funded_user, get, hello, ping_operation, registered_probe,
+    stored_codes, wait_until_up, Server, SECRET,
+};
 
 const RESULTS: usize = 2_000;
 const WINDOW: usize = 32;
 const KILL_AFTER_ACKS: usize = 600;
-const PASSWORD: &str = "Crash#Test1";
-const SECRET: &str = "crash-test-secret-crash-test-secret";
-
-struct Server {
-    child: Child,
-    port: u16,
-    env: Vec<(String, String)>,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Server {
-    fn command(env: &[(String, String)]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_pladmed"));
-        command
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .env("PLADMED_LOG", "warn");
-        command
-    }
-
-    fn start(env: Vec<(String, String)>, port: u16) -> Server {
-        let child = Self::command(&env)
-            .env("PLADMED_BIND", format!("127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("server binary starts");
-        Server { child, port, env }
-    }
-
-    fn kill_and_restart(&mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().unwrap();
-        *self = Server::start(self.env.clone(), self.port);
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{}", self.port, path)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn wait_until_up(client: &reqwest::Client, server: &Server) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while client.get(server.url("/probes")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "server did not come up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> Value {
-    let mut request = client.post(url).json(&body);
-    if let Some(token) = token {
-        request = request.header("access_token", token);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let body: Value = response.json().await.unwrap();
-    assert!(status.is_success(), "{status}: {body}");
-    body
-}
-
-async fn get(client: &reqwest::Client, url: String, token: &str) -> Value {
-    let response = client
-        .get(url)
-        .header("access_token", token)
-        .send()
-        .await
-        .unwrap();
-    response.json().await.unwrap()
-}
-
-fn hello() -> Message {
-    let hello = ProbeMessage::Hello(Hello {
-        protocol: PROTOCOL_VERSION,
-        agent: "crash-test".into(),
-        total_credits: 1_000_000,
-        in_use_credits: 0,
-        clock_offset_ms: None,
-    });
-    Message::text(hello.encode())
-}
 
 fn result_frame(operation: &str, n: usize) -> Message {
-    let report = ProbeMessage::Result(ResultReport {
-        operation_id: operation.into(),
-        unique_code: format!("result-{n:05}"),
-        format: ContentFormat::Json,
-        content: json!([{"type": "ping", "seq": n, "rtt": 0.042}]),
-        measured_at: Utc::now(),
-        error: None,
-    });
-    Message::text(report.encode())
+    process::result_frame(
+        operation,
+        n,
+        json!([{"type": "ping", "seq": n, "rtt": 0.042}]),
+    )
 }
 
 /// One connection's worth of streaming: keeps WINDOW results in flight, removes acknowledged
@@ -189,73 +96,19 @@ async fn stream_once(
 }
 
 async fn crash_without_loss(env: Vec<(String, String)>, data_note: &str) {
-    let status = Server::command(&env)
-        .args(["superuser", "create", "root@example.org", PASSWORD])
-        .status()
-        .unwrap();
-    assert!(status.success(), "superuser create ({data_note})");
+    create_superuser(&env);
     let mut server = Server::start(env, free_port());
     let client = reqwest::Client::new();
     wait_until_up(&client, &server).await;
-
-    let login = |email: &'static str| {
-        let (client, url) = (client.clone(), server.url("/login"));
-        async move {
-            let body = post(
-                &client,
-                url,
-                None,
-                json!({"email": email, "password": PASSWORD}),
-            )
-            .await;
-            body["access_token"].as_str().unwrap().to_string()
-        }
-    };
-    let user = post(
-        &client,
-        server.url("/register"),
-        None,
-        json!({"email": "user@example.org", "password": PASSWORD}),
-    )
-    .await;
-    let root = login("root@example.org").await;
-    post(
-        &client,
-        server.url("/credits"),
-        Some(&root),
-        json!({"id": user["_id"], "credits": 1000}),
-    )
-    .await;
-    let token = login("user@example.org").await;
-    let probe = post(
-        &client,
-        server.url("/probes"),
-        Some(&token),
-        json!({"location": {"latitude": 1, "longitude": 2}}),
-    )
-    .await;
-    let probe_token = probe["token"].as_str().unwrap().to_string();
-    let ws_url = format!(
-        "ws://127.0.0.1:{}/probe/ws?token={probe_token}",
-        server.port
-    );
+    let token = funded_user(&client, &server, "user@example.org", 1000).await;
+    let (probe, probe_token) = registered_probe(&client, &server, &token).await;
+    let ws_url = server.ws_url(&probe_token);
 
     // Connect once so that the probe is available, then create the operation.
     let (mut socket, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
     socket.send(hello()).await.unwrap();
     socket.next().await.unwrap().unwrap();
-    let stop = (Utc::now() + chrono::Duration::minutes(30))
-        .format("%d/%m/%Y %H:%M")
-        .to_string();
-    let params = json!({"cron": "0 0 1 1 *", "stop_time": stop, "times_per_minute": 1, "ips": ["127.0.0.1"]});
-    let operation = post(
-        &client,
-        server.url("/ping"),
-        Some(&token),
-        json!({"probes": [probe["identifier"]], "params": params}),
-    )
-    .await;
-    let operation = operation["_id"].as_str().unwrap().to_string();
+    let operation = ping_operation(&client, &server, &token, &probe).await;
     drop(socket);
 
     let acked = Arc::new(AtomicUsize::new(0));
@@ -287,31 +140,7 @@ async fn crash_without_loss(env: Vec<(String, String)>, data_note: &str) {
     wait_until_up(&client, &server).await;
     streamer.await.expect("every result acknowledged");
 
-    let mut codes = Vec::new();
-    let mut path = format!("/operations/{operation}/results?limit=1000");
-    loop {
-        let page: Value = client
-            .get(server.url(&path))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        codes.extend(
-            page["results"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r["unique_code"].as_str().unwrap().to_string()),
-        );
-        match page["next"].as_str() {
-            Some(cursor) => {
-                path = format!("/operations/{operation}/results?limit=1000&after={cursor}")
-            }
-            None => break,
-        }
-    }
+    let codes = stored_codes(&client, &server, &operation).await;
     let distinct: BTreeSet<&String> = codes.iter().collect();
     assert_eq!(codes.len(), RESULTS, "{data_note}: stored results");
     assert_eq!(
@@ -399,52 +228,13 @@ async fn sigkill_during_operation_creation_keeps_credits_consistent() {
     let dir = tempfile::tempdir().unwrap();
     let mut env = base_env();
     env.push(("PLADMED_DATA_DIR".into(), path_string(dir.path())));
-    let status = Server::command(&env)
-        .args(["superuser", "create", "root@example.org", PASSWORD])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    create_superuser(&env);
     let mut server = Server::start(env, free_port());
     let client = reqwest::Client::new();
     wait_until_up(&client, &server).await;
-    let credentials = |email: &str| json!({"email": email, "password": PASSWORD});
-    let user = post(
-        &client,
-        server.url("/register"),
-        None,
-        credentials("buyer@example.org"),
-    )
-    .await;
-    let root = post(
-        &client,
-        server.url("/login"),
-        None,
-        credentials("root@example.org"),
-    )
-    .await;
-    let grant = json!({"id": user["_id"], "credits": GRANTED});
-    post(
-        &client,
-        server.url("/credits"),
-        root["access_token"].as_str(),
-        grant,
-    )
-    .await;
-    let login = post(
-        &client,
-        server.url("/login"),
-        None,
-        credentials("buyer@example.org"),
-    )
-    .await;
-    let token = login["access_token"].as_str().unwrap().to_string();
-    let location = json!({"location": {"latitude": 1, "longitude": 2}});
-    let probe = post(&client, server.url("/probes"), Some(&token), location).await;
-    let ws_url = format!(
-        "ws://127.0.0.1:{}/probe/ws?token={}",
-        server.port,
-        probe["token"].as_str().unwrap()
-    );
+    let token = funded_user(&client, &server, "buyer@example.org", GRANTED).await;
+    let (probe, probe_token) = registered_probe(&client, &server, &token).await;
+    let ws_url = server.ws_url(&probe_token);
     let (mut socket, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
     socket.send(hello()).await.unwrap();
     socket.next().await.unwrap().unwrap(); // welcome: the probe is connected
@@ -455,7 +245,7 @@ async fn sigkill_during_operation_creation_keeps_credits_consistent() {
     let base = format!("http://127.0.0.1:{}", server.port);
     let creators: Vec<_> = (0..4)
         .map(|_| {
-            let id = probe["identifier"].as_str().unwrap().to_string();
+            let id = probe.clone();
             tokio::spawn(create_until_killed(
                 base.clone(),
                 token.clone(),

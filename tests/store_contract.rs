@@ -85,6 +85,7 @@ contract!(
     results::result_is_stored_and_paid_once,
     results::concurrent_duplicates_store_one_and_pay_once,
     results::same_code_elsewhere_is_a_new_result,
+    results::results_of_a_probe_without_the_assignment_are_refused,
     results::reward_past_the_maximum_stores_nothing,
     results::results_are_paginated_in_storage_order,
     lifecycle::ping_answers,

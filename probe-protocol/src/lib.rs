@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub mod params;
+mod streamed;
 
 /// The protocol version this crate implements; `hello.protocol` must equal it.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -252,7 +253,7 @@ pub struct DecodeError(#[from] serde_json::Error);
 impl ProbeMessage {
     /// Decodes one text frame sent by a probe.
     pub fn decode(text: &str) -> Result<Self, DecodeError> {
-        Ok(serde_json::from_str(text)?)
+        Ok(serde_json::from_str::<streamed::Streamed>(text)?.0)
     }
 
     /// Encodes the message as the text of one frame.

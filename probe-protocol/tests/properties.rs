@@ -69,6 +69,25 @@ fn frame_like() -> impl Strategy<Value = String> {
         })
 }
 
+/// A frame's `type` and other fields, with values that are often well-formed.
+fn frame_parts() -> impl Strategy<Value = (&'static str, Map<String, Value>)> {
+    let value = prop_oneof![
+        json(),
+        Just(Value::from("65f0c0ffee0000000000abcd")),
+        Just(Value::from("json")),
+        Just(Value::from("2026-11-30T12:00:00Z")),
+        (0u64..100).prop_map(Value::from),
+    ];
+    let fields = prop::collection::vec((prop::sample::select(&FRAME_FIELDS[1..]), value), 0..8);
+    (prop::sample::select(MESSAGE_TYPES), fields).prop_map(|(kind, fields)| {
+        let fields = fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        (kind, fields)
+    })
+}
+
 const PARAM_FIELDS: &[&str] = &[
     "cron",
     "stop_time",
@@ -149,6 +168,24 @@ proptest! {
                 let again = ServerMessage::decode(&message.encode()).expect("an encoded message decodes");
                 prop_assert_eq!(again, message);
             }
+        }
+    }
+
+    /// The one-pass decoder (tag first) accepts and refuses exactly what serde's derived decoder
+    /// does, wherever the tag is.
+    #[test]
+    fn the_frame_decoder_agrees_with_the_derived_one((kind, fields) in frame_parts()) {
+        let rest = Value::Object(fields.clone()).to_string();
+        let tag_first = match rest.as_str() {
+            "{}" => format!(r#"{{"type":"{kind}"}}"#),
+            _ => format!(r#"{{"type":"{kind}",{}"#, &rest[1..]),
+        };
+        let mut tag_last = rest.trim_end_matches('}').to_string();
+        tag_last.push_str(if fields.is_empty() { "" } else { "," });
+        tag_last.push_str(&format!(r#""type":"{kind}"}}"#));
+        for text in [tag_first, tag_last] {
+            let derived = serde_json::from_str::<ProbeMessage>(&text).ok();
+            prop_assert_eq!(ProbeMessage::decode(&text).ok(), derived, "{}", text);
         }
     }
 

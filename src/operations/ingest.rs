@@ -67,9 +67,6 @@ pub async fn ingest(
             "unique_code: must be 1 to {MAX_UNIQUE_CODE_LEN} bytes"
         )));
     }
-    if store.assignment(operation, probe.id).await?.is_none() {
-        return Err(refusal(store, operation).await);
-    }
     let result = MeasurementResult {
         id: ResultId::generate(),
         operation,
@@ -85,7 +82,10 @@ pub async fn ingest(
         user: probe.owner,
         credits: Credits::new(CREDITS_PER_RESULT).expect("small constant"),
     };
-    Ok(store.insert_result(&result, &reward).await?)
+    match store.insert_result(&result, &reward).await {
+        Err(StoreError::NotAssigned) => Err(refusal(store, operation).await),
+        other => Ok(other?),
+    }
 }
 
 /// Records `accepted` or `finished` for an operation of `probe`, adjusting its in-use credits.

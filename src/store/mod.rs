@@ -111,7 +111,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores a result and pays `reward` to the probe's owner, together or not at all.
     /// A result with the same (operation, probe, unique_code) stored before is left untouched,
-    /// pays nothing and returns [`Insertion::Duplicate`].
+    /// pays nothing and returns [`Insertion::Duplicate`]. [`StoreError::NotAssigned`] if the
+    /// operation is not (or no longer) assigned to the result's probe, checked in the same
+    /// transaction.
     async fn insert_result(
         &self,
         result: &MeasurementResult,

@@ -74,6 +74,10 @@ pub async fn delete_all_empties_every_collection(backend: &Backend) {
         .insert_probe(&probe)
         .await
         .expect("probe created again");
+    store
+        .create_operation(&operation)
+        .await
+        .expect("operation created again");
     let again = insert(store, &report, 2).await;
     assert_eq!(again, Insertion::Stored, "the dedup index was emptied");
 }

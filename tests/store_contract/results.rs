@@ -72,6 +72,25 @@ pub async fn same_code_elsewhere_is_a_new_result(backend: &Backend) {
     assert_eq!(results_of(store, &two).await.len(), 2);
 }
 
+pub async fn results_of_a_probe_without_the_assignment_are_refused(backend: &Backend) {
+    let store = &*backend.open().await;
+    let Scene {
+        owner,
+        probe,
+        operation,
+    } = scene(store, 10, 0).await;
+    let stranger = stored_probe(store, &owner).await;
+    let report = result(&operation, &stranger, "run-1");
+
+    let refused = store.insert_result(&report, &reward(&stranger, 1)).await;
+
+    assert_refused!(refused, StoreError::NotAssigned);
+    assert!(results_of(store, &operation).await.is_empty());
+    assert_eq!(balance(store, &owner).await, 10);
+    let assigned = result(&operation, &probe, "run-1");
+    assert_eq!(insert(store, &assigned, 1).await, Insertion::Stored);
+}
+
 pub async fn reward_past_the_maximum_stores_nothing(backend: &Backend) {
     let store = &*backend.open().await;
     let Scene {

@@ -192,7 +192,7 @@ impl Store for EmbeddedStore {
         result: &MeasurementResult,
         reward: &Reward,
     ) -> StoreResult<Insertion> {
-        let (result, reward) = (result.clone(), *reward);
+        let (result, reward) = (results::EncodedResult::new(result)?, *reward);
         self.write(move |txn| results::insert_result(txn, &result, &reward))
             .await
     }

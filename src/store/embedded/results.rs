@@ -1,30 +1,56 @@
 //! Results, their dedup index and the reward paid for each new one.
 
-use super::tables::{decode, put, RESULTS, RESULT_CODES};
+use super::keys::PairKey;
+use super::tables::{decode, encode, ASSIGNMENTS, RESULTS, RESULT_CODES};
 use super::{accounts, keys};
 use crate::ids::{OperationId, ResultId};
 use crate::store::{Insertion, MeasurementResult, Reward, StoreError, StoreResult};
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
-/// Stores a result unless its (operation, probe, unique code) was stored before, and pays the
-/// reward in the same transaction: a result is never stored unpaid nor paid twice.
+/// A result in its stored form: keys and record encoded before it reaches the commit thread, so
+/// that the one thread all writes share only copies bytes.
+pub(super) struct EncodedResult {
+    assignment: PairKey,
+    key: PairKey,
+    code: Vec<u8>,
+    id: ResultId,
+    record: Vec<u8>,
+}
+
+impl EncodedResult {
+    pub(super) fn new(result: &MeasurementResult) -> StoreResult<EncodedResult> {
+        Ok(EncodedResult {
+            assignment: keys::assignment(result.probe, result.operation),
+            key: keys::result(result.operation, result.id),
+            code: keys::result_code(result.operation, result.probe, &result.unique_code),
+            id: result.id,
+            record: encode(result)?,
+        })
+    }
+}
+
+/// Stores a result of an assigned probe unless its (operation, probe, unique code) was stored
+/// before, and pays the reward in the same transaction: a result is never stored unpaid nor paid
+/// twice.
 pub(super) fn insert_result(
     txn: &WriteTransaction,
-    result: &MeasurementResult,
+    result: &EncodedResult,
     reward: &Reward,
 ) -> StoreResult<Insertion> {
+    let assignments = txn.open_table(ASSIGNMENTS)?;
+    if assignments.get(&result.assignment[..])?.is_none() {
+        return Err(StoreError::NotAssigned);
+    }
     let mut codes = txn.open_table(RESULT_CODES)?;
-    let code = keys::result_code(result.operation, result.probe, &result.unique_code);
-    if codes.get(code.as_slice())?.is_some() {
+    if codes.get(result.code.as_slice())?.is_some() {
         return Ok(Insertion::Duplicate);
     }
     let mut results = txn.open_table(RESULTS)?;
-    let key = keys::result(result.operation, result.id);
-    if results.get(&key[..])?.is_some() {
+    if results.get(&result.key[..])?.is_some() {
         return Err(StoreError::Duplicate("result"));
     }
-    put(&mut results, &key, result)?;
-    codes.insert(code.as_slice(), &result.id.bytes()[..])?;
+    results.insert(&result.key[..], result.record.as_slice())?;
+    codes.insert(result.code.as_slice(), &result.id.bytes()[..])?;
     accounts::pay(txn, reward.user, reward.credits)?;
     Ok(Insertion::Stored)
 }

@@ -59,11 +59,15 @@ pub(super) fn put<T: Serialize>(
     key: &[u8],
     value: &T,
 ) -> StoreResult<()> {
-    // Records hold only strings, numbers and JSON values, so encoding cannot fail short of a bug.
-    let bytes = serde_json::to_vec(value)
-        .map_err(|e| StoreError::Unavailable(format!("cannot encode record: {e}")))?;
-    table.insert(key, bytes.as_slice())?;
+    table.insert(key, encode(value)?.as_slice())?;
     Ok(())
+}
+
+/// The stored form of `value`.
+pub(super) fn encode<T: Serialize>(value: &T) -> StoreResult<Vec<u8>> {
+    // Records hold only strings, numbers and JSON values, so encoding cannot fail short of a bug.
+    serde_json::to_vec(value)
+        .map_err(|e| StoreError::Unavailable(format!("cannot encode record: {e}")))
 }
 
 /// Every value of the table in key order, decoded, keeping those `keep` accepts.

@@ -17,6 +17,7 @@ mod probes;
 mod queries;
 mod results;
 mod transaction;
+mod turns;
 
 use super::{
     AssignmentState, Email, Insertion, Link, MeasurementResult, Operation, Probe, Reward,
@@ -52,6 +53,8 @@ pub struct MongoStore {
     operations: Collection<OperationDoc>,
     assignments: Collection<AssignmentDoc>,
     results: Collection<ResultDoc>,
+    /// Result transactions paying one owner run one at a time (see [`turns`]).
+    rewards: turns::Turns,
 }
 
 impl MongoStore {
@@ -83,6 +86,7 @@ impl MongoStore {
             operations: db.collection(OPERATIONS),
             assignments: db.collection(ASSIGNMENTS),
             results: db.collection(RESULTS),
+            rewards: turns::Turns::new(),
             client,
             db,
         })
@@ -207,6 +211,7 @@ impl Store for MongoStore {
         result: &MeasurementResult,
         reward: &Reward,
     ) -> StoreResult<Insertion> {
+        let _turn = self.rewards.of(reward.user).await;
         results::insert_result(self, result, reward).await
     }
 

@@ -137,6 +137,6 @@ pub(super) async fn advance_assignment(
     .await
 }
 
-fn assignment_key(operation: OperationId, probe: ProbeId) -> Document {
+pub(super) fn assignment_key(operation: OperationId, probe: ProbeId) -> Document {
     doc! { "operation": operation.oid(), "probe": probe.oid() }
 }

@@ -2,6 +2,7 @@
 
 use super::accounts;
 use super::documents::ResultDoc;
+use super::operations::assignment_key;
 use super::transaction::{self, Abort};
 use super::{errors, indexes, queries, MongoStore};
 use crate::ids::{OperationId, ResultId};
@@ -16,12 +17,21 @@ pub(super) async fn insert_result(
     reward: &Reward,
 ) -> StoreResult<Insertion> {
     let document = ResultDoc::try_from(result)?;
-    let context = (store, document, *reward);
+    let assignment = assignment_key(result.operation, result.probe);
+    let context = (store, document, assignment, *reward);
     transaction::run(
         &store.client,
         &context,
-        |session, (store, document, reward)| {
+        |session, (store, document, assignment, reward)| {
             Box::pin(async move {
+                let assigned = store
+                    .assignments
+                    .find_one(assignment.clone())
+                    .session(&mut *session)
+                    .await?;
+                if assigned.is_none() {
+                    return Err(Abort::refuse(StoreError::NotAssigned));
+                }
                 if let Err(e) = store
                     .results
                     .insert_one(document)
