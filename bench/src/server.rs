@@ -18,12 +18,27 @@ pub struct Server {
     _data: tempfile::TempDir,
 }
 
-/// The server binary: `--server-bin`, else `pladmed` next to this executable.
+/// The server binary: `--server-bin`, else `pladmed` next to this executable. Under `cargo run`
+/// (which sets `CARGO`), that one is built first, so that the harness never measures a server
+/// older than its own source.
 fn binary(common: &Common) -> anyhow::Result<PathBuf> {
     if let Some(path) = &common.server_bin {
         return Ok(path.clone());
     }
     let here = std::env::current_exe()?;
+    if let Some(cargo) = std::env::var_os("CARGO") {
+        let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
+        let mut build = Command::new(cargo);
+        build.args(["build", "-q", "-p", "pladmed", "--manifest-path", manifest]);
+        // The same profile as this executable's: target/release or target/debug.
+        if here.parent().and_then(|dir| dir.file_name()) == Some("release".as_ref()) {
+            build.arg("--release");
+        }
+        anyhow::ensure!(
+            build.status()?.success(),
+            "building the pladmed server failed"
+        );
+    }
     let path = here.with_file_name("pladmed");
     anyhow::ensure!(
         path.exists(),
