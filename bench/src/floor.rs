@@ -108,7 +108,17 @@ pub struct Floor {
 
 impl Floor {
     pub fn start(get_bytes: usize, post_bytes: usize) -> anyhow::Result<Floor> {
+        Self::start_with_env(get_bytes, post_bytes, &[])
+    }
+
+    /// [`Floor::start`] with extra environment variables.
+    pub fn start_with_env(
+        get_bytes: usize,
+        post_bytes: usize,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Floor> {
         let mut child = Command::new(std::env::current_exe()?)
+            .envs(env.iter().copied())
             .args(["floor", "--get-bytes", &get_bytes.to_string()])
             .args(["--post-bytes", &post_bytes.to_string()])
             .stdin(Stdio::piped())

@@ -14,8 +14,10 @@ use clap::Args;
 use futures::{SinkExt, StreamExt};
 use pladmed::credits::Credits;
 use pladmed::ids::{OperationId, ProbeId, ResultId};
-use pladmed::store::{MeasurementResult, Reward, Store};
-use probe_protocol::{ContentFormat, ProbeMessage, ResultReport, ServerMessage};
+use pladmed::store::{MeasurementResult, Operation, Reward, Store};
+use probe_protocol::{
+    ContentFormat, OperationKind, ProbeMessage, ResultFormat, ResultReport, ServerMessage,
+};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -222,14 +224,30 @@ async fn through_store(common: &Common, o: &Options) -> anyhow::Result<Outcome> 
         user: user.id,
         credits: Credits::new(10).expect("small"),
     };
-    let (operation, content) = (OperationId::generate(), traceroute());
+    // One operation assigned to every writer, as the server's is to every probe: a result is
+    // stored only for an assigned probe.
+    let probes: Vec<ProbeId> = (0..o.probes).map(|_| ProbeId::generate()).collect();
+    let operation = Operation {
+        id: OperationId::generate(),
+        owner: user.id,
+        kind: OperationKind::Ping,
+        params: serde_json::Map::new(),
+        probes: probes.clone(),
+        credits: Credits::ZERO,
+        credits_per_probe: 0,
+        result_format: ResultFormat::Json,
+        stop_time: Utc::now() + chrono::Duration::hours(1),
+        created_at: Utc::now(),
+    };
+    store.create_operation(&operation).await?;
+    let (operation, content) = (operation.id, traceroute());
     let deadline = Instant::now() + Duration::from_secs(o.max_seconds);
     let start = Instant::now();
-    let writers: Vec<_> = (0..o.probes)
-        .map(|_| {
+    let writers: Vec<_> = probes
+        .into_iter()
+        .map(|probe| {
             let (store, content, count) = (store.clone(), content.clone(), o.results_per_probe);
             tokio::spawn(async move {
-                let probe = ProbeId::generate();
                 let mut latencies = Vec::new();
                 for n in 0..count {
                     if Instant::now() > deadline {
@@ -247,17 +265,16 @@ async fn through_store(common: &Common, o: &Options) -> anyhow::Result<Outcome> 
                         received_at: Utc::now(),
                     };
                     let at = Instant::now();
-                    if store.insert_result(&result, &reward).await.is_ok() {
-                        latencies.push(at.elapsed());
-                    }
+                    store.insert_result(&result, &reward).await?;
+                    latencies.push(at.elapsed());
                 }
-                latencies
+                anyhow::Ok(latencies)
             })
         })
         .collect();
     let mut latencies = Vec::new();
     for writer in writers {
-        latencies.extend(writer.await?);
+        latencies.extend(writer.await??);
     }
     let elapsed = start.elapsed().as_secs_f64();
     Ok(Outcome {
