@@ -68,6 +68,7 @@ contract!(
     accounts::add_credits_to_unknown_user_is_none,
     accounts::add_credits_past_the_maximum_is_refused,
     probes::probes_are_listed_in_creation_order_and_by_owner,
+    probes::probes_are_found_by_id_in_the_order_asked,
     probes::link_up_replaces_the_link_state,
     probes::link_down_needs_the_current_session,
     probes::reset_links_clears_only_that_instance,

@@ -100,11 +100,12 @@ fn parse_probe_ids(raw: &[String]) -> Result<Vec<ProbeId>, CreateError> {
         ));
     }
     let mut ids = Vec::with_capacity(raw.len());
+    let mut seen = std::collections::HashSet::with_capacity(raw.len());
     for text in raw {
         let id: ProbeId = text.parse().map_err(|_| {
             CreateError::Invalid(format!("probes: {text:?} is not a probe identifier"))
         })?;
-        if !ids.contains(&id) {
+        if seen.insert(id) {
             ids.push(id);
         }
     }
@@ -158,12 +159,9 @@ async fn select_probes(
     per_probe: f64,
 ) -> Result<Vec<ProbeId>, CreateError> {
     let mut selected = Vec::new();
-    for &id in ids {
-        let probe: Probe = state
-            .store
-            .probe(id)
-            .await?
-            .ok_or(CreateError::UnknownProbe(id))?;
+    let found = state.store.probes_by_id(ids).await?;
+    for (&id, probe) in ids.iter().zip(found) {
+        let probe: Probe = probe.ok_or(CreateError::UnknownProbe(id))?;
         if probe
             .link
             .as_ref()

@@ -64,6 +64,9 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_probe(&self, probe: &Probe) -> StoreResult<()>;
     /// The probe with that id.
     async fn probe(&self, id: ProbeId) -> StoreResult<Option<Probe>>;
+    /// The probes with these ids, in the same order: `None` for an unknown id. One round trip
+    /// (one read transaction, one query) for an operation's whole probe list.
+    async fn probes_by_id(&self, ids: &[ProbeId]) -> StoreResult<Vec<Option<Probe>>>;
     /// Probes, in creation order, optionally only those of one owner.
     async fn probes(&self, owner: Option<UserId>) -> StoreResult<Vec<Probe>>;
     /// Marks a probe connected through `link`, replacing any previous link state.

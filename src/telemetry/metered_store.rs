@@ -71,6 +71,9 @@ impl Store for MeteredStore {
     async fn probe(&self, id: ProbeId) -> StoreResult<Option<Probe>> {
         self.count(self.inner.probe(id).await)
     }
+    async fn probes_by_id(&self, ids: &[ProbeId]) -> StoreResult<Vec<Option<Probe>>> {
+        self.count(self.inner.probes_by_id(ids).await)
+    }
     async fn probes(&self, owner: Option<UserId>) -> StoreResult<Vec<Probe>> {
         self.count(self.inner.probes(owner).await)
     }

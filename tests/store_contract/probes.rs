@@ -2,6 +2,7 @@
 
 use crate::backend::Backend;
 use crate::fixtures::{link, linked_probe, stored_probe, stored_user};
+use pladmed::ids::ProbeId;
 use pladmed::store::SessionId;
 
 pub async fn probes_are_listed_in_creation_order_and_by_owner(backend: &Backend) {
@@ -25,6 +26,24 @@ pub async fn probes_are_listed_in_creation_order_and_by_owner(backend: &Backend)
         store.probe(expected[1].id).await.unwrap().as_ref(),
         Some(&expected[1])
     );
+}
+
+pub async fn probes_are_found_by_id_in_the_order_asked(backend: &Backend) {
+    let store = backend.open().await;
+    let owner = stored_user(&*store, 0).await;
+    let (a, b) = (
+        stored_probe(&*store, &owner).await,
+        stored_probe(&*store, &owner).await,
+    );
+    let unknown = ProbeId::generate();
+
+    let found = store
+        .probes_by_id(&[b.id, unknown, a.id, b.id])
+        .await
+        .unwrap();
+
+    assert_eq!(found, vec![Some(b.clone()), None, Some(a), Some(b)]);
+    assert!(store.probes_by_id(&[]).await.unwrap().is_empty());
 }
 
 pub async fn link_up_replaces_the_link_state(backend: &Backend) {

@@ -122,6 +122,11 @@ impl Store for EmbeddedStore {
         self.read(move |txn| probes::probe(txn, id)).await
     }
 
+    async fn probes_by_id(&self, ids: &[ProbeId]) -> StoreResult<Vec<Option<Probe>>> {
+        let ids = ids.to_vec();
+        self.read(move |txn| probes::probes_by_id(txn, &ids)).await
+    }
+
     async fn probes(&self, owner: Option<UserId>) -> StoreResult<Vec<Probe>> {
         self.read(move |txn| probes::probes(txn, owner)).await
     }

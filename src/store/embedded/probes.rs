@@ -20,6 +20,15 @@ pub(super) fn probe(txn: &ReadTransaction, id: ProbeId) -> StoreResult<Option<Pr
     get(&txn.open_table(PROBES)?, &id.bytes())
 }
 
+/// The probes with these ids, in the same order.
+pub(super) fn probes_by_id(
+    txn: &ReadTransaction,
+    ids: &[ProbeId],
+) -> StoreResult<Vec<Option<Probe>>> {
+    let table = txn.open_table(PROBES)?;
+    ids.iter().map(|id| get(&table, &id.bytes())).collect()
+}
+
 /// Probes in creation order (the key order), optionally of one owner. A full scan: the embedded
 /// store serves single-machine deployments with few probes.
 pub(super) fn probes(txn: &ReadTransaction, owner: Option<UserId>) -> StoreResult<Vec<Probe>> {

@@ -86,7 +86,7 @@ impl MongoStore {
             operations: db.collection(OPERATIONS),
             assignments: db.collection(ASSIGNMENTS),
             results: db.collection(RESULTS),
-            rewards: turns::Turns::new(),
+            rewards: turns::Turns::new(turns::MAX_WAIT),
             client,
             db,
         })
@@ -147,6 +147,18 @@ impl Store for MongoStore {
     async fn probe(&self, id: ProbeId) -> StoreResult<Option<Probe>> {
         let found = queries::find_one(&self.probes, doc! { "_id": id.oid() }).await?;
         found.map(Probe::try_from).transpose()
+    }
+
+    async fn probes_by_id(&self, ids: &[ProbeId]) -> StoreResult<Vec<Option<Probe>>> {
+        let oids: Vec<_> = ids.iter().map(|id| id.oid()).collect();
+        let filter = doc! { "_id": { "$in": oids } };
+        let docs = queries::find_in_order(&self.probes, filter, None).await?;
+        let mut found = std::collections::HashMap::with_capacity(docs.len());
+        for doc in docs {
+            let probe = Probe::try_from(doc)?;
+            found.insert(probe.id, probe);
+        }
+        Ok(ids.iter().map(|id| found.get(id).cloned()).collect())
     }
 
     async fn probes(&self, owner: Option<UserId>) -> StoreResult<Vec<Probe>> {

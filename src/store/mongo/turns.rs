@@ -15,7 +15,8 @@
 //! Turns are an optimisation, never needed for correctness (MongoDB detects every conflict), so
 //! a turn is awaited at most [`MAX_WAIT`]: past it the transaction runs anyway. Otherwise, while
 //! the database is unreachable and each attempt takes the server-selection timeout to fail, a
-//! window of results would fail one after the other instead of together.
+//! window of results would fail one after the other instead of together. The wait is long (a
+//! shorter one, 1 s, let a slow database's queue of turns run at once again and conflict).
 
 use crate::ids::UserId;
 use std::collections::hash_map::DefaultHasher;
@@ -26,27 +27,30 @@ use tokio::sync::{Mutex, MutexGuard};
 /// Number of locks; owners writing at once beyond this share.
 const LOCKS: usize = 64;
 /// Longest wait for a turn.
-const MAX_WAIT: Duration = Duration::from_secs(1);
+pub(super) const MAX_WAIT: Duration = Duration::from_secs(30);
 
 /// The locks, one per hash bucket of owners.
 pub(super) struct Turns {
     locks: Vec<Mutex<()>>,
+    max_wait: Duration,
 }
 
 impl Turns {
-    pub(super) fn new() -> Turns {
+    /// Turns awaited at most `max_wait` ([`MAX_WAIT`] in the store).
+    pub(super) fn new(max_wait: Duration) -> Turns {
         Turns {
             locks: (0..LOCKS).map(|_| Mutex::new(())).collect(),
+            max_wait,
         }
     }
 
     /// Waits for `owner`'s turn, which lasts as long as the guard; `None` if it did not come
-    /// within [`MAX_WAIT`].
+    /// within the longest wait.
     pub(super) async fn of(&self, owner: UserId) -> Option<MutexGuard<'_, ()>> {
         let mut hasher = DefaultHasher::new();
         owner.hash(&mut hasher);
         let bucket = (hasher.finish() % LOCKS as u64) as usize;
-        tokio::time::timeout(MAX_WAIT, self.locks[bucket].lock())
+        tokio::time::timeout(self.max_wait, self.locks[bucket].lock())
             .await
             .ok()
     }
@@ -59,7 +63,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_owner_takes_turns_others_need_not_wait_and_no_one_waits_long() {
-        let turns = Turns::new();
+        let turns = Turns::new(Duration::from_millis(200));
         let owner = UserId::generate();
         let held = turns.of(owner).await.expect("free");
         assert!(
