@@ -20,8 +20,9 @@ pub type Socket = WebSocketStream<TokioIo<Upgraded>>;
 
 /// Bytes read from the socket at a time; a frame larger than this grows the buffer while it is
 /// read. Small messages (hello, accepted, finished) fit; a result takes a few reads. Measured
-/// with `pladmed-bench idle` (10,000 probes): 4 KiB gave about 18 KiB of server RSS per idle
-/// probe, 2 KiB 13.4 KiB, and `pladmed-bench ingest` lost nothing measurable.
+/// with `pladmed-bench idle` (10,000 probes): 2 KiB held about 4.5 KiB less per idle probe than
+/// 4 KiB, and `pladmed-bench ingest` lost nothing measurable; with 2 KiB the server holds
+/// 14.95 KiB per idle probe (docs/performance.md).
 pub const READ_CHUNK: usize = 2 * 1024;
 
 /// The only WebSocket version there is.

@@ -3,7 +3,8 @@
 //! A transaction that touches a document another transaction changed first fails with the
 //! `TransientTransactionError` label (a write conflict) and must be run again from the start:
 //! this is what serialises concurrent debits of one balance. (Results paying one owner take turns
-//! within a process before they get here, see `turns`, so that conflicts stay rare.) A commit whose outcome is unknown
+//! within a process before they get here, see `turns`, so that conflicts stay rare.) A commit
+//! whose outcome is unknown
 //! (`UnknownTransactionCommitResult`, e.g. the connection dropped) is committed again; committing
 //! is idempotent. Both are bounded, so a store that keeps failing surfaces as an error.
 //!
