@@ -73,6 +73,7 @@ pub async fn create(
         result_format,
         stop_time: params.schedule().stop_time(),
         created_at: now,
+        max_results_per_probe: params.max_results(now),
     };
     match state.store.create_operation(&operation).await {
         Err(StoreError::NotEnoughCredits) => return Err(CreateError::NotEnoughCredits),

@@ -33,6 +33,18 @@ pub enum StoreError {
     /// The operation is not assigned to that probe.
     #[error("operation not assigned to this probe")]
     NotAssigned,
+    /// The assignment already holds the most results its operation allows (the number); the
+    /// result was neither stored nor paid.
+    #[error("the probe already delivered the {0} results its operation's schedule can produce")]
+    OverQuota(u64),
+    /// The result's `measured_at` is outside its operation's window; neither stored nor paid.
+    #[error("measured_at: must be between {from} and {until} (the operation's run time, with clock tolerance)")]
+    OutsideWindow {
+        /// The earliest accepted instant.
+        from: DateTime<Utc>,
+        /// The latest accepted instant.
+        until: DateTime<Utc>,
+    },
     /// The referenced entity does not exist.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -79,7 +91,8 @@ pub trait Store: Send + Sync + 'static {
     async fn reset_links(&self, instance: &str) -> StoreResult<()>;
 
     /// Debits `operation.credits` from its owner and stores the operation with one
-    /// [`AssignmentState::Assigned`] assignment per probe, all or nothing.
+    /// [`AssignmentState::Assigned`] assignment per probe, each with the operation's
+    /// [`ResultAllowance`] and no result yet, all or nothing.
     /// [`StoreError::NotEnoughCredits`] when the owner's balance does not cover it; concurrent
     /// calls can never drive a balance below zero.
     async fn create_operation(&self, operation: &Operation) -> StoreResult<()>;
@@ -114,9 +127,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores a result and pays `reward` to the probe's owner, together or not at all.
     /// A result with the same (operation, probe, unique_code) stored before is left untouched,
-    /// pays nothing and returns [`Insertion::Duplicate`]. [`StoreError::NotAssigned`] if the
-    /// operation is not (or no longer) assigned to the result's probe, checked in the same
-    /// transaction.
+    /// pays nothing and returns [`Insertion::Duplicate`], whatever else holds. Otherwise, checked
+    /// in the same transaction: [`StoreError::NotAssigned`] if the operation is not (or no
+    /// longer) assigned to the result's probe, [`StoreError::OutsideWindow`] if `measured_at`
+    /// is outside the assignment's [`ResultAllowance`], [`StoreError::OverQuota`] if the
+    /// assignment already holds `max_results` results (counted atomically with the insert, so
+    /// concurrent calls never store more).
     async fn insert_result(
         &self,
         result: &MeasurementResult,

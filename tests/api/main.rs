@@ -11,5 +11,6 @@ mod monitoring;
 mod openapi;
 mod probe_link;
 mod proxy;
+mod quota;
 mod story;
 mod validation;

@@ -225,7 +225,7 @@ async fn results_page_through_large_operations() {
         &researcher,
         &mut probe,
         "/ping",
-        json!({"probes": [probe_id], "params": ping_params(2)}),
+        json!({"probes": [probe_id], "params": busy_ping_params(5)}),
         OperationKind::Ping,
         ResultFormat::Json,
     )

@@ -199,7 +199,7 @@ impl Store for EmbeddedStore {
     ) -> StoreResult<Insertion> {
         let (result, reward) = (results::EncodedResult::new(result)?, *reward);
         self.write(move |txn| results::insert_result(txn, &result, &reward))
-            .await
+            .await?
     }
 
     async fn results(

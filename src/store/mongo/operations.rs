@@ -6,7 +6,7 @@ use super::probes::{adjust_in_use, InUse};
 use super::transaction::{self, Abort};
 use super::{errors, queries, MongoStore};
 use crate::ids::{OperationId, ProbeId};
-use crate::store::{AssignmentState, Operation, StoreError, StoreResult};
+use crate::store::{AssignmentState, Operation, ResultAllowance, StoreError, StoreResult};
 use bson::{doc, DateTime as BsonDateTime, Document};
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
@@ -47,6 +47,7 @@ pub(super) async fn create_operation(store: &MongoStore, operation: &Operation) 
 
 /// One `Assigned` assignment per distinct probe (a probe listed twice is assigned once).
 fn assignments_of(operation: &Operation) -> Vec<AssignmentDoc> {
+    let allowance = ResultAllowance::of(operation);
     let mut seen = HashSet::new();
     operation
         .probes
@@ -56,6 +57,8 @@ fn assignments_of(operation: &Operation) -> Vec<AssignmentDoc> {
             operation: operation.id.oid(),
             probe: probe.oid(),
             state: AssignmentState::Assigned,
+            allowance: Some(allowance.into()),
+            results: Some(0),
         })
         .collect()
 }
