@@ -9,9 +9,12 @@
 //! 1. probe → `hello`; coordinator → `welcome` (or a close with [`close`] codes).
 //! 2. coordinator → `operation` whenever an operation is assigned to the probe (again after each
 //!    reconnect until the probe has answered `accepted`).
-//! 3. probe → `accepted`, then any number of `result`s; coordinator → one `result_ack` per result,
-//!    sent only once the result is durably stored. A probe re-sends every result that it has not
-//!    seen acknowledged; re-sent results are acknowledged with `duplicate: true` and stored once.
+//! 3. probe → `accepted`, then its `result`s, one per run of the schedule (at most
+//!    [`params::Params::max_results`], each measured within its [`params::ResultWindow`]);
+//!    coordinator → one `result_ack` per result, sent only once the result is durably stored
+//!    (or an `error` [`error_code::OVER_QUOTA`] / [`error_code::OUTSIDE_WINDOW`]: drop it). A
+//!    probe re-sends every result that it has not seen acknowledged; re-sent results are
+//!    acknowledged with `duplicate: true` and stored once.
 //! 4. probe → `finished` when the operation's schedule is over.
 //!
 //! This crate is shared by the coordinator, the reference probe and the tests, so that all of them
