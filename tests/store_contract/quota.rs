@@ -4,8 +4,7 @@
 
 use crate::backend::Backend;
 use crate::fixtures::{
-    balance, credits, insert, operation, result, results_of, reward, stored_probe, stored_user,
-    Scene,
+    balance, insert, operation, result, results_of, reward, stored_probe, stored_user, Scene,
 };
 use chrono::Duration;
 use pladmed::store::{Insertion, Operation, Probe, Store, StoreError, User};
@@ -30,7 +29,6 @@ async fn stored_operation_with_quota(
     quota: u64,
 ) -> Operation {
     let mut operation = operation(owner, probes, 0);
-    operation.credits = credits(0);
     operation.max_results_per_probe = quota;
     store.create_operation(&operation).await.expect("stored");
     operation
