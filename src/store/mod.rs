@@ -87,8 +87,9 @@ pub trait Store: Send + Sync + 'static {
     async fn operation(&self, id: OperationId) -> StoreResult<Option<Operation>>;
     /// Operations in creation order, optionally only those of one owner.
     async fn operations(&self, owner: Option<UserId>) -> StoreResult<Vec<Operation>>;
-    /// Operations assigned to `probe`, not yet accepted by it, whose stop time is after `now`:
-    /// what must be (re)delivered when the probe connects.
+    /// Operations assigned to `probe`, not yet accepted by it, not over at `now` (see
+    /// [`Operation::ends_at`]: the stop minute runs to its end): what must be (re)delivered when
+    /// the probe connects.
     async fn pending_operations(
         &self,
         probe: ProbeId,
