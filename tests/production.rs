@@ -54,12 +54,27 @@ fn production_refuses_to_start_without_each_secret_and_names_it() {
 #[test]
 fn production_refuses_the_health_code_as_metrics_code_and_names_it() {
     let dir = tempfile::tempdir().unwrap();
-    let output = production(&dir, &[])
-        .env("PLADMED_METRICS_CODE", CODE)
-        .output()
-        .unwrap();
-    assert!(!output.status.success(), "started with one code for both");
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let mut server = Server(
+        production(&dir, &[])
+            .env("PLADMED_METRICS_CODE", CODE)
+            .spawn()
+            .unwrap(),
+    );
+    // A server that accepted the codes would run until killed: wait for an exit, not forever.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "started with one code for both"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut server.0.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(
         stderr.contains("PLADMED_METRICS_CODE") && stderr.contains("PLADMED_HEALTH_CODE"),
         "{stderr}"
