@@ -140,6 +140,18 @@ async fn a_credit_grant_without_an_id_is_400_naming_it() {
     app.stop().await;
 }
 
+/// A connected probe of `owner`, its id, and an operation of `kind` created on it (201).
+async fn created(app: &TestApp, owner: &Account, kind: &str) -> (TestProbe, String, Value) {
+    let (probe_id, probe_token) = app.probe(owner).await;
+    let probe = app.connect(&probe_token, 1000).await;
+    let body = json!({"probes": [probe_id], "params": valid_params(kind)});
+    let (status, op) = app
+        .post(&format!("/{kind}"), Some(&owner.token), body)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{op}");
+    (probe, probe_id, op)
+}
+
 /// Several pages of the stream, the last one full (the story test covers a partial last page).
 const MANY: u64 = 400;
 
@@ -147,16 +159,7 @@ const MANY: u64 = 400;
 async fn get_operation_streams_every_result_of_the_operation() {
     let app = spawn_app().await;
     let user = app.funded_user("download@example.org", 1000).await;
-    let (probe_id, probe_token) = app.probe(&user).await;
-    let _probe = app.connect(&probe_token, 1000).await;
-    let (status, op) = app
-        .post(
-            "/ping",
-            Some(&user.token),
-            json!({"probes": [probe_id], "params": ping_params(5)}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{op}");
+    let (_probe, probe_id, op) = created(&app, &user, "ping").await;
     let operation: OperationId = op["_id"].as_str().unwrap().parse().unwrap();
     let probe: ProbeId = probe_id.parse().unwrap();
     let owner: UserId = user.id.parse().unwrap();
@@ -214,15 +217,7 @@ async fn get_operation_streams_every_result_of_the_operation() {
 async fn get_operation_without_results_is_a_complete_empty_array() {
     let app = spawn_app().await;
     let user = app.funded_user("no-results@example.org", 1000).await;
-    let (probe_id, probe_token) = app.probe(&user).await;
-    let _probe = app.connect(&probe_token, 1000).await;
-    let (_, op) = app
-        .post(
-            "/dns",
-            Some(&user.token),
-            json!({"probes": [probe_id], "params": valid_params("dns")}),
-        )
-        .await;
+    let (_probe, _, op) = created(&app, &user, "dns").await;
     let id = op["_id"].as_str().unwrap();
     let (status, fetched) = app.get(&format!("/operation?id={id}"), None).await;
     assert_eq!(status, StatusCode::OK, "{fetched}");

@@ -161,18 +161,15 @@ fn report(operation_id: &str, code: &str) -> ProbeMessage {
     })
 }
 
-#[tokio::test]
-async fn metrics_count_operations_results_frames_and_show_the_clock() {
-    let chronyd = Chronyd::start();
-    let app = monitored_app(chronyd.addr.to_string()).await;
-    health_until(&app, |status, _| status == StatusCode::OK).await;
-    let researcher = app.funded_user("metrics@example.org", 1000).await;
-    let (probe_id, token) = app.probe(&researcher).await;
+/// A connected probe of `owner` holding a ping operation of theirs; returns it and the
+/// operation's id.
+async fn probe_with_an_operation(app: &TestApp, owner: &Account) -> (TestProbe, String) {
+    let (probe_id, token) = app.probe(owner).await;
     let mut probe = app.connect(&token, 1000).await;
     let (status, operation) = app
         .post(
             "/ping",
-            Some(&researcher.token),
+            Some(&owner.token),
             json!({"probes": [probe_id], "params": ping_params(5)}),
         )
         .await;
@@ -180,8 +177,18 @@ async fn metrics_count_operations_results_frames_and_show_the_clock() {
     let ServerMessage::Operation(order) = probe.recv().await else {
         panic!("expected the operation");
     };
+    (probe, order.operation_id)
+}
+
+#[tokio::test]
+async fn metrics_count_operations_results_frames_and_show_the_clock() {
+    let chronyd = Chronyd::start();
+    let app = monitored_app(chronyd.addr.to_string()).await;
+    health_until(&app, |status, _| status == StatusCode::OK).await;
+    let researcher = app.funded_user("metrics@example.org", 1000).await;
+    let (mut probe, operation_id) = probe_with_an_operation(&app, &researcher).await;
     for _ in 0..2 {
-        probe.send(&report(&order.operation_id, "run-1")).await;
+        probe.send(&report(&operation_id, "run-1")).await;
         assert!(matches!(probe.recv().await, ServerMessage::ResultAck(_)));
     }
 
@@ -249,22 +256,10 @@ async fn welcome_carries_server_time_and_probes_show_their_clock_offset() {
 async fn metrics_show_what_the_store_holds_in_both_formats() {
     let app = monitored_app("127.0.0.1:9".into()).await;
     let researcher = app.funded_user("inventory@example.org", 1000).await; // and an admin
-    let (probe_id, token) = app.probe(&researcher).await;
+    let (mut probe, operation_id) = probe_with_an_operation(&app, &researcher).await;
     let _offline = app.probe(&researcher).await;
-    let mut probe = app.connect(&token, 1000).await;
-    let (status, operation) = app
-        .post(
-            "/ping",
-            Some(&researcher.token),
-            json!({"probes": [probe_id], "params": ping_params(5)}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{operation}");
-    let ServerMessage::Operation(order) = probe.recv().await else {
-        panic!("expected the operation");
-    };
     for code in ["run-1", "run-2", "run-3"] {
-        probe.send(&report(&order.operation_id, code)).await;
+        probe.send(&report(&operation_id, code)).await;
         assert!(matches!(probe.recv().await, ServerMessage::ResultAck(_)));
     }
 
