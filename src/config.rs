@@ -4,6 +4,7 @@
 //! value); the file wins over the variable, so container secrets override stray defaults.
 //! Anything invalid fails startup with an error naming the variable.
 
+use crate::client::TrustedProxies;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -89,6 +90,8 @@ pub struct Settings {
     pub log_filter: String,
     /// Abuse limits: rates and connection counts per client address and in total.
     pub limits: Limits,
+    /// `PLADMED_TRUSTED_PROXIES`: reverse proxies whose forwarding headers name the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// What one client may cost the server before it is refused (docs/security.md).
@@ -157,6 +160,7 @@ pub const VARIABLES: &[&str] = &[
     "PLADMED_PROBE_FRAMES_PER_S",
     "PLADMED_HEADER_TIMEOUT_S",
     "PLADMED_REQUEST_TIMEOUT_S",
+    "PLADMED_TRUSTED_PROXIES",
 ];
 
 /// The variables that are secrets and may also be given as `NAME_FILE`.
@@ -262,6 +266,7 @@ impl Settings {
             metrics_code,
             log_filter: log_filter(&env)?,
             limits: limits(&env)?,
+            trusted_proxies: env.parse("PLADMED_TRUSTED_PROXIES", TrustedProxies::default())?,
         })
     }
 
@@ -469,6 +474,7 @@ mod tests {
             ("PLADMED_PROBE_FRAMES_PER_S", "0"),
             ("PLADMED_HEADER_TIMEOUT_S", "0"),
             ("PLADMED_REQUEST_TIMEOUT_S", "0"),
+            ("PLADMED_TRUSTED_PROXIES", "10.0.0.0/8, nginx"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var);

@@ -7,6 +7,8 @@
 pub mod accounts;
 /// The REST API.
 pub mod api;
+/// Who a request comes from: the TCP peer, or the client a trusted proxy forwarded.
+pub mod client;
 /// The server's clock offset against the co-located NTP server.
 pub mod clock;
 /// Typed settings from the environment.

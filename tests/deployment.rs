@@ -123,6 +123,16 @@ fn the_server_environment_is_a_valid_production_configuration() {
     );
     let dockerfile = read("docker/Dockerfile");
     assert!(dockerfile.contains(&format!("EXPOSE {}", settings.bind.port())));
+    // The proxy on the host connects through the published port, from the network's gateway.
+    let gateway = compose["networks"]["default"]["ipam"]["config"][0]["gateway"]
+        .as_str()
+        .expect("the default network's gateway is fixed");
+    assert!(
+        settings
+            .trusted_proxies
+            .contains(gateway.parse().expect("an address")),
+        "PLADMED_TRUSTED_PROXIES must trust the gateway {gateway}"
+    );
 }
 
 #[test]
