@@ -31,6 +31,8 @@ mod fixtures;
 mod lifecycle;
 #[path = "common/mongo.rs"]
 mod mongo_env;
+#[path = "store_contract/monitoring.rs"]
+mod monitoring;
 #[path = "store_contract/operations.rs"]
 mod operations;
 #[path = "store_contract/probes.rs"]
@@ -98,4 +100,6 @@ contract!(
     lifecycle::ping_answers,
     lifecycle::data_survives_reopening,
     lifecycle::delete_all_empties_every_collection,
+    monitoring::a_marker_is_written_and_deleted_without_a_trace,
+    monitoring::inventory_counts_every_kind_of_record,
 );

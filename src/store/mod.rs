@@ -8,9 +8,11 @@
 //! credits, probes and their link state, operations, assignments and results.
 
 pub mod embedded;
+mod inventory;
 pub mod mongo;
 mod records;
 
+pub use inventory::Inventory;
 pub use records::*;
 
 use crate::credits::Credits;
@@ -100,8 +102,9 @@ pub trait Store: Send + Sync + 'static {
     async fn operation(&self, id: OperationId) -> StoreResult<Option<Operation>>;
     /// Operations in creation order, optionally only those of one owner.
     async fn operations(&self, owner: Option<UserId>) -> StoreResult<Vec<Operation>>;
-    /// Operations assigned to `probe`, not yet accepted by it, whose stop time is after `now`:
-    /// what must be (re)delivered when the probe connects.
+    /// Operations assigned to `probe`, not yet accepted by it, not over at `now` (see
+    /// [`Operation::ends_at`]: the stop minute runs to its end): what must be (re)delivered when
+    /// the probe connects.
     async fn pending_operations(
         &self,
         probe: ProbeId,
@@ -150,4 +153,14 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
     /// Deletes every record (development mode only); unique indexes stay in force.
     async fn delete_all(&self) -> StoreResult<()>;
+
+    // Monitoring: what GET /health and GET /metrics ask of the store.
+
+    /// Writes a small marker record named `marker`, durably like any write, then deletes it.
+    /// A store can answer a ping yet refuse writes (a full disk, a lost primary, a read-only
+    /// file); this is what notices. `marker` should be unique per call (concurrent checks) and
+    /// is left behind only if the process dies between the two writes.
+    async fn write_marker(&self, marker: &str) -> StoreResult<()>;
+    /// How many records of each kind the store holds, counted cheaply (see [`Inventory`]).
+    async fn inventory(&self) -> StoreResult<Inventory>;
 }

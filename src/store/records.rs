@@ -99,7 +99,8 @@ pub struct Operation {
     pub credits_per_probe: u64,
     /// Requested output format.
     pub result_format: ResultFormat,
-    /// When the schedule ends; no delivery after it.
+    /// The start of the last minute the schedule fires in (the `stop_time` as given); the
+    /// operation runs, and is delivered, until that minute is over ([`Operation::ends_at`]).
     pub stop_time: DateTime<Utc>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
@@ -149,6 +150,14 @@ impl ResultAllowance {
             return Err(StoreError::OverQuota(self.max_results));
         }
         Ok(())
+    }
+}
+
+impl Operation {
+    /// When the operation is over: the end of its stop minute, as the original ran it. No
+    /// delivery from then on.
+    pub fn ends_at(&self) -> DateTime<Utc> {
+        self.stop_time + probe_protocol::params::STOP_MINUTE
     }
 }
 

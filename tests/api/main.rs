@@ -4,6 +4,7 @@ mod helpers;
 
 mod auth;
 mod authorization;
+mod compatibility;
 mod concurrency;
 mod idle_sockets;
 mod limits;

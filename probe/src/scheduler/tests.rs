@@ -37,6 +37,21 @@ fn the_minute_in_progress_runs_what_is_left_of_it() {
 }
 
 #[test]
+fn an_operation_stopping_in_the_minute_in_progress_runs_the_rest_of_it() {
+    let params = json!({
+        "cron": "* * * * *", "stop_time": "31/12/2029 12:00", "times_per_minute": 4, "x": "127.0.0.1"
+    });
+    let received = at("2029-12-31T12:00:20Z");
+    let parsed = params::parse(OperationKind::Dns, params.as_object().unwrap(), received)
+        .expect("the stop minute is not over");
+    let runs: Vec<_> = run_times(parsed.schedule(), received).collect();
+    assert_eq!(
+        runs,
+        [at("2029-12-31T12:00:30Z"), at("2029-12-31T12:00:45Z")]
+    );
+}
+
+#[test]
 fn a_run_just_missed_still_counts_and_older_ones_do_not() {
     let every_second = schedule("* * * * *", "31/12/2029 12:01", 60);
     let mut runs = run_times(&every_second, at("2029-12-31T12:00:10.500Z"));

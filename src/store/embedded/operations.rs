@@ -43,7 +43,8 @@ pub(super) fn operations(
     })
 }
 
-/// Operations still `Assigned` to `probe` whose stop time is after `now`, in creation order.
+/// Operations still `Assigned` to `probe` not over at `now` (their stop minute not ended), in
+/// creation order.
 pub(super) fn pending_operations(
     txn: &ReadTransaction,
     probe: ProbeId,
@@ -64,7 +65,7 @@ pub(super) fn pending_operations(
                 "assignment to probe {probe} names a missing operation"
             ))
         })?;
-        if operation.stop_time > now {
+        if operation.ends_at() > now {
             pending.push(operation);
         }
     }

@@ -79,9 +79,11 @@ pub(super) async fn pending_operations(
         return Ok(Vec::new());
     }
     let ids: Vec<_> = assignments.iter().map(|a| a.operation).collect();
+    // Not over: the stop minute ends after `now` (`stop_time + STOP_MINUTE > now`).
+    let over_before = now - probe_protocol::params::STOP_MINUTE;
     let filter = doc! {
         "_id": { "$in": ids },
-        "stop_time": { "$gt": BsonDateTime::from_chrono(now) },
+        "stop_time": { "$gt": BsonDateTime::from_chrono(over_before) },
     };
     let docs = queries::find_in_order(&store.operations, filter, None).await?;
     docs.into_iter().map(Operation::try_from).collect()
