@@ -281,7 +281,7 @@ async fn execute(
     };
     // On the schedule's clock, the one the coordinator's window is checked against.
     let measured_at = inner.clock.now();
-    if measured_at > params.schedule().runs_end() {
+    if measured_at > params.schedule().end() {
         tracing::warn!(operation = %order.operation_id, "run skipped: its credits came after the schedule's last minute, and the coordinator would refuse its result");
         return;
     }

@@ -142,9 +142,19 @@ async fn a_credit_grant_without_an_id_is_400_naming_it() {
 
 /// A connected probe of `owner`, its id, and an operation of `kind` created on it (201).
 async fn created(app: &TestApp, owner: &Account, kind: &str) -> (TestProbe, String, Value) {
+    created_with(app, owner, kind, valid_params(kind)).await
+}
+
+/// Like [`created`], with these parameters.
+async fn created_with(
+    app: &TestApp,
+    owner: &Account,
+    kind: &str,
+    params: Value,
+) -> (TestProbe, String, Value) {
     let (probe_id, probe_token) = app.probe(owner).await;
     let probe = app.connect(&probe_token, 1000).await;
-    let body = json!({"probes": [probe_id], "params": valid_params(kind)});
+    let body = json!({"probes": [probe_id], "params": params});
     let (status, op) = app
         .post(&format!("/{kind}"), Some(&owner.token), body)
         .await;
@@ -159,7 +169,8 @@ const MANY: u64 = 400;
 async fn get_operation_streams_every_result_of_the_operation() {
     let app = spawn_app().await;
     let user = app.funded_user("download@example.org", 1000).await;
-    let (_probe, probe_id, op) = created(&app, &user, "ping").await;
+    // A schedule whose quota holds every result stored below.
+    let (_probe, probe_id, op) = created_with(&app, &user, "ping", busy_ping_params(8)).await;
     let operation: OperationId = op["_id"].as_str().unwrap().parse().unwrap();
     let probe: ProbeId = probe_id.parse().unwrap();
     let owner: UserId = user.id.parse().unwrap();

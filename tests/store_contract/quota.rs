@@ -8,7 +8,7 @@ use crate::fixtures::{
 };
 use chrono::Duration;
 use pladmed::store::{Insertion, Operation, Probe, Store, StoreError, User};
-use probe_protocol::params::{CLOCK_TOLERANCE, LAST_MINUTE};
+use probe_protocol::params::{CLOCK_TOLERANCE, STOP_MINUTE};
 
 /// A [`Scene`] (its owner without credits) whose operation allows `quota` results per probe.
 async fn scene_with_quota(store: &dyn Store, quota: u64) -> Scene {
@@ -68,7 +68,7 @@ pub async fn results_measured_outside_the_window_are_refused_unpaid(backend: &Ba
     } = scene_with_quota(store, 10).await;
     let slack = Duration::seconds(1);
     let too_early = operation.created_at - CLOCK_TOLERANCE - slack;
-    let too_late = operation.stop_time + LAST_MINUTE + CLOCK_TOLERANCE + slack;
+    let too_late = operation.stop_time + STOP_MINUTE + CLOCK_TOLERANCE + slack;
     for (code, measured_at) in [("early", too_early), ("late", too_late)] {
         let mut report = result(&operation, &probe, code);
         report.measured_at = measured_at;
@@ -80,7 +80,7 @@ pub async fn results_measured_outside_the_window_are_refused_unpaid(backend: &Ba
 
     let edges = [
         operation.created_at - CLOCK_TOLERANCE + slack,
-        operation.stop_time + LAST_MINUTE + CLOCK_TOLERANCE - slack,
+        operation.stop_time + STOP_MINUTE + CLOCK_TOLERANCE - slack,
     ];
     for (i, measured_at) in edges.into_iter().enumerate() {
         let mut report = result(&operation, &probe, &format!("edge-{i}"));

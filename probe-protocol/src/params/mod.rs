@@ -38,7 +38,7 @@ pub use destinations::{Destinations, Fqdn, MAX_LABEL_LEN, MAX_NAME_LEN};
 pub use dns::{DnsParams, DnsQueries, DnsType, IpFamily};
 pub use error::{echo, ParamError, MAX_ECHOED_CHARS};
 pub use ping::{PingMethod, PingParams};
-pub use quota::{ResultWindow, CLOCK_TOLERANCE, LAST_MINUTE, RESULTS_PER_RUN};
+pub use quota::{ResultWindow, CLOCK_TOLERANCE, RESULTS_PER_RUN};
 pub use schedule::{Schedule, TimesPerMinute};
 pub use stop_time::{StopTime, MAX_OPERATION_DAYS, STOP_MINUTE};
 pub use traceroute::{TraceMethod, TracerouteParams};

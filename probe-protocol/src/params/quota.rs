@@ -29,9 +29,9 @@ pub const RESULTS_PER_RUN: u64 = 1;
 /// a run may start with. A probe further off measures at the wrong instants anyway.
 pub const CLOCK_TOLERANCE: TimeDelta = TimeDelta::seconds(60);
 
-/// How long after the stop time runs go on: the last fired minute (the stop time itself, at
-/// the latest) holds `times_per_minute` runs spread over that minute.
-pub const LAST_MINUTE: TimeDelta = TimeDelta::minutes(1);
+/// One minute: the cron's resolution, so the minute in progress at an instant starts less than
+/// this before it.
+const MINUTE: TimeDelta = TimeDelta::minutes(1);
 
 impl Schedule {
     /// An upper bound on the runs at or after `from`: every run of every fired minute from the
@@ -40,13 +40,8 @@ impl Schedule {
     pub fn max_runs_from(&self, from: DateTime<Utc>) -> u64 {
         let minutes = self
             .cron()
-            .count_between(earlier(from, LAST_MINUTE), self.stop_time());
+            .count_between(earlier(from, MINUTE), self.stop_time());
         minutes.saturating_mul(u64::from(self.times_per_minute()))
-    }
-
-    /// No run of the schedule starts after this instant: the stop time plus [`LAST_MINUTE`].
-    pub fn runs_end(&self) -> DateTime<Utc> {
-        later(self.stop_time(), LAST_MINUTE)
     }
 }
 
@@ -63,7 +58,8 @@ impl Params {
 }
 
 /// When a result of an operation may have been measured (`measured_at`), on the coordinator's
-/// clock: from the operation's creation to its stop time plus [`LAST_MINUTE`], widened by
+/// clock: from the operation's creation to the end of its stop minute
+/// ([`STOP_MINUTE`](super::STOP_MINUTE)), widened by
 /// [`CLOCK_TOLERANCE`] at both ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResultWindow {
@@ -78,7 +74,7 @@ impl ResultWindow {
     pub fn new(created_at: DateTime<Utc>, stop_time: DateTime<Utc>) -> Self {
         Self {
             start: earlier(created_at, CLOCK_TOLERANCE),
-            end: later(later(stop_time, LAST_MINUTE), CLOCK_TOLERANCE),
+            end: later(later(stop_time, super::STOP_MINUTE), CLOCK_TOLERANCE),
         }
     }
 
