@@ -1,6 +1,7 @@
 //! Building a server from [`Settings`] and running it until shutdown.
 
 use crate::accounts::TokenKeys;
+use crate::admin::AdminSocket;
 use crate::clock::Clock;
 use crate::config::{Settings, StorageSettings};
 use crate::hub::{Hub, Kick, LocalHub};
@@ -15,6 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use warp::Filter;
 
@@ -30,12 +32,17 @@ pub enum StartupError {
     /// The listen address could not be bound.
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
+    /// The admin socket could not be bound.
+    #[error("cannot listen on the admin socket: {0}")]
+    AdminSocket(std::io::Error),
 }
 
 /// A server bound to its port, ready to run.
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    /// Only with the embedded store, whose file this process locks.
+    admin: Option<AdminSocket>,
 }
 
 /// Opens the store the settings name.
@@ -72,6 +79,15 @@ impl Application {
             telemetry.clone(),
         ));
         store.reset_links(&settings.instance).await?;
+        if let Some(superuser) = &settings.superuser {
+            crate::admin::ensure_superuser(store.as_ref(), superuser).await?;
+        }
+        let admin = match &settings.storage {
+            StorageSettings::Embedded { dir } => {
+                Some(AdminSocket::bind(dir).map_err(StartupError::AdminSocket)?)
+            }
+            StorageSettings::Mongo { .. } => None,
+        };
         let listener = TcpListener::bind(settings.bind)
             .await
             .map_err(|e| StartupError::Bind(settings.bind, e))?;
@@ -84,7 +100,11 @@ impl Application {
             links: TaskTracker::new(),
             telemetry,
         };
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            admin,
+        })
     }
 
     /// The address the server listens on (the real port when bound to port 0).
@@ -102,7 +122,16 @@ impl Application {
     /// Serves until `shutdown` resolves; then stops accepting, closes probe links with 1001,
     /// waits for their in-flight writes and returns.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) {
-        let Application { listener, state } = self;
+        let Application {
+            listener,
+            state,
+            admin,
+        } = self;
+        let stop_admin = CancellationToken::new();
+        let admin = admin.map(|socket| {
+            let (store, hub, stop) = (state.store.clone(), state.hub.clone(), stop_admin.clone());
+            tokio::spawn(async move { socket.serve(store, hub, stop.cancelled()).await })
+        });
         let routes = crate::ws::route(state.clone()).or(crate::api::routes(state.clone()));
         tracing::info!(addr = %listener.local_addr().expect("bound"), mode = ?state.settings.mode, instance = %state.settings.instance, "serving");
         let hub = state.hub.clone();
@@ -121,6 +150,10 @@ impl Application {
             "shutting down: no new connections, closing probe links"
         );
         let _ = stop_accepting.send(());
+        stop_admin.cancel();
+        if let Some(admin) = admin {
+            let _ = admin.await;
+        }
         hub.kick_all(Kick::SHUTDOWN);
         links.close();
         if tokio::time::timeout(DRAIN_TIMEOUT, links.wait())

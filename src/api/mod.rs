@@ -90,9 +90,19 @@ fn probes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejec
     let mine = warp::path!("probes" / "me")
         .and(warp::get())
         .and(with_state(state.clone()))
-        .and(authenticated(state))
+        .and(authenticated(state.clone()))
         .and_then(probes::mine);
-    register.or(list).or(mine)
+    let new_token = warp::path!("probes" / String / "token")
+        .and(warp::post())
+        .and(with_state(state.clone()))
+        .and(authenticated(state.clone()))
+        .and_then(probes::new_token);
+    let remove = warp::path!("probes" / String)
+        .and(warp::delete())
+        .and(with_state(state.clone()))
+        .and(authenticated(state))
+        .and_then(probes::remove);
+    register.or(list).or(mine).or(new_token).or(remove)
 }
 
 fn create(

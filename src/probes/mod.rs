@@ -1,3 +1,4 @@
 mod location;
+pub mod revocation;
 
 pub use location::Location;
