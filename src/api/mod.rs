@@ -14,6 +14,7 @@ mod views;
 pub use error::ApiError;
 
 use crate::config::{CorsOrigins, Mode};
+use crate::ids::ProbeId;
 use crate::state::AppState;
 use extract::{authenticated, json_body, superuser, with_state};
 use probe_protocol::OperationKind;
@@ -92,12 +93,12 @@ fn probes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejec
         .and(with_state(state.clone()))
         .and(authenticated(state.clone()))
         .and_then(probes::mine);
-    let new_token = warp::path!("probes" / String / "token")
+    let new_token = warp::path!("probes" / ProbeId / "token")
         .and(warp::post())
         .and(with_state(state.clone()))
         .and(authenticated(state.clone()))
         .and_then(probes::new_token);
-    let remove = warp::path!("probes" / String)
+    let remove = warp::path!("probes" / ProbeId)
         .and(warp::delete())
         .and(with_state(state.clone()))
         .and(authenticated(state))

@@ -74,11 +74,11 @@ pub async fn mine(state: AppState, owner: User) -> Result<impl Reply, Rejection>
     Ok(warp::reply::json(&views))
 }
 
-/// The probe at `raw_id` if `caller` owns it: 404 for a malformed or unknown id, 403 for
-/// someone else's probe (probe ids are public through GET /probes, so 403 reveals nothing).
-async fn owned(state: &AppState, caller: &User, raw_id: &str) -> Result<Probe, ApiError> {
+/// The probe `id` if `caller` owns it: 404 for an unknown id (a malformed one matches no
+/// route), 403 for someone else's probe (probe ids are public through GET /probes, so 403
+/// reveals nothing).
+async fn owned(state: &AppState, caller: &User, id: ProbeId) -> Result<Probe, ApiError> {
     let missing = || ApiError::NotFound("Probe doesn't exist".into());
-    let id: ProbeId = raw_id.parse().map_err(|_| missing())?;
     let probe = state.store.probe(id).await?.ok_or_else(missing)?;
     if probe.owner != caller.id {
         return Err(ApiError::Forbidden(
@@ -90,12 +90,8 @@ async fn owned(state: &AppState, caller: &User, raw_id: &str) -> Result<Probe, A
 
 /// POST /probes/{id}/token → 200 with the probe and a new token; every older token stops
 /// working and a link using one is closed with 4001.
-pub async fn new_token(
-    raw_id: String,
-    state: AppState,
-    owner: User,
-) -> Result<impl Reply, Rejection> {
-    let probe = owned(&state, &owner, &raw_id).await?;
+pub async fn new_token(id: ProbeId, state: AppState, owner: User) -> Result<impl Reply, Rejection> {
+    let probe = owned(&state, &owner, id).await?;
     let probe = revocation::revoke(state.store.as_ref(), state.hub.as_ref(), probe.id)
         .await
         .map_err(ApiError::from)?
@@ -107,8 +103,8 @@ pub async fn new_token(
 
 /// DELETE /probes/{id} → 204; the probe leaves listings and cannot be chosen any more, its
 /// results stay, and its link is closed with 4001.
-pub async fn remove(raw_id: String, state: AppState, owner: User) -> Result<impl Reply, Rejection> {
-    let probe = owned(&state, &owner, &raw_id).await?;
+pub async fn remove(id: ProbeId, state: AppState, owner: User) -> Result<impl Reply, Rejection> {
+    let probe = owned(&state, &owner, id).await?;
     revocation::remove(state.store.as_ref(), state.hub.as_ref(), probe.id)
         .await
         .map_err(ApiError::from)?;

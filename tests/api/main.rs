@@ -9,5 +9,6 @@ mod limits;
 mod monitoring;
 mod openapi;
 mod probe_link;
+mod probe_removal;
 mod story;
 mod validation;
