@@ -120,6 +120,10 @@ pub trait Hub: Send + Sync + 'static {
     fn deliver(&self, probes: &[ProbeId], frame: Frame) -> usize;
     /// Kicks the link of `probe` connected here, if there is one; returns whether there was.
     fn kick(&self, probe: ProbeId, kick: Kick) -> bool;
+    /// Kicks the link of `probe` only if it is still `session` (a newer link stays).
+    fn kick_session(&self, probe: ProbeId, session: &SessionId, kick: Kick) -> bool;
+    /// The links connected here: each probe with its session.
+    fn links(&self) -> Vec<(ProbeId, SessionId)>;
     /// Kicks every connection (shutdown).
     fn kick_all(&self, kick: Kick);
     /// How many probes are connected here.
@@ -180,6 +184,20 @@ impl Hub for LocalHub {
     fn kick(&self, probe: ProbeId, kick: Kick) -> bool {
         let mailboxes = self.mailboxes.read().expect("hub lock");
         mailboxes.get(&probe).map(|m| m.kick(kick)).is_some()
+    }
+
+    fn kick_session(&self, probe: ProbeId, session: &SessionId, kick: Kick) -> bool {
+        let mailboxes = self.mailboxes.read().expect("hub lock");
+        let current = mailboxes.get(&probe).filter(|m| &m.session == session);
+        current.map(|m| m.kick(kick)).is_some()
+    }
+
+    fn links(&self) -> Vec<(ProbeId, SessionId)> {
+        let mailboxes = self.mailboxes.read().expect("hub lock");
+        mailboxes
+            .iter()
+            .map(|(probe, m)| (*probe, m.session.clone()))
+            .collect()
     }
 
     fn kick_all(&self, kick: Kick) {
@@ -244,6 +262,12 @@ mod tests {
         let (other_box, other_rx) = Mailbox::new(session("o"), 1);
         hub.attach(target, target_box);
         hub.attach(other, other_box);
+        assert!(!hub.kick_session(target, &session("older"), Kick::REMOVED));
+        assert_eq!(
+            *target_rx.kick.borrow(),
+            None,
+            "another session is left alone"
+        );
         assert!(hub.kick(target, Kick::REVOKED));
         assert!(!hub.kick(ProbeId::generate(), Kick::REVOKED));
         assert_eq!(*target_rx.kick.borrow(), Some(Kick::REVOKED));

@@ -5,6 +5,7 @@ use crate::admin::AdminSocket;
 use crate::clock::Clock;
 use crate::config::{Settings, StorageSettings};
 use crate::hub::{Hub, Kick, LocalHub};
+use crate::probes::link_audit;
 use crate::state::AppState;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::mongo::MongoStore;
@@ -132,6 +133,9 @@ impl Application {
             let (store, hub, stop) = (state.store.clone(), state.hub.clone(), stop_admin.clone());
             tokio::spawn(async move { socket.serve(store, hub, stop.cancelled()).await })
         });
+        let (store, hub, stop) = (state.store.clone(), state.hub.clone(), stop_admin.clone());
+        let period = state.settings.heartbeat;
+        tokio::spawn(async move { link_audit::run(store, hub, period, stop.cancelled()).await });
         let routes = crate::ws::route(state.clone()).or(crate::api::routes(state.clone()));
         tracing::info!(addr = %listener.local_addr().expect("bound"), mode = ?state.settings.mode, instance = %state.settings.instance, "serving");
         let hub = state.hub.clone();

@@ -2,6 +2,8 @@
 //! its admin socket), without one (on the store directly), and the superuser the environment
 //! asks for at startup.
 
+#[path = "common/mongo.rs"]
+mod mongo;
 #[path = "common/process.rs"]
 mod process;
 
@@ -371,4 +373,45 @@ async fn an_incomplete_or_invalid_superuser_environment_stops_startup_naming_the
         let (_, stderr) = text(&output);
         assert!(stderr.contains(variable), "{extra:?}: {stderr}");
     }
+}
+
+/// On MongoDB the CLI writes to the database itself; the server, which did not see the
+/// revocation, closes the link at its next link audit (one heartbeat period) and refuses the
+/// old token from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_mongodb_probe_revoke_writes_the_database_and_the_server_closes_the_link_within_a_heartbeat(
+) {
+    let Some(uri) = mongo::mongo_uri() else {
+        return;
+    };
+    let setup = Setup {
+        dir: tempfile::tempdir().unwrap(),
+        env: vec![
+            ("PLADMED_MONGODB_URI".into(), uri),
+            (
+                "PLADMED_MONGODB_DATABASE".into(),
+                mongo::unique_db_name("admin_cli"),
+            ),
+            ("PLADMED_JWT_SECRET".into(), SECRET.into()),
+            ("PLADMED_HEARTBEAT_S".into(), "2".into()),
+        ],
+    };
+    let server = Server::start(setup.env.clone(), free_port());
+    let client = reqwest::Client::new();
+    wait_until_up(&client, &server).await;
+    setup.admin_ok(&["superuser", "create", "root@example.org", PASSWORD]);
+    let owner = funded_user(&client, &server, "owner@example.org", 1).await;
+    let (probe_id, token) = registered_probe(&client, &server, &owner).await;
+    let mut link = open_link(&server, &token).await;
+    let closed = tokio::spawn(async move { close_code(&mut link).await });
+
+    let printed = setup.admin_ok(&["probe", "revoke", &probe_id]);
+
+    assert!(printed.contains("tokens revoked"), "{printed}");
+    assert!(!setup.socket().exists(), "no admin socket on MongoDB");
+    assert_eq!(closed.await.unwrap(), close::UNAUTHORIZED);
+    let (mut stale, _) = tokio_tungstenite::connect_async(server.ws_url(&token))
+        .await
+        .unwrap();
+    assert_eq!(close_code(&mut stale).await, close::UNAUTHORIZED);
 }

@@ -1,3 +1,4 @@
+pub mod link_audit;
 mod location;
 pub mod revocation;
 
