@@ -33,9 +33,9 @@ pub enum StartupError {
     /// The listen address could not be bound.
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
-    /// The admin socket could not be bound.
-    #[error("cannot listen on the admin socket: {0}")]
-    AdminSocket(std::io::Error),
+    /// The superuser of `PLADMED_SUPERUSER_EMAIL` could not be created.
+    #[error("cannot create the superuser of PLADMED_SUPERUSER_EMAIL: {0}")]
+    Superuser(#[from] crate::accounts::RegisterError),
 }
 
 /// A server bound to its port, ready to run.
@@ -54,6 +54,16 @@ pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StoreErro
         }
         StorageSettings::Embedded { dir } => Arc::new(EmbeddedStore::open(dir)?),
     })
+}
+
+/// The admin socket of the data directory. Without it the server still serves; only the admin
+/// commands cannot reach it (e.g. a data directory path too long for a socket address).
+fn admin_socket(dir: &std::path::Path) -> Option<AdminSocket> {
+    AdminSocket::bind(dir)
+        .map_err(|error| {
+            tracing::error!(dir = %dir.display(), %error, "no admin socket: admin commands cannot reach this server while it runs")
+        })
+        .ok()
 }
 
 fn token_keys(settings: &Settings) -> TokenKeys {
@@ -84,9 +94,7 @@ impl Application {
             crate::admin::ensure_superuser(store.as_ref(), superuser).await?;
         }
         let admin = match &settings.storage {
-            StorageSettings::Embedded { dir } => {
-                Some(AdminSocket::bind(dir).map_err(StartupError::AdminSocket)?)
-            }
+            StorageSettings::Embedded { dir } => admin_socket(dir),
             StorageSettings::Mongo { .. } => None,
         };
         let listener = TcpListener::bind(settings.bind)

@@ -52,8 +52,9 @@ pub async fn run(settings: &Settings, request: Request) -> Result<Response, Admi
 pub async fn ensure_superuser(
     store: &dyn Store,
     wanted: &SuperuserSettings,
-) -> Result<(), StoreError> {
-    if let Some(user) = store.user_by_email(&wanted.email).await? {
+) -> Result<(), RegisterError> {
+    let existing = store.user_by_email(&wanted.email).await;
+    if let Some(user) = existing.map_err(RegisterError::Store)? {
         tracing::info!(email = %user.email, is_superuser = user.is_superuser, "PLADMED_SUPERUSER_EMAIL has an account already: left as it is");
         return Ok(());
     }
@@ -66,8 +67,6 @@ pub async fn ensure_superuser(
             tracing::info!(email = %wanted.email, "PLADMED_SUPERUSER_EMAIL has an account already: left as it is");
             Ok(())
         }
-        // The settings checked the address and the password policy already.
-        Err(RegisterError::Invalid(message)) => Err(StoreError::Unavailable(message)),
-        Err(RegisterError::Store(error)) => Err(error),
+        Err(error) => Err(error),
     }
 }
