@@ -204,13 +204,14 @@ async fn superuser_create_beside_a_running_server_goes_through_its_admin_socket(
 #[tokio::test]
 async fn probe_revoke_and_remove_beside_a_running_server_close_the_link_with_4001() {
     let setup = Setup::new();
-    let server = Server::start(setup.env.clone(), free_port());
-    let client = reqwest::Client::new();
-    wait_until_up(&client, &server).await;
-    setup.admin_ok(&["superuser", "create", "root@example.org", PASSWORD]);
-    let owner = funded_user(&client, &server, "owner@example.org", 1).await;
-    let (probe_id, token) = registered_probe(&client, &server, &owner).await;
-    let mut link = open_link(&server, &token).await;
+    let LinkedProbe {
+        server,
+        client,
+        owner,
+        probe_id,
+        token,
+        mut link,
+    } = LinkedProbe::start(&setup).await;
 
     let printed = setup.admin_ok(&["probe", "revoke", &probe_id]);
 
@@ -254,11 +255,42 @@ async fn probe_revoke_and_remove_beside_a_running_server_close_the_link_with_400
     );
 }
 
+type Link =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A server on `setup`'s data, its superuser (made with the CLI), an owner and their probe,
+/// connected.
+struct LinkedProbe {
+    server: Server,
+    client: reqwest::Client,
+    owner: String,
+    probe_id: String,
+    token: String,
+    link: Link,
+}
+
+impl LinkedProbe {
+    async fn start(setup: &Setup) -> LinkedProbe {
+        let server = Server::start(setup.env.clone(), free_port());
+        let client = reqwest::Client::new();
+        wait_until_up(&client, &server).await;
+        setup.admin_ok(&["superuser", "create", "root@example.org", PASSWORD]);
+        let owner = funded_user(&client, &server, "owner@example.org", 1).await;
+        let (probe_id, token) = registered_probe(&client, &server, &owner).await;
+        let link = open_link(&server, &token).await;
+        LinkedProbe {
+            server,
+            client,
+            owner,
+            probe_id,
+            token,
+            link,
+        }
+    }
+}
+
 /// Connects with `token`, says hello and reads the welcome.
-async fn open_link(
-    server: &Server,
-    token: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+async fn open_link(server: &Server, token: &str) -> Link {
     let (mut link, _) = tokio_tungstenite::connect_async(server.ws_url(token))
         .await
         .unwrap();
@@ -396,13 +428,13 @@ async fn on_mongodb_probe_revoke_writes_the_database_and_the_server_closes_the_l
             ("PLADMED_HEARTBEAT_S".into(), "2".into()),
         ],
     };
-    let server = Server::start(setup.env.clone(), free_port());
-    let client = reqwest::Client::new();
-    wait_until_up(&client, &server).await;
-    setup.admin_ok(&["superuser", "create", "root@example.org", PASSWORD]);
-    let owner = funded_user(&client, &server, "owner@example.org", 1).await;
-    let (probe_id, token) = registered_probe(&client, &server, &owner).await;
-    let mut link = open_link(&server, &token).await;
+    let LinkedProbe {
+        server,
+        probe_id,
+        token,
+        mut link,
+        ..
+    } = LinkedProbe::start(&setup).await;
     let closed = tokio::spawn(async move { close_code(&mut link).await });
 
     let printed = setup.admin_ok(&["probe", "revoke", &probe_id]);

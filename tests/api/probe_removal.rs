@@ -8,6 +8,12 @@ use probe_protocol::{close, ContentFormat, ProbeMessage, ResultReport, ServerMes
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
+/// DELETE /probes/{probe_id} as the holder of `token`.
+async fn remove(app: &TestApp, probe_id: &str, token: &str) -> (StatusCode, serde_json::Value) {
+    let path = format!("/probes/{probe_id}");
+    app.call(Method::DELETE, &path, Some(token), None).await
+}
+
 /// Opens a link with `token` and returns how the server closed it.
 async fn refused_link(app: &TestApp, token: &str) -> (u16, String) {
     let mut link = app.open_link(token).await;
@@ -104,14 +110,7 @@ async fn a_removed_probe_is_closed_unlisted_and_unassignable_and_its_results_sta
     .await;
     assert!(matches!(link.recv().await, ServerMessage::ResultAck(_)));
 
-    let (status, body_of_delete) = app
-        .call(
-            Method::DELETE,
-            &format!("/probes/{probe_id}"),
-            Some(&owner.token),
-            None,
-        )
-        .await;
+    let (status, body_of_delete) = remove(&app, &probe_id, &owner.token).await;
 
     assert_eq!(status, StatusCode::NO_CONTENT, "{body_of_delete}");
     let (code, reason) = link.closed().await;
@@ -130,14 +129,7 @@ async fn a_removed_probe_is_closed_unlisted_and_unassignable_and_its_results_sta
     assert_eq!(page["results"][0]["unique_code"], "run-1", "{page}");
     let (code, _) = refused_link(&app, &token).await;
     assert_eq!(code, close::UNAUTHORIZED);
-    let (status, _) = app
-        .call(
-            Method::DELETE,
-            &format!("/probes/{probe_id}"),
-            Some(&owner.token),
-            None,
-        )
-        .await;
+    let (status, _) = remove(&app, &probe_id, &owner.token).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "removed once");
     app.stop().await;
 }
