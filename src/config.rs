@@ -4,6 +4,7 @@
 //! value); the file wins over the variable, so container secrets override stray defaults.
 //! Anything invalid fails startup with an error naming the variable.
 
+use crate::client::TrustedProxies;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -16,6 +17,16 @@ pub enum Mode {
     /// A JWT secret, CORS origins and the health and metrics codes are mandatory, `/delete_all`
     /// answers 404 and logs are JSON.
     Production,
+}
+
+impl Mode {
+    /// `development` or `production`, as `PLADMED_MODE` spells it (the `app_env` of metrics).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Development => "development",
+            Mode::Production => "production",
+        }
+    }
 }
 
 /// Where data lives.
@@ -79,6 +90,8 @@ pub struct Settings {
     pub log_filter: String,
     /// Abuse limits: rates and connection counts per client address and in total.
     pub limits: Limits,
+    /// `PLADMED_TRUSTED_PROXIES`: reverse proxies whose forwarding headers name the client.
+    pub trusted_proxies: TrustedProxies,
     /// `PLADMED_SUPERUSER_EMAIL` and `PLADMED_SUPERUSER_PASSWORD`: a superuser to create at
     /// startup unless the address has an account.
     pub superuser: Option<SuperuserSettings>,
@@ -169,6 +182,7 @@ pub const VARIABLES: &[&str] = &[
     "PLADMED_REQUEST_TIMEOUT_S",
     "PLADMED_SUPERUSER_EMAIL",
     "PLADMED_SUPERUSER_PASSWORD",
+    "PLADMED_TRUSTED_PROXIES",
 ];
 
 /// The variables that are secrets and may also be given as `NAME_FILE`.
@@ -246,6 +260,8 @@ impl Settings {
                     .into(),
             },
         };
+        let cors = parse_cors(env.get("PLADMED_CORS_ORIGINS"), mode)?;
+        let (health_code, metrics_code) = access_codes(&env, mode)?;
         Ok(Self {
             bind: env.parse(
                 "PLADMED_BIND",
@@ -263,16 +279,17 @@ impl Settings {
             max_frame_bytes: env.bounded("PLADMED_MAX_FRAME_BYTES", 16 << 20, 1024, 1 << 30)?
                 as usize,
             heartbeat: Duration::from_secs(env.bounded("PLADMED_HEARTBEAT_S", 20, 1, 3600)?),
-            cors: parse_cors(env.get("PLADMED_CORS_ORIGINS"), mode)?,
+            cors,
             instance: env
                 .get("PLADMED_INSTANCE")
                 .unwrap_or_else(|| "pladmed".into()),
             probe_queue: env.bounded("PLADMED_PROBE_QUEUE", 256, 1, 1 << 20)? as usize,
             clock: clock_settings(&env)?,
-            health_code: access_code(&env, "PLADMED_HEALTH_CODE", mode)?,
-            metrics_code: access_code(&env, "PLADMED_METRICS_CODE", mode)?,
+            health_code,
+            metrics_code,
             log_filter: log_filter(&env)?,
             limits: limits(&env)?,
+            trusted_proxies: env.parse("PLADMED_TRUSTED_PROXIES", TrustedProxies::default())?,
             superuser: superuser(&env)?,
         })
     }
@@ -374,6 +391,21 @@ fn log_filter(env: &Env) -> Result<String, ConfigError> {
 /// Shortest health or metrics code: these travel in URLs and guard operational details, so
 /// they must not be guessable.
 const MIN_CODE_LEN: usize = 16;
+
+/// The health and metrics codes. In production they must differ: the health code goes to
+/// every uptime monitor and status page, and must not also open the metrics (inventory,
+/// traffic), which only the metrics collector should read.
+fn access_codes(env: &Env, mode: Mode) -> Result<(Option<String>, Option<String>), ConfigError> {
+    let health = access_code(env, "PLADMED_HEALTH_CODE", mode)?;
+    let metrics = access_code(env, "PLADMED_METRICS_CODE", mode)?;
+    if mode == Mode::Production && health.is_some() && health == metrics {
+        return Err(invalid(
+            "PLADMED_METRICS_CODE",
+            "must differ from PLADMED_HEALTH_CODE in production mode",
+        ));
+    }
+    Ok((health, metrics))
+}
 
 /// A `?code=` secret; mandatory in production, where monitoring endpoints must never be open.
 fn access_code(env: &Env, name: &str, mode: Mode) -> Result<Option<String>, ConfigError> {
@@ -482,6 +514,7 @@ mod tests {
             ("PLADMED_PROBE_FRAMES_PER_S", "0"),
             ("PLADMED_HEADER_TIMEOUT_S", "0"),
             ("PLADMED_REQUEST_TIMEOUT_S", "0"),
+            ("PLADMED_TRUSTED_PROXIES", "10.0.0.0/8, nginx"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.variable, var);
@@ -511,8 +544,36 @@ mod tests {
             settings(&with_health).unwrap_err().variable,
             "PLADMED_METRICS_CODE"
         );
-        let complete = [&with_health[..], &[("PLADMED_METRICS_CODE", code.as_str())]].concat();
+        let other = "m".repeat(16);
+        let complete = [
+            &with_health[..],
+            &[("PLADMED_METRICS_CODE", other.as_str())],
+        ]
+        .concat();
         assert_eq!(settings(&complete).unwrap().mode, Mode::Production);
+    }
+
+    #[test]
+    fn production_refuses_one_code_for_health_and_metrics() {
+        let secret = "s".repeat(32);
+        let code = "c".repeat(16);
+        let mut vars = vec![
+            ("PLADMED_JWT_SECRET", secret.as_str()),
+            ("PLADMED_CORS_ORIGINS", "https://pladmed.example.org"),
+            ("PLADMED_HEALTH_CODE", code.as_str()),
+            ("PLADMED_METRICS_CODE", code.as_str()),
+        ];
+        assert!(settings(&vars).is_ok(), "development allows it");
+        vars.push(("PLADMED_MODE", "production"));
+        let err = settings(&vars).unwrap_err();
+        assert_eq!(err.variable, "PLADMED_METRICS_CODE");
+        assert!(err.message.contains("PLADMED_HEALTH_CODE"), "{err}");
+    }
+
+    #[test]
+    fn modes_are_named_as_the_variable_spells_them() {
+        assert_eq!(Mode::Development.as_str(), "development");
+        assert_eq!(Mode::Production.as_str(), "production");
     }
 
     #[test]

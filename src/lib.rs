@@ -9,6 +9,8 @@ pub mod accounts;
 pub mod admin;
 /// The REST API.
 pub mod api;
+/// Who a request comes from: the TCP peer, or the client a trusted proxy forwarded.
+pub mod client;
 /// The server's clock offset against the co-located NTP server.
 pub mod clock;
 /// Typed settings from the environment.

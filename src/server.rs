@@ -1,34 +1,39 @@
 //! The HTTP accept loop: warp's filters served by hyper with the timeouts warp's own server
 //! leaves off, so that a slow client (slow-loris) cannot hold a connection for free.
 //!
+//! - HTTP/1.1 only. Serving HTTP/2 as well meant sniffing the first bytes for its preface, and
+//!   that wait had no timeout: a socket that sent nothing, or half a preface, stayed open
+//!   forever. Nothing needs HTTP/2 here: probes speak WebSocket over HTTP/1.1 and nginx speaks
+//!   HTTP/1.1 to its upstreams (browsers may still use HTTP/2 up to the proxy).
 //! - Header timeout: a connection that has not sent a complete request head within
-//!   `PLADMED_HEADER_TIMEOUT_S` is closed (also between keep-alive requests).
+//!   `PLADMED_HEADER_TIMEOUT_S` is closed, counted from the accept (so a silent socket is
+//!   closed too) and again between keep-alive requests.
 //! - Request timeout: a request whose body is not read and answered within
 //!   `PLADMED_REQUEST_TIMEOUT_S` gets 408. WebSocket upgrades answer at once; the link that
 //!   follows has its own limits (`ws`).
 
-use crate::config::Limits;
+use crate::client::{ClientAddr, MalformedForwarding};
+use crate::config::Settings;
 use hyper::body::Incoming;
+use hyper::server::conn::http1;
 use hyper::Request;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tower_service::Service;
+use tracing::Instrument;
 use warp::http::StatusCode;
 use warp::{Filter, Reply};
 
-/// The client's address, as the TCP connection shows it.
-#[derive(Debug, Clone, Copy)]
-pub struct PeerAddr(pub SocketAddr);
-
-/// The client's address (`None` only outside this server, e.g. in `warp::test`).
-pub fn peer() -> impl Filter<Extract = (Option<SocketAddr>,), Error = Infallible> + Clone {
-    warp::ext::optional::<PeerAddr>().map(|peer: Option<PeerAddr>| peer.map(|p| p.0))
+/// The client's address: the TCP peer, or the address a trusted proxy forwarded (`client`).
+/// `None` only outside this server, e.g. in `warp::test`.
+pub fn client() -> impl Filter<Extract = (Option<ClientAddr>,), Error = Infallible> + Clone {
+    warp::ext::optional::<ClientAddr>()
 }
 
 /// Pause after a failed accept (e.g. out of file descriptors) before trying again.
@@ -40,15 +45,15 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 pub async fn serve<F>(
     listener: TcpListener,
     filter: F,
-    limits: &Limits,
+    settings: &Settings,
     stop: impl Future<Output = ()>,
 ) where
     F: Filter + Clone + Send + Sync + 'static,
     F::Extract: Reply,
 {
-    let graceful = GracefulShutdown::new();
+    let connections = TaskTracker::new();
+    let stopping = CancellationToken::new();
     let mut stop = std::pin::pin!(stop);
-    let (header_timeout, request_timeout) = (limits.header_timeout, limits.request_timeout);
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -65,32 +70,81 @@ pub async fn serve<F>(
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
         }
-        let service = warp::service(filter.clone());
-        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
-            request.extensions_mut().insert(PeerAddr(peer));
-            let answer = service.clone().call(request);
-            async move {
-                match tokio::time::timeout(request_timeout, answer).await {
-                    Ok(response) => response,
-                    Err(_) => Ok(too_slow(request_timeout)),
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(settings.limits.header_timeout)
+            .serve_connection(
+                TokioIo::new(stream),
+                request_service(filter.clone(), settings, peer),
+            )
+            .with_upgrades();
+        let stopping = stopping.clone();
+        connections.spawn(async move {
+            let mut connection = std::pin::pin!(connection);
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                () = stopping.cancelled() => {
+                    // Finish the request in progress, then close.
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
                 }
-            }
-        });
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let mut builder = auto::Builder::new(TokioExecutor::new());
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout);
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            if let Err(error) = watcher.watch(connection.into_owned()).await {
+            };
+            if let Err(error) = ended {
                 tracing::debug!(%peer, %error, "connection ended with an error");
             }
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    connections.close();
+    stopping.cancel();
+    connections.wait().await;
+}
+
+/// The service for one connection from `peer`: attributes each request to its client, logs
+/// under that client, and bounds the time to answer.
+fn request_service<F>(
+    filter: F,
+    settings: &Settings,
+    peer: SocketAddr,
+) -> impl hyper::service::Service<
+    Request<Incoming>,
+    Response = warp::reply::Response,
+    Error = Infallible,
+    Future = impl Future<Output = Result<warp::reply::Response, Infallible>> + Send,
+> + Send
+where
+    F: Filter + Clone + Send + Sync + 'static,
+    F::Extract: Reply,
+{
+    let service = warp::service(filter);
+    let proxies = settings.trusted_proxies.clone();
+    let request_timeout = settings.limits.request_timeout;
+    hyper::service::service_fn(move |mut request: Request<Incoming>| {
+        let client = proxies.client(peer.ip(), request.headers());
+        let answer = client.map(|client| {
+            request.extensions_mut().insert(client);
+            let span = tracing::info_span!("request", %client);
+            service.clone().call(request).instrument(span)
+        });
+        async move {
+            let answer = match answer {
+                Ok(answer) => answer,
+                Err(malformed) => return Ok(bad_forwarding(&malformed)),
+            };
+            match tokio::time::timeout(request_timeout, answer).await {
+                Ok(response) => response,
+                Err(_) => Ok(too_slow(request_timeout)),
+            }
+        }
+    })
+}
+
+/// 400 naming the header: a trusted proxy that garbles it is misconfigured, and guessing the
+/// client would put it under someone else's quota (docs/deployment.md).
+fn bad_forwarding(malformed: &MalformedForwarding) -> warp::reply::Response {
+    tracing::debug!(%malformed, "request refused");
+    let body = warp::reply::json(&serde_json::json!({ "Error": malformed.to_string() }));
+    warp::reply::with_status(body, StatusCode::BAD_REQUEST).into_response()
 }
 
 fn too_slow(limit: Duration) -> warp::reply::Response {

@@ -149,9 +149,9 @@ impl Application {
         let hub = state.hub.clone();
         let links = state.links.clone();
         let (stop_accepting, accepting_stopped) = tokio::sync::oneshot::channel::<()>();
-        let limits = state.settings.limits.clone();
+        let settings = state.settings.clone();
         let server = tokio::spawn(async move {
-            crate::server::serve(listener, routes, &limits, async move {
+            crate::server::serve(listener, routes, &settings, async move {
                 let _ = accepting_stopped.await;
             })
             .await;

@@ -105,7 +105,8 @@ fn the_server_environment_is_a_valid_production_configuration() {
             let content = if name.starts_with("PLADMED_MONGODB_URI") {
                 "mongodb://pladmed:password@mongo:27017/?replicaSet=rs0&authSource=admin".into()
             } else {
-                "s".repeat(48)
+                // A distinct value per secret: production refuses one code for health and metrics.
+                format!("{secret}-{}", "s".repeat(48))
             };
             std::fs::write(&path, content).unwrap();
             *value = path.to_str().unwrap().to_string();
@@ -122,6 +123,16 @@ fn the_server_environment_is_a_valid_production_configuration() {
     );
     let dockerfile = read("docker/Dockerfile");
     assert!(dockerfile.contains(&format!("EXPOSE {}", settings.bind.port())));
+    // The proxy on the host connects through the published port, from the network's gateway.
+    let gateway = compose["networks"]["default"]["ipam"]["config"][0]["gateway"]
+        .as_str()
+        .expect("the default network's gateway is fixed");
+    assert!(
+        settings
+            .trusted_proxies
+            .contains(gateway.parse().expect("an address")),
+        "PLADMED_TRUSTED_PROXIES must trust the gateway {gateway}"
+    );
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! mapping, CORS on every response.
 
 mod accounts;
+mod download;
 mod error;
 mod extract;
 mod monitoring;
@@ -126,7 +127,7 @@ fn operations(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
         .and(warp::get())
         .and(with_state(state.clone()))
         .and(query())
-        .and_then(operations::get);
+        .and_then(download::get);
     let results = warp::path!("operations" / String / "results")
         .and(warp::get())
         .and(with_state(state.clone()))

@@ -2,13 +2,14 @@
 //! /register): each Argon2 check costs the server real CPU, and an unlimited login is an
 //! online password-guessing oracle.
 //!
-//! The key is the TCP peer address: behind a reverse proxy every client shares the proxy's
-//! address, so such a deployment must rate-limit at the proxy instead (docs/security.md).
+//! The key is the client address (`crate::client`): the TCP peer, or behind a trusted reverse
+//! proxy the address it forwarded; an IPv6 client counts by its /64.
 
 use super::error::ApiError;
+use crate::client::ClientAddr;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use warp::{Filter, Rejection};
@@ -47,12 +48,12 @@ impl AuthRateLimit {
     /// Passes while the caller's address is within its quota, else rejects with 429.
     pub fn filter(&self) -> impl Filter<Extract = (), Error = Rejection> + Clone {
         let limit = self.clone();
-        crate::server::peer()
-            .and_then(move |peer: Option<SocketAddr>| {
+        crate::server::client()
+            .and_then(move |client: Option<ClientAddr>| {
                 let limit = limit.clone();
                 async move {
-                    match peer {
-                        Some(peer) => limit.check(peer.ip()).map_err(Rejection::from),
+                    match client {
+                        Some(client) => limit.check(client.limit_key()).map_err(Rejection::from),
                         None => Ok(()),
                     }
                 }

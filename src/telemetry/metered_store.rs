@@ -5,8 +5,8 @@ use super::Telemetry;
 use crate::credits::Credits;
 use crate::ids::{OperationId, ProbeId, ResultId, UserId};
 use crate::store::{
-    AssignmentState, Email, Insertion, Link, MeasurementResult, Operation, Probe, Reward,
-    SessionId, Store, StoreError, StoreResult, User,
+    AssignmentState, Email, Insertion, Inventory, Link, MeasurementResult, Operation, Probe,
+    Reward, SessionId, Store, StoreError, StoreResult, User,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -148,5 +148,14 @@ impl Store for MeteredStore {
     }
     async fn delete_all(&self) -> StoreResult<()> {
         self.count(self.inner.delete_all().await)
+    }
+
+    // Monitoring.
+
+    async fn write_marker(&self, marker: &str) -> StoreResult<()> {
+        self.count(self.inner.write_marker(marker).await)
+    }
+    async fn inventory(&self) -> StoreResult<Inventory> {
+        self.count(self.inner.inventory().await)
     }
 }

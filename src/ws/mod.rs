@@ -11,10 +11,11 @@ mod session;
 mod upgrade;
 mod writer;
 
+use crate::client::ClientAddr;
 use crate::state::AppState;
 use admission::{Full, LinkSlots};
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use tracing::Instrument;
 pub use upgrade::READ_CHUNK;
 use upgrade::{NotUpgrade, Upgrade};
 use warp::http::StatusCode;
@@ -36,20 +37,23 @@ pub fn route(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Re
                 .unify(),
         )
         .and(warp::any().map(move || state.clone()))
-        .and(crate::server::peer())
+        .and(crate::server::client())
         .map(
             move |upgrade: Result<Upgrade, NotUpgrade>,
                   authorization: Option<String>,
                   query: HashMap<String, String>,
                   state: AppState,
-                  peer: Option<SocketAddr>| {
+                  client: Option<ClientAddr>| {
                 let upgrade = match upgrade {
                     Ok(upgrade) => upgrade,
                     Err(not) => return not.reply(),
                 };
-                let slot = match slots.take(peer.map(|p| p.ip())) {
+                let slot = match slots.take(client.map(ClientAddr::limit_key)) {
                     Ok(slot) => slot,
-                    Err(full) => return refuse(full),
+                    Err(full) => {
+                        tracing::debug!(?full, "probe link refused");
+                        return refuse(full);
+                    }
                 };
                 let token = authorization
                     .as_deref()
@@ -57,12 +61,20 @@ pub fn route(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Re
                     .map(str::to_string)
                     .or_else(|| query.get("token").cloned());
                 let limit = state.settings.max_frame_bytes;
+                // The link outlives the request: its own span keeps the client in its logs.
+                let span = tracing::info_span!("link", client = tracing::field::Empty);
+                if let Some(client) = client {
+                    span.record("client", tracing::field::display(client));
+                }
                 upgrade.accept(limit, move |socket| {
                     let links = state.links.clone();
-                    links.track_future(async move {
-                        session::run(socket, token, state).await;
-                        drop(slot);
-                    })
+                    links.track_future(
+                        async move {
+                            session::run(socket, token, state).await;
+                            drop(slot);
+                        }
+                        .instrument(span),
+                    )
                 })
             },
         )

@@ -4,11 +4,15 @@ mod helpers;
 
 mod auth;
 mod authorization;
+mod compatibility;
 mod concurrency;
+mod idle_sockets;
 mod limits;
 mod monitoring;
 mod openapi;
 mod probe_link;
 mod probe_removal;
+mod proxy;
+mod quota;
 mod story;
 mod validation;

@@ -178,15 +178,22 @@ fn paths() -> Paths {
                     "Operation",
                 )
                 .bad_request()
-                .fails(404, "Unknown probe, or none of the probes can take it"),
+                .fails(
+                    404,
+                    "Unknown or malformed probe identifier, or none of the probes can take it",
+                ),
         );
     }
     add(
         Get,
         "/operation",
-        endpoint("operations", "An operation with its first page of results")
+        endpoint("operations", "An operation with every one of its results")
             .query("id", true, "Operation identifier", string())
-            .replies(200, "The operation", "Operation")
+            .replies(
+                200,
+                "The operation and all its results, streamed page by page",
+                "Operation",
+            )
             .fails(404, "No such operation"),
     );
     add(

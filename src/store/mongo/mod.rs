@@ -12,6 +12,7 @@ mod documents;
 mod errors;
 mod indexes;
 mod json;
+mod monitoring;
 mod operations;
 mod probes;
 mod queries;
@@ -20,8 +21,8 @@ mod transaction;
 mod turns;
 
 use super::{
-    AssignmentState, Email, Insertion, Link, MeasurementResult, Operation, Probe, Reward,
-    SessionId, Store, StoreError, StoreResult, User,
+    AssignmentState, Email, Insertion, Inventory, Link, MeasurementResult, Operation, Probe,
+    Reward, SessionId, Store, StoreError, StoreResult, User,
 };
 use crate::credits::Credits;
 use crate::ids::{OperationId, ProbeId, ResultId, UserId};
@@ -267,5 +268,15 @@ impl Store for MongoStore {
                 .map_err(errors::from_driver)?;
         }
         Ok(())
+    }
+
+    // Monitoring.
+
+    async fn write_marker(&self, marker: &str) -> StoreResult<()> {
+        monitoring::write_marker(self, marker).await
+    }
+
+    async fn inventory(&self) -> StoreResult<Inventory> {
+        monitoring::inventory(self).await
     }
 }
