@@ -92,6 +92,26 @@ pub struct Settings {
     pub limits: Limits,
     /// `PLADMED_TRUSTED_PROXIES`: reverse proxies whose forwarding headers name the client.
     pub trusted_proxies: TrustedProxies,
+    /// `PLADMED_SUPERUSER_EMAIL` and `PLADMED_SUPERUSER_PASSWORD`: a superuser to create at
+    /// startup unless the address has an account.
+    pub superuser: Option<SuperuserSettings>,
+}
+
+/// The superuser created at startup (containers have no terminal to run the CLI in).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SuperuserSettings {
+    /// Login address.
+    pub email: crate::accounts::Email,
+    /// Password, already checked against the policy.
+    pub password: String,
+}
+
+impl std::fmt::Debug for SuperuserSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SuperuserSettings")
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What one client may cost the server before it is refused (docs/security.md).
@@ -160,6 +180,8 @@ pub const VARIABLES: &[&str] = &[
     "PLADMED_PROBE_FRAMES_PER_S",
     "PLADMED_HEADER_TIMEOUT_S",
     "PLADMED_REQUEST_TIMEOUT_S",
+    "PLADMED_SUPERUSER_EMAIL",
+    "PLADMED_SUPERUSER_PASSWORD",
     "PLADMED_TRUSTED_PROXIES",
 ];
 
@@ -169,6 +191,7 @@ pub const SECRETS: &[&str] = &[
     "PLADMED_JWT_SECRET",
     "PLADMED_HEALTH_CODE",
     "PLADMED_METRICS_CODE",
+    "PLADMED_SUPERUSER_PASSWORD",
 ];
 
 /// A setting could not be used.
@@ -267,6 +290,7 @@ impl Settings {
             log_filter: log_filter(&env)?,
             limits: limits(&env)?,
             trusted_proxies: env.parse("PLADMED_TRUSTED_PROXIES", TrustedProxies::default())?,
+            superuser: superuser(&env)?,
         })
     }
 
@@ -339,6 +363,22 @@ fn limits(env: &Env) -> Result<Limits, ConfigError> {
             3600,
         )?),
     })
+}
+
+/// Both variables or neither; the address and the password must pass the /register rules.
+fn superuser(env: &Env) -> Result<Option<SuperuserSettings>, ConfigError> {
+    const EMAIL: &str = "PLADMED_SUPERUSER_EMAIL";
+    const PASSWORD: &str = "PLADMED_SUPERUSER_PASSWORD";
+    match (env.get(EMAIL), env.secret(PASSWORD)?) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(invalid(PASSWORD, format!("is required with {EMAIL}"))),
+        (None, Some(_)) => Err(invalid(EMAIL, format!("is required with {PASSWORD}"))),
+        (Some(email), Some(password)) => {
+            let email = crate::accounts::Email::parse(&email).map_err(|e| invalid(EMAIL, e))?;
+            crate::accounts::Password::parse(&password).map_err(|e| invalid(PASSWORD, e))?;
+            Ok(Some(SuperuserSettings { email, password }))
+        }
+    }
 }
 
 fn log_filter(env: &Env) -> Result<String, ConfigError> {

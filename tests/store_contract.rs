@@ -39,6 +39,8 @@ mod operations;
 mod probes;
 #[path = "store_contract/quota.rs"]
 mod quota;
+#[path = "store_contract/removal.rs"]
+mod removal;
 #[path = "store_contract/results.rs"]
 mod results;
 
@@ -76,6 +78,9 @@ contract!(
     probes::link_up_replaces_the_link_state,
     probes::link_down_needs_the_current_session,
     probes::reset_links_clears_only_that_instance,
+    removal::revoking_bumps_the_token_version_and_clears_the_link,
+    removal::revoking_an_unknown_probe_is_none,
+    removal::removing_a_probe_hides_it_and_keeps_its_results,
     operations::create_operation_debits_exactly_and_assigns_every_probe,
     operations::operations_are_listed_in_creation_order_and_by_owner,
     operations::not_enough_credits_changes_nothing,

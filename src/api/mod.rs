@@ -15,6 +15,7 @@ mod views;
 pub use error::ApiError;
 
 use crate::config::{CorsOrigins, Mode};
+use crate::ids::ProbeId;
 use crate::state::AppState;
 use extract::{authenticated, json_body, superuser, with_state};
 use probe_protocol::OperationKind;
@@ -91,9 +92,19 @@ fn probes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejec
     let mine = warp::path!("probes" / "me")
         .and(warp::get())
         .and(with_state(state.clone()))
-        .and(authenticated(state))
+        .and(authenticated(state.clone()))
         .and_then(probes::mine);
-    register.or(list).or(mine)
+    let new_token = warp::path!("probes" / ProbeId / "token")
+        .and(warp::post())
+        .and(with_state(state.clone()))
+        .and(authenticated(state.clone()))
+        .and_then(probes::new_token);
+    let remove = warp::path!("probes" / ProbeId)
+        .and(warp::delete())
+        .and(with_state(state.clone()))
+        .and(authenticated(state))
+        .and_then(probes::remove);
+    register.or(list).or(mine).or(new_token).or(remove)
 }
 
 fn create(

@@ -1,3 +1,5 @@
+pub mod link_audit;
 mod location;
+pub mod revocation;
 
 pub use location::Location;

@@ -91,6 +91,13 @@ pub trait Store: Send + Sync + 'static {
     /// Marks every probe linked through `instance` disconnected; called at startup, when no link
     /// of this instance can have survived.
     async fn reset_links(&self, instance: &str) -> StoreResult<()>;
+    /// Revokes every token of a probe: bumps its token version (tokens carry the version they
+    /// were signed for) and clears its link, whose token is now revoked. Returns the probe as
+    /// updated, `None` if there is no such probe.
+    async fn revoke_probe_tokens(&self, id: ProbeId) -> StoreResult<Option<Probe>>;
+    /// Removes a probe: it is no longer listed, found, linked or assignable. Its stored results
+    /// and its operations' assignments stay. `false` if there was no such probe.
+    async fn remove_probe(&self, id: ProbeId) -> StoreResult<bool>;
 
     /// Debits `operation.credits` from its owner and stores the operation with one
     /// [`AssignmentState::Assigned`] assignment per probe, each with the operation's

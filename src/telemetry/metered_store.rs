@@ -77,6 +77,12 @@ impl Store for MeteredStore {
     async fn probes(&self, owner: Option<UserId>) -> StoreResult<Vec<Probe>> {
         self.count(self.inner.probes(owner).await)
     }
+    async fn revoke_probe_tokens(&self, id: ProbeId) -> StoreResult<Option<Probe>> {
+        self.count(self.inner.revoke_probe_tokens(id).await)
+    }
+    async fn remove_probe(&self, id: ProbeId) -> StoreResult<bool> {
+        self.count(self.inner.remove_probe(id).await)
+    }
     async fn link_up(&self, id: ProbeId, link: &Link) -> StoreResult<()> {
         self.count(self.inner.link_up(id, link).await)
     }

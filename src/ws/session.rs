@@ -107,6 +107,7 @@ async fn start(
         .await
         .map_err(unavailable)?;
     state.hub.attach(probe.id, mailbox.clone());
+    handshake::still_valid(state, probe).await?;
     let welcome = ServerMessage::Welcome(Welcome {
         probe_id: probe.id.to_string(),
         server_time: Utc::now(),

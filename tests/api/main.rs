@@ -11,6 +11,7 @@ mod limits;
 mod monitoring;
 mod openapi;
 mod probe_link;
+mod probe_removal;
 mod proxy;
 mod quota;
 mod story;

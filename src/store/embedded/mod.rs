@@ -149,6 +149,15 @@ impl Store for EmbeddedStore {
             .await
     }
 
+    async fn revoke_probe_tokens(&self, id: ProbeId) -> StoreResult<Option<Probe>> {
+        self.write(move |txn| probes::revoke_probe_tokens(txn, id))
+            .await
+    }
+
+    async fn remove_probe(&self, id: ProbeId) -> StoreResult<bool> {
+        self.write(move |txn| probes::remove_probe(txn, id)).await
+    }
+
     async fn create_operation(&self, operation: &Operation) -> StoreResult<()> {
         let operation = operation.clone();
         self.write(move |txn| operations::create_operation(txn, &operation))

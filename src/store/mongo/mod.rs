@@ -179,6 +179,19 @@ impl Store for MongoStore {
         probes::unlink(self, doc! { "link.instance": instance }).await
     }
 
+    async fn revoke_probe_tokens(&self, id: ProbeId) -> StoreResult<Option<Probe>> {
+        probes::revoke_tokens(self, id).await
+    }
+
+    async fn remove_probe(&self, id: ProbeId) -> StoreResult<bool> {
+        let removed = self
+            .probes
+            .delete_one(doc! { "_id": id.oid() })
+            .await
+            .map_err(errors::from_driver)?;
+        Ok(removed.deleted_count == 1)
+    }
+
     async fn create_operation(&self, operation: &Operation) -> StoreResult<()> {
         operations::create_operation(self, operation).await
     }
