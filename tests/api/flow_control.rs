@@ -48,7 +48,27 @@ async fn stored_results(app: &TestApp, operation: &str) -> Vec<Value> {
     }
 }
 
-/// A probe with a ping operation it has accepted; returns the link and the operation id.
+/// Creates a ping operation on the probe whose link is `link`, which receives it; returns its id.
+async fn ping_operation(
+    app: &TestApp,
+    owner: &Account,
+    probe_id: &str,
+    link: &mut TestProbe,
+) -> String {
+    let (status, op) = app
+        .post(
+            "/ping",
+            Some(&owner.token),
+            json!({"probes": [probe_id], "params": ping_params(60)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{op}");
+    assert!(matches!(link.recv().await, ServerMessage::Operation(_)));
+    op["_id"].as_str().unwrap().to_string()
+}
+
+/// A probe with a ping operation it has accepted; returns the link, the operation id and the
+/// window its welcome announced.
 async fn probe_with_operation(app: &TestApp, email: &str) -> (TestProbe, String, u32) {
     let owner = app.funded_user(email, 1_000_000).await;
     let (probe_id, token) = app.probe(&owner).await;
@@ -58,16 +78,7 @@ async fn probe_with_operation(app: &TestApp, email: &str) -> (TestProbe, String,
         ServerMessage::Welcome(welcome) => welcome.window,
         other => panic!("expected welcome, got {other:?}"),
     };
-    let (status, op) = app
-        .post(
-            "/ping",
-            Some(&owner.token),
-            json!({"probes": [probe_id], "params": ping_params(60)}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{op}");
-    let operation = op["_id"].as_str().unwrap().to_string();
-    assert!(matches!(link.recv().await, ServerMessage::Operation(_)));
+    let operation = ping_operation(app, &owner, &probe_id, &mut link).await;
     link.send(&ProbeMessage::Accepted(Accepted {
         operation_id: operation.clone(),
     }))
@@ -224,15 +235,7 @@ async fn a_peer_that_never_reads_is_dropped_within_three_heartbeats_and_frees_it
     // welcome and these fill it before the peer is even served.
     let mut first = app.connect(&token, 1_000_000).await;
     for _ in 0..3 {
-        let (status, op) = app
-            .post(
-                "/ping",
-                Some(&owner.token),
-                json!({"probes": [probe_id], "params": ping_params(60)}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{op}");
-        assert!(matches!(first.recv().await, ServerMessage::Operation(_)));
+        ping_operation(&app, &owner, &probe_id, &mut first).await;
     }
     first.socket.close(None).await.unwrap();
     while connected().await {
