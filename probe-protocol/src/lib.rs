@@ -10,11 +10,12 @@
 //! 2. coordinator → `operation` whenever an operation is assigned to the probe (again after each
 //!    reconnect until the probe has answered `accepted`).
 //! 3. probe → `accepted`, then its `result`s, one per run of the schedule (at most
-//!    [`params::Params::max_results`], each measured within its [`params::ResultWindow`]);
-//!    coordinator → one `result_ack` per result, sent only once the result is durably stored
-//!    (or an `error` [`error_code::OVER_QUOTA`] / [`error_code::OUTSIDE_WINDOW`]: drop it). A
-//!    probe re-sends every result that it has not seen acknowledged; re-sent results are
-//!    acknowledged with `duplicate: true` and stored once.
+//!    [`params::Params::max_results`], each measured within its [`params::ResultWindow`]), with
+//!    at most [`Welcome::window`] of them unacknowledged at a time; coordinator → one
+//!    `result_ack` per result, sent only once the result is durably stored (or an `error`
+//!    [`error_code::OVER_QUOTA`] / [`error_code::OUTSIDE_WINDOW`]: drop it). A probe re-sends
+//!    every result that it has not seen acknowledged; re-sent results are acknowledged with
+//!    `duplicate: true` and stored once.
 //! 4. probe → `finished` when the operation's schedule is over.
 //!
 //! This crate is shared by the coordinator, the reference probe and the tests, so that all of them
@@ -46,13 +47,16 @@ pub mod close {
     pub const PROTOCOL_VIOLATION: u16 = 4002;
     /// The same probe opened a newer link; the newer one wins and this one is closed.
     pub const SUPERSEDED: u16 = 4003;
-    /// The probe did not read its frames fast enough and its outgoing queue filled up; it is
-    /// disconnected so that it cannot slow down or bloat the coordinator. Reconnect.
+    /// The probe did not read its frames fast enough: its outgoing queue filled up, or it did
+    /// not answer a ping by the next one (see
+    /// [`Welcome::heartbeat_s`](crate::Welcome::heartbeat_s)). It is disconnected so that it
+    /// cannot slow down or bloat the coordinator, nor hold a link it does not use. Reconnect.
     pub const TOO_SLOW: u16 = 4004;
     /// Reserved: coordinators before the result window closed a probe that sent more messages
     /// per second than `PLADMED_PROBE_FRAMES_PER_S` with this code. This one paces such a link
-    /// instead (it stops reading it until the rate allows; see [`Welcome::window`]) and never
-    /// sends 4005. A probe that receives it reconnects with backoff.
+    /// instead (it stops reading it until the rate allows; see
+    /// [`Welcome::window`](crate::Welcome::window)) and never sends 4005. A probe that
+    /// receives it reconnects with backoff.
     pub const RATE_LIMITED: u16 = 4005;
 }
 
@@ -168,8 +172,8 @@ pub struct Welcome {
     /// The coordinator's clock when it sent the welcome.
     pub server_time: DateTime<Utc>,
     /// The coordinator pings every `heartbeat_s` seconds, each ping with its own payload. A
-    /// probe that has not answered a ping with a pong echoing it within two periods (so at
-    /// most three periods after it stopped reading) is dropped.
+    /// probe that has not answered a ping with a pong echoing it by the next ping is dropped
+    /// ([`close::TOO_SLOW`]): only reading proves a probe alive, not sending.
     pub heartbeat_s: u32,
     /// The most results this link may have sent and not yet seen acknowledged (at least 1).
     /// The coordinator reads no further while that many are being stored, and no faster than
