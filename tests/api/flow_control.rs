@@ -59,7 +59,7 @@ async fn ping_operation(
         .post(
             "/ping",
             Some(&owner.token),
-            json!({"probes": [probe_id], "params": ping_params(60)}),
+            json!({"probes": [probe_id], "params": busy_ping_params(60)}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{op}");

@@ -2,7 +2,7 @@
 //! allows, over one link that is never closed, and each result is stored once.
 
 use crate::coordinator::{unique_codes, Coordinator};
-use crate::helpers::{eventually, every_second};
+use crate::helpers::{eventually, stop_time};
 use crate::probe_process::ProbeProcess;
 use chrono::{TimeDelta, Utc};
 use probe_protocol::{ContentFormat, ResultReport};
@@ -16,7 +16,8 @@ const BACKLOG: usize = 5_000;
 fn leave_backlog(state_dir: &std::path::Path, operation: &str) -> HashSet<String> {
     let outbox = state_dir.join("outbox");
     std::fs::create_dir_all(&outbox).unwrap();
-    let start = Utc::now() - TimeDelta::seconds(BACKLOG as i64);
+    // Measured after the operation was created, as its result window requires.
+    let start = Utc::now();
     (0..BACKLOG)
         .map(|n| {
             let report = ResultReport {
@@ -47,14 +48,12 @@ async fn a_backlog_of_5000_results_is_flushed_over_one_link_never_closed() {
     // An operation needs a connected probe; a first run of the probe takes it.
     let mut first = ProbeProcess::spawn(dir.path(), coordinator.addr, &token, &[]);
     coordinator.wait_connected(&probe_id).await;
+    // Every second for 90 minutes: a quota of more than 5,400 results.
+    let stop = stop_time(Utc::now() + TimeDelta::minutes(90));
+    let params =
+        json!({"cron": "* * * * *", "stop_time": stop, "times_per_minute": 60, "x": "127.0.0.1"});
     let lookup = coordinator
-        .create(
-            &owner,
-            "dns",
-            &probe_id,
-            every_second(json!({"x": "127.0.0.1"})),
-            "text",
-        )
+        .create(&owner, "dns", &probe_id, params, "text")
         .await;
     first.kill().await;
     let backlog = leave_backlog(&first.state_dir, &lookup);
