@@ -70,7 +70,8 @@ pub struct Settings {
     pub token_ttl: Duration,
     /// `PLADMED_MAX_FRAME_BYTES`: largest WebSocket message accepted from a probe.
     pub max_frame_bytes: usize,
-    /// `PLADMED_HEARTBEAT_S`: ping period on probe links.
+    /// `PLADMED_HEARTBEAT_S`: ping period on probe links; a ping unanswered by the next drops
+    /// the probe.
     pub heartbeat: Duration,
     /// `PLADMED_CORS_ORIGINS`: comma-separated origins, or `*`.
     pub cors: CorsOrigins,
@@ -128,8 +129,8 @@ pub struct Limits {
     pub ws_total: usize,
     /// `PLADMED_HELLO_TIMEOUT_S`: how long a probe has to say hello after the upgrade.
     pub hello_timeout: Duration,
-    /// `PLADMED_PROBE_FRAMES_PER_S`: messages per second one probe may send (also the burst);
-    /// more close the link with 4005.
+    /// `PLADMED_PROBE_FRAMES_PER_S`: messages per second read from one probe link (also the
+    /// burst); a faster probe is paced (not read until the rate allows), never closed.
     pub probe_frames_per_s: u32,
     /// `PLADMED_HEADER_TIMEOUT_S`: a connection must send a complete request head within this
     /// time, or it is closed.

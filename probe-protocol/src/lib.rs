@@ -10,11 +10,12 @@
 //! 2. coordinator → `operation` whenever an operation is assigned to the probe (again after each
 //!    reconnect until the probe has answered `accepted`).
 //! 3. probe → `accepted`, then its `result`s, one per run of the schedule (at most
-//!    [`params::Params::max_results`], each measured within its [`params::ResultWindow`]);
-//!    coordinator → one `result_ack` per result, sent only once the result is durably stored
-//!    (or an `error` [`error_code::OVER_QUOTA`] / [`error_code::OUTSIDE_WINDOW`]: drop it). A
-//!    probe re-sends every result that it has not seen acknowledged; re-sent results are
-//!    acknowledged with `duplicate: true` and stored once.
+//!    [`params::Params::max_results`], each measured within its [`params::ResultWindow`]), with
+//!    at most [`Welcome::window`] of them unacknowledged at a time; coordinator → one
+//!    `result_ack` per result, sent only once the result is durably stored (or an `error`
+//!    [`error_code::OVER_QUOTA`] / [`error_code::OUTSIDE_WINDOW`]: drop it). A probe re-sends
+//!    every result that it has not seen acknowledged; re-sent results are acknowledged with
+//!    `duplicate: true` and stored once.
 //! 4. probe → `finished` when the operation's schedule is over.
 //!
 //! This crate is shared by the coordinator, the reference probe and the tests, so that all of them
@@ -46,12 +47,16 @@ pub mod close {
     pub const PROTOCOL_VIOLATION: u16 = 4002;
     /// The same probe opened a newer link; the newer one wins and this one is closed.
     pub const SUPERSEDED: u16 = 4003;
-    /// The probe did not read its frames fast enough and its outgoing queue filled up; it is
-    /// disconnected so that it cannot slow down or bloat the coordinator. Reconnect.
+    /// The probe did not read its frames fast enough: its outgoing queue filled up, or it did
+    /// not answer a ping by the next one (see
+    /// [`Welcome::heartbeat_s`](crate::Welcome::heartbeat_s)). It is disconnected so that it
+    /// cannot slow down or bloat the coordinator, nor hold a link it does not use. Reconnect.
     pub const TOO_SLOW: u16 = 4004;
-    /// The probe sent more messages per second than the coordinator allows
-    /// (`PLADMED_PROBE_FRAMES_PER_S`); it is disconnected so that one flooding probe cannot
-    /// starve the others. Reconnect with backoff and send less often.
+    /// Reserved: coordinators before the result window closed a probe that sent more messages
+    /// per second than `PLADMED_PROBE_FRAMES_PER_S` with this code. This one paces such a link
+    /// instead (it stops reading it until the rate allows; see
+    /// [`Welcome::window`](crate::Welcome::window)) and never sends 4005. A probe that
+    /// receives it reconnects with backoff.
     pub const RATE_LIMITED: u16 = 4005;
 }
 
@@ -142,8 +147,12 @@ pub struct ResultReport {
 pub const MAX_UNIQUE_CODE_LEN: usize = 128;
 
 /// A message the coordinator sends to a probe.
+///
+/// Unlike probe messages, these decode leniently: a field this crate does not know is ignored,
+/// so that a coordinator can announce something new (as `welcome.window` was added) without
+/// breaking the probes already deployed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
     /// Answer to `hello`: the link is established.
     Welcome(Welcome),
@@ -157,15 +166,30 @@ pub enum ServerMessage {
 
 /// Payload of [`ServerMessage::Welcome`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Welcome {
     /// The identifier of the probe the token belongs to.
     pub probe_id: String,
     /// The coordinator's clock when it sent the welcome.
     pub server_time: DateTime<Utc>,
-    /// The coordinator pings every `heartbeat_s` seconds; a link silent for three periods is
-    /// dropped.
+    /// The coordinator pings every `heartbeat_s` seconds, each ping with its own payload. A
+    /// probe that has not answered a ping with a pong echoing it by the next ping is dropped
+    /// ([`close::TOO_SLOW`]): only reading proves a probe alive, not sending.
     pub heartbeat_s: u32,
+    /// The most results this link may have sent and not yet seen acknowledged (at least 1).
+    /// The coordinator reads no further while that many are being stored, and no faster than
+    /// its frame rate allows: a probe that sends more waits on TCP back-pressure rather than
+    /// being disconnected, but its pongs then wait too. A probe keeps its own window at or
+    /// below this one. Absent in welcomes of coordinators that predate it: a probe then
+    /// assumes [`DEFAULT_WINDOW`].
+    #[serde(default = "default_window")]
+    pub window: u32,
+}
+
+/// The result window a probe assumes when `welcome` does not announce one.
+pub const DEFAULT_WINDOW: u32 = 32;
+
+fn default_window() -> u32 {
+    DEFAULT_WINDOW
 }
 
 /// The kind of measurement an operation runs.
@@ -194,7 +218,6 @@ pub enum ResultFormat {
 
 /// Payload of [`ServerMessage::Operation`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct OperationOrder {
     /// Identifier to quote in `accepted`, `result` and `finished`.
     pub operation_id: String,
@@ -211,7 +234,6 @@ pub struct OperationOrder {
 
 /// Payload of [`ServerMessage::ResultAck`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ResultAck {
     /// Echo of the result's `operation_id`.
     pub operation_id: String,
@@ -223,7 +245,6 @@ pub struct ResultAck {
 
 /// Payload of [`ServerMessage::Error`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ErrorNotice {
     /// Machine-readable code, one of [`error_code`].
     pub code: String,
@@ -333,6 +354,17 @@ mod tests {
         ] {
             assert!(ProbeMessage::decode(text).is_err(), "{text} decoded");
         }
+    }
+
+    #[test]
+    fn a_welcome_without_a_window_gets_the_default_and_unknown_fields_are_ignored() {
+        let old = r#"{"type":"welcome","probe_id":"p","server_time":"2024-01-01T00:00:00Z","heartbeat_s":20}"#;
+        let newer = r#"{"type":"welcome","probe_id":"p","server_time":"2024-01-01T00:00:00Z","heartbeat_s":20,"window":64,"later":true}"#;
+        let window = |text| match ServerMessage::decode(text).unwrap() {
+            ServerMessage::Welcome(welcome) => welcome.window,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!((window(old), window(newer)), (DEFAULT_WINDOW, 64));
     }
 
     #[test]

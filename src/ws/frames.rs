@@ -9,8 +9,10 @@ use tokio_tungstenite::tungstenite::{self, Message};
 pub enum Incoming {
     /// A text frame.
     Text(tungstenite::Utf8Bytes),
-    /// Ping or pong: the probe is alive.
+    /// A ping: the peer's own heartbeat, which proves nothing about its reading.
     Alive,
+    /// A pong, with its payload: the answer to one of the server's pings, or a guess.
+    Pong(tokio_tungstenite::tungstenite::Bytes),
     /// The probe closed the link or the connection dropped.
     Gone,
     /// The link must be closed with this code and reason.
@@ -23,7 +25,8 @@ pub fn classify(item: Option<Result<Message, tungstenite::Error>>) -> Incoming {
         None => Incoming::Gone,
         Some(Err(error)) => classify_error(&error),
         Some(Ok(Message::Text(text))) => Incoming::Text(text),
-        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Incoming::Alive,
+        Some(Ok(Message::Ping(_))) => Incoming::Alive,
+        Some(Ok(Message::Pong(payload))) => Incoming::Pong(payload),
         Some(Ok(Message::Close(_))) => Incoming::Gone,
         Some(Ok(Message::Binary(_) | Message::Frame(_))) => Incoming::Refuse(
             close::PROTOCOL_VIOLATION,

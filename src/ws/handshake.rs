@@ -63,7 +63,7 @@ pub async fn hello(stream: &mut SplitStream<Socket>, timeout: Duration) -> Resul
             .map_err(|_| violation(format!("no hello within {} s", timeout.as_secs())))?;
         match classify(next) {
             Incoming::Text(text) => break text,
-            Incoming::Alive => continue,
+            Incoming::Alive | Incoming::Pong(_) => continue,
             Incoming::Gone => return Err((close::GOING_AWAY, "closed before hello".into())),
             Incoming::Refuse(code, reason) => return Err((code, reason)),
         }

@@ -2,11 +2,14 @@
 //!
 //! `route` admits the request and `upgrade` takes over the connection; `session` authenticates the probe, runs the hello/welcome
 //! handshake, delivers pending operations and then handles the probe's messages, while `writer`
-//! is the single task that writes to the socket.
+//! is the single task that writes to the socket. `pacing` and the result window decide when the
+//! session reads (flow control, not disconnection), `liveness` whether the peer still reads.
 
 mod admission;
 mod frames;
 mod handshake;
+mod liveness;
+mod pacing;
 mod session;
 mod upgrade;
 mod writer;

@@ -2,6 +2,8 @@
 
 use super::frames::{classify, close_frame, Incoming};
 use super::handshake::{self, Refusal, TRY_AGAIN_LATER};
+use super::liveness::Liveness;
+use super::pacing::Pacer;
 use super::upgrade::Socket;
 use super::writer::{self, Control};
 use crate::hub::{Frame, Mailbox};
@@ -11,22 +13,23 @@ use crate::store::{AssignmentState, Insertion, Link, Probe, SessionId, StoreErro
 use chrono::Utc;
 use futures::stream::{FuturesUnordered, SplitStream};
 use futures::{SinkExt, StreamExt};
-use governor::{Quota, RateLimiter};
 use probe_protocol::{
     close, error_code, ErrorNotice, Hello, ProbeMessage, ResultAck, ResultReport, ServerMessage,
     Welcome,
 };
-use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-/// How long closing may wait for the writer to flush.
+/// How long closing may wait for the writer to flush (at most a heartbeat period).
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
-/// Results of one link being stored at once. Storing them one by one would give the store's
-/// group commit one write per link per fsync; in flight together, a probe's window of unacked
-/// results shares the fsync. Each is acked when its own write is durable, in any order.
-const RESULTS_IN_FLIGHT: usize = 64;
+/// The result window `welcome` announces: results of one link being stored at once, and the
+/// most a probe may have unacknowledged. Storing them one by one would give the store's group
+/// commit one write per link per fsync; in flight together, a probe's window of unacked
+/// results shares the fsync. Each is acked when its own write is durable, in any order. While
+/// a link has this many being stored, the server reads nothing more from it. Capped by the
+/// probe's queue (`PLADMED_PROBE_QUEUE`), so that a window of acks always fits in it.
+const WINDOW: usize = 64;
 
 /// Serves one upgraded socket until it closes.
 pub async fn run(socket: Socket, token: Option<String>, state: AppState) {
@@ -41,7 +44,8 @@ pub async fn run(socket: Socket, token: Option<String>, state: AppState) {
         Ok(admitted) => admitted,
         Err((code, reason)) => {
             tracing::info!(code, %reason, "probe link refused");
-            let _ = sink.send(close_frame(code, &reason)).await;
+            let refusing = sink.send(close_frame(code, &reason));
+            let _ = tokio::time::timeout(CLOSE_GRACE, refusing).await;
             return;
         }
     };
@@ -85,14 +89,15 @@ pub async fn run(socket: Socket, token: Option<String>, state: AppState) {
     }
     let (code, reason) = outcome.unwrap_or((close::GOING_AWAY, String::new()));
     tracing::info!(probe = %probe.id, code, %reason, "probe disconnected");
-    let _ = control.send(Control::Close(code, reason)).await;
-    drop(control);
-    if tokio::time::timeout(CLOSE_GRACE, writer).await.is_err() {
-        tracing::debug!(probe = %probe.id, "writer did not finish closing in time");
+    let grace = CLOSE_GRACE.min(state.settings.heartbeat);
+    if !writer::finish(control, writer, code, reason, grace).await {
+        tracing::debug!(probe = %probe.id, "writer did not finish closing in time: aborted");
     }
 }
 
 /// Records the link, registers with the hub, welcomes the probe and re-delivers what it missed.
+/// The frames must be in the probe's queue within two heartbeat periods: one that does not
+/// read them by then is dropped like a probe that stopped answering pings.
 async fn start(
     state: &AppState,
     probe: &Probe,
@@ -108,22 +113,38 @@ async fn start(
         .map_err(unavailable)?;
     state.hub.attach(probe.id, mailbox.clone());
     handshake::still_valid(state, probe).await?;
+    let deadline = tokio::time::Instant::now() + state.settings.heartbeat * 2;
+    let queue = |frame: Frame| async move {
+        tokio::time::timeout_at(deadline, mailbox.send(frame))
+            .await
+            .map(drop)
+            .map_err(|_| {
+                let reason = "the probe did not read its welcome and pending operations in time";
+                (close::TOO_SLOW, reason.to_string())
+            })
+    };
     let welcome = ServerMessage::Welcome(Welcome {
         probe_id: probe.id.to_string(),
         server_time: Utc::now(),
         heartbeat_s: state.settings.heartbeat.as_secs() as u32,
+        window: window(state) as u32,
     });
-    mailbox.send(welcome.encode().into()).await;
+    queue(welcome.encode().into()).await?;
     let pending = state
         .store
         .pending_operations(probe.id, Utc::now())
         .await
         .map_err(unavailable)?;
     for operation in &pending {
-        mailbox.send(operations::order_frame(operation)).await;
+        queue(operations::order_frame(operation)).await?;
     }
     tracing::debug!(probe = %probe.id, pending = pending.len(), hello_in_use = hello.in_use_credits, "link up");
     Ok(())
+}
+
+/// The result window of this server's links.
+fn window(state: &AppState) -> usize {
+    WINDOW.min(state.settings.probe_queue)
 }
 
 struct Connected<'a> {
@@ -133,7 +154,9 @@ struct Connected<'a> {
 }
 
 impl Connected<'_> {
-    /// Handles messages until the probe leaves (`None`) or the link must be closed.
+    /// Handles messages until the probe leaves (`None`) or the link must be closed. The link is
+    /// read only while it has room in its window and its frame rate a token: otherwise TCP
+    /// pushes back on the probe until acks or tokens free room.
     async fn serve(
         &self,
         stream: &mut SplitStream<Socket>,
@@ -142,25 +165,22 @@ impl Connected<'_> {
     ) -> Option<Refusal> {
         let period = self.state.settings.heartbeat;
         let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-        let mut last_seen = Instant::now();
-        let per_second = self.state.settings.limits.probe_frames_per_s;
-        let rate = RateLimiter::direct(Quota::per_second(
-            NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN),
-        ));
+        let mut liveness = Liveness::new(period);
+        let mut pacer = Pacer::new(self.state.settings.limits.probe_frames_per_s);
+        let window = window(self.state);
         let mut storing = FuturesUnordered::new();
         loop {
+            let room = storing.len() < window;
+            liveness.server_reads(room, tokio::time::Instant::now());
             tokio::select! {
                 Some(stored) = storing.next(), if !storing.is_empty() => {
                     if let Err(refusal) = stored {
                         return Some(refusal);
                     }
                 }
-                item = stream.next(), if storing.len() < RESULTS_IN_FLIGHT => {
-                    last_seen = Instant::now();
-                    if rate.check().is_err() {
-                        let reason = format!("more than {per_second} messages per second");
-                        return Some((close::RATE_LIMITED, reason));
-                    }
+                () = pacer.refilled(), if !pacer.ready() => pacer.take(),
+                item = stream.next(), if room && pacer.ready() => {
+                    pacer.take();
                     match classify(item) {
                         Incoming::Text(text) => {
                             self.state.telemetry.frames_in.inc();
@@ -170,6 +190,7 @@ impl Connected<'_> {
                                 Err(refusal) => return Some(refusal),
                             }
                         }
+                        Incoming::Pong(payload) => liveness.pong(&payload),
                         Incoming::Alive => {}
                         Incoming::Gone => return None,
                         Incoming::Refuse(code, reason) => return Some((code, reason)),
@@ -182,12 +203,13 @@ impl Connected<'_> {
                         _ => None,
                     };
                 }
-                _ = heartbeat.tick() => {
-                    if last_seen.elapsed() > period * 3 {
-                        tracing::info!(probe = %self.probe.id, "probe silent for three heartbeats: dropped");
-                        return None;
+                tick = heartbeat.tick() => {
+                    if liveness.overdue(tick) {
+                        tracing::info!(probe = %self.probe.id, "probe did not answer a ping within a heartbeat: dropped");
+                        let reason = "no pong within a heartbeat period: the probe does not read";
+                        return Some((close::TOO_SLOW, reason.into()));
                     }
-                    let _ = control.try_send(Control::Ping);
+                    let _ = control.try_send(Control::Ping(liveness.ping(tick)));
                 }
             }
         }

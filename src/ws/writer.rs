@@ -10,13 +10,15 @@ use crate::telemetry::Telemetry;
 use futures::stream::SplitSink;
 use futures::SinkExt;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
 /// Frames that do not go through the hub's queue.
 pub enum Control {
-    /// Send a WebSocket ping.
-    Ping,
+    /// Send a WebSocket ping with this payload.
+    Ping([u8; 8]),
     /// Flush what is queued, then close with this code and reason.
     Close(u16, String),
 }
@@ -32,7 +34,9 @@ pub async fn run(
         let outcome = tokio::select! {
             biased;
             command = control.recv() => match command {
-                Some(Control::Ping) => sink.send(Message::Ping(Default::default())).await,
+                Some(Control::Ping(payload)) => {
+                    sink.send(Message::Ping(payload.to_vec().into())).await
+                }
                 Some(Control::Close(code, reason)) => {
                     close(&mut sink, &mut frames, code, reason, &telemetry).await;
                     return;
@@ -51,6 +55,30 @@ pub async fn run(
             return;
         }
     }
+}
+
+/// Has the writer flush what is queued and close with `code`, waiting at most `grace` in all.
+/// Neither the request nor the flush may wait longer: a writer blocked on a peer that does not
+/// read (its control queue full of pings) would hold the session and its link slot forever.
+/// Past `grace` the writer is aborted, which drops the socket. Returns whether it closed.
+pub async fn finish(
+    control: mpsc::Sender<Control>,
+    mut writer: JoinHandle<()>,
+    code: u16,
+    reason: String,
+    grace: Duration,
+) -> bool {
+    let closing = async {
+        if control.send(Control::Close(code, reason)).await.is_ok() {
+            let _ = (&mut writer).await;
+        }
+    };
+    if tokio::time::timeout(grace, closing).await.is_ok() {
+        return true;
+    }
+    writer.abort();
+    let _ = writer.await;
+    false
 }
 
 async fn close(

@@ -191,13 +191,67 @@ async fn median_ack_latency(
     latencies[count / 2]
 }
 
-/// Floods of frames, connections and logins are cut by their limits, and a well-behaved probe's
-/// median ack latency meanwhile stays within twice its quiet value (with a 5 ms floor, below
-/// which scheduler noise dominates).
+/// A link sending pings at several thousand a second for `duration`, reading what comes back:
+/// returns how many pings it sent, how many pongs came back and how long that took, or the
+/// close code if it was closed. The server answers each ping it reads, so the pongs count what
+/// it read.
+async fn flood_pings(
+    addr: std::net::SocketAddr,
+    token: String,
+    duration: Duration,
+) -> Result<(usize, usize, Duration), Option<u16>> {
+    let url = format!("ws://{addr}/probe/ws?token={token}");
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let hello = probe_protocol::Hello {
+        protocol: probe_protocol::PROTOCOL_VERSION,
+        agent: "flood".into(),
+        total_credits: 10,
+        in_use_credits: 0,
+        clock_offset_ms: None,
+    };
+    let hello = ProbeMessage::Hello(hello).encode();
+    socket.send(Message::text(hello)).await.unwrap();
+    let (mut sink, mut stream) = socket.split();
+    let started = Instant::now();
+    let pings = tokio::spawn(async move {
+        let mut sent = 0;
+        while started.elapsed() < duration {
+            for _ in 0..10 {
+                if sink.feed(Message::Ping(Vec::new().into())).await.is_err() {
+                    return sent;
+                }
+            }
+            if sink.flush().await.is_err() {
+                return sent;
+            }
+            sent += 10;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        sent
+    });
+    let mut pongs = 0;
+    while let Ok(frame) = tokio::time::timeout_at((started + duration).into(), stream.next()).await
+    {
+        match frame {
+            Some(Ok(Message::Pong(_))) => pongs += 1,
+            Some(Ok(Message::Close(frame))) => return Err(frame.map(|f| u16::from(f.code))),
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => return Err(None),
+        }
+    }
+    let elapsed = started.elapsed();
+    Ok((pings.await.unwrap(), pongs, elapsed))
+}
+
+/// Floods of frames are paced, floods of connections and logins refused by their limits, and
+/// a well-behaved probe's median ack latency meanwhile stays within twice its quiet value
+/// (with a 5 ms floor, below which scheduler noise dominates).
 #[tokio::test]
-async fn floods_are_cut_and_a_well_behaved_probe_stays_fast() {
+async fn floods_are_paced_or_refused_and_a_well_behaved_probe_stays_fast() {
+    const RATE: u32 = 200;
+    const FLOOD: Duration = Duration::from_secs(2);
     let app = spawn_app_with(|s| {
-        s.limits.probe_frames_per_s = 200;
+        s.limits.probe_frames_per_s = RATE;
         s.limits.ws_per_address = 4;
         s.limits.auth_rate_per_minute = 5;
     })
@@ -218,51 +272,7 @@ async fn floods_are_cut_and_a_well_behaved_probe_stays_fast() {
     assert!(matches!(calm.recv().await, ServerMessage::Operation(_)));
     let quiet = median_ack_latency(&mut calm, &operation, "quiet", 40).await;
 
-    let flood = tokio::spawn({
-        let (addr, token) = (app.addr, flood_token.clone());
-        async move {
-            let app_addr = addr;
-            let mut codes = Vec::new();
-            for round in 0..3 {
-                let url = format!("ws://{app_addr}/probe/ws?token={token}");
-                let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-                let hello = probe_protocol::Hello {
-                    protocol: probe_protocol::PROTOCOL_VERSION,
-                    agent: format!("flood-{round}"),
-                    total_credits: 10,
-                    in_use_credits: 0,
-                    clock_offset_ms: None,
-                };
-                let hello = ProbeMessage::Hello(hello).encode();
-                let _ = socket.send(Message::text(hello)).await;
-                let (mut sink, mut stream) = socket.split();
-                let pings = tokio::spawn(async move {
-                    for _ in 0..2_000 {
-                        // ~1000/s, five times the limit, yet paced so that the server has read
-                        // (almost) everything when it closes, and the close frame is not lost
-                        // to a reset.
-                        if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
-                            break;
-                        }
-                        tokio::time::sleep(Duration::from_millis(1)).await;
-                    }
-                });
-                let code = loop {
-                    match tokio::time::timeout(WAIT, stream.next()).await {
-                        Ok(Some(Ok(Message::Close(frame)))) => {
-                            break frame.map(|f| u16::from(f.code))
-                        }
-                        Ok(Some(Ok(_))) => continue,
-                        Ok(Some(Err(_)) | None) => break None,
-                        Err(_) => panic!("a flooding link was not cut within {WAIT:?}"),
-                    }
-                };
-                pings.abort();
-                codes.push(code);
-            }
-            codes
-        }
-    });
+    let flood = tokio::spawn(flood_pings(app.addr, flood_token.clone(), FLOOD));
     let connections = tokio::spawn({
         let (addr, token) = (app.addr, flood_token.clone());
         async move {
@@ -297,13 +307,15 @@ async fn floods_are_cut_and_a_well_behaved_probe_stays_fast() {
         }
     });
     let loaded = median_ack_latency(&mut calm, &operation, "loaded", 40).await;
-    let codes = flood.await.unwrap();
+    let (pings, pongs, flooded) = flood
+        .await
+        .unwrap()
+        .expect("a flooding link is paced, not closed");
+    // The burst, then the rate: the server read no more than that (plus 10% for timing).
+    let allowed = f64::from(RATE) * (1.0 + flooded.as_secs_f64()) * 1.1;
     assert!(
-        codes
-            .iter()
-            .all(|c| matches!(c, Some(close::RATE_LIMITED) | None))
-            && codes.contains(&Some(close::RATE_LIMITED)),
-        "every flooding link is cut, with 4005 when the close frame gets through: {codes:?}"
+        pongs > 0 && (pongs as f64) <= allowed && pings as f64 > 2.0 * allowed,
+        "{pongs} of {pings} pings read in {flooded:?} at {RATE} a second"
     );
     assert!(
         connections.await.unwrap() >= 30,

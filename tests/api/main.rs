@@ -6,6 +6,7 @@ mod auth;
 mod authorization;
 mod compatibility;
 mod concurrency;
+mod flow_control;
 mod idle_sockets;
 mod limits;
 mod monitoring;

@@ -3,9 +3,10 @@
 //! Every new link starts from nothing announced: `accepted` for every operation (and
 //! `finished` for the finished ones) goes out again, which is harmless since the coordinator
 //! treats both as idempotent, and necessary since it acknowledges neither. Results go out
-//! oldest first, at most [`WINDOW`] unacknowledged at a time, so that a large backlog after an
-//! outage cannot flood the coordinator's queue for this probe (it would drop the link as too
-//! slow). Results discarded because the coordinator no longer has their operation leave the
+//! oldest first, at most a window unacknowledged at a time: [`WINDOW`], or the smaller window
+//! the coordinator announces in `welcome` (it reads no more than that from a link, so more in
+//! flight would only wait in TCP buffers). A large backlog after an outage thus cannot flood
+//! the coordinator's queue for this probe (it would drop the link as too slow). Results discarded because the coordinator no longer has their operation leave the
 //! window too: no ack will ever come for them, and a window full of them would stop delivery.
 
 use crate::ledger::Ledger;
@@ -13,18 +14,42 @@ use crate::outbox::Outbox;
 use probe_protocol::{Accepted, Finished, ProbeMessage};
 use std::collections::HashSet;
 
-/// Most results sent and not yet acknowledged on one link.
+/// Most results sent and not yet acknowledged on one link, unless the coordinator allows fewer.
 pub const WINDOW: usize = 32;
 
 /// Per-link bookkeeping of what was sent.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Delivery {
     accepted: HashSet<String>,
     finished: HashSet<String>,
     in_flight: HashSet<String>,
+    window: usize,
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Self {
+            accepted: HashSet::new(),
+            finished: HashSet::new(),
+            in_flight: HashSet::new(),
+            window: WINDOW,
+        }
+    }
 }
 
 impl Delivery {
+    /// The coordinator announced its window (`welcome.window`): keep this link's within it.
+    /// A window of 0 would stop delivery for good; one result at a time is the least.
+    pub fn limit_window(&mut self, announced: u32) {
+        let announced = usize::try_from(announced).unwrap_or(usize::MAX);
+        self.window = WINDOW.min(announced).max(1);
+    }
+
+    /// Results this link may have unacknowledged.
+    pub fn window(&self) -> usize {
+        self.window
+    }
+
     /// The messages due now, marked as sent.
     pub fn due(&mut self, ledger: &Ledger, outbox: &Outbox) -> Vec<ProbeMessage> {
         let mut messages = Vec::new();
@@ -39,7 +64,7 @@ impl Delivery {
                 messages.push(ProbeMessage::Finished(Finished { operation_id: id }));
             }
         }
-        let room = WINDOW.saturating_sub(self.in_flight.len());
+        let room = self.window.saturating_sub(self.in_flight.len());
         for report in outbox.next_batch(&self.in_flight, room) {
             self.in_flight.insert(report.unique_code.clone());
             messages.push(ProbeMessage::Result((*report).clone()));
@@ -168,6 +193,22 @@ mod tests {
         let again = delivery.due(&ledger, &outbox);
         assert_eq!(again.len(), WINDOW);
         assert_eq!(kinds(&again[..1]), ["result r001"]);
+    }
+
+    #[tokio::test]
+    async fn a_smaller_announced_window_is_kept_and_a_larger_one_is_not() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(tmp.path().join("l"), Arc::default()).unwrap();
+        let outbox = Outbox::open(tmp.path().join("o"), Arc::default()).unwrap();
+        for i in 0..WINDOW + 2 {
+            outbox.put(report(&format!("r{i:03}"))).await.unwrap();
+        }
+        for (announced, kept) in [(4, 4), (1_000, WINDOW), (0, 1)] {
+            let mut delivery = Delivery::default();
+            delivery.limit_window(announced);
+            assert_eq!(delivery.window(), kept);
+            assert_eq!(delivery.due(&ledger, &outbox).len(), kept);
+        }
     }
 
     #[tokio::test]

@@ -140,7 +140,8 @@ impl Session<'_> {
                 Err(ended) => return ended,
             },
         };
-        tracing::info!(probe = %welcome.probe_id, server = %self.context.server.endpoint(), "link up");
+        self.delivery.limit_window(welcome.window);
+        tracing::info!(probe = %welcome.probe_id, server = %self.context.server.endpoint(), window = self.delivery.window(), "link up");
         let heartbeat = Duration::from_secs(u64::from(welcome.heartbeat_s.max(1)));
         match self.connected(stream, cancel, heartbeat).await {
             Ended::Dropped { reason, .. } => Ended::Dropped {
