@@ -3,6 +3,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use pladmed::accounts::PasswordHashing;
 use pladmed::config::Settings;
 use pladmed::startup::{open_store, Application};
 
@@ -64,7 +65,10 @@ async fn main() -> anyhow::Result<()> {
             action: SuperuserAction::Create { email, password },
         } => {
             let store = open_store(&settings).await?;
-            let user = pladmed::accounts::register(store.as_ref(), &email, &password, true).await?;
+            let hashing = PasswordHashing::new(settings.limits.hash_concurrency);
+            let user =
+                pladmed::accounts::register(store.as_ref(), &hashing, &email, &password, true)
+                    .await?;
             tracing::info!(user = %user.id, email = %user.email, "superuser created");
         }
     }

@@ -1,9 +1,10 @@
 //! Building a server from [`Settings`] and running it until shutdown.
 
-use crate::accounts::TokenKeys;
+use crate::accounts::{PasswordHashing, TokenKeys};
 use crate::clock::Clock;
 use crate::config::{Settings, StorageSettings};
 use crate::hub::{Hub, Kick, LocalHub};
+use crate::probes::{ProbeChangeStore, ProbeGeneration, ProbeListCache};
 use crate::state::AppState;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::mongo::MongoStore;
@@ -67,9 +68,11 @@ impl Application {
     /// Opens the store, binds the listen address and prepares the routes.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let telemetry = Arc::new(Telemetry::default());
-        let store: Arc<dyn Store> = Arc::new(MeteredStore::new(
-            open_store(&settings).await?,
-            telemetry.clone(),
+        let metered = MeteredStore::new(open_store(&settings).await?, telemetry.clone());
+        let probe_changes = ProbeGeneration::default();
+        let store: Arc<dyn Store> = Arc::new(ProbeChangeStore::new(
+            Arc::new(metered),
+            probe_changes.clone(),
         ));
         store.reset_links(&settings.instance).await?;
         let listener = TcpListener::bind(settings.bind)
@@ -80,6 +83,8 @@ impl Application {
             hub: Arc::new(LocalHub::new()) as Arc<dyn Hub>,
             tokens: token_keys(&settings),
             clock: Clock::start(settings.clock.clone()),
+            hashing: PasswordHashing::new(settings.limits.hash_concurrency),
+            probe_list: Arc::new(ProbeListCache::new(probe_changes)),
             settings: Arc::new(settings),
             links: TaskTracker::new(),
             telemetry,

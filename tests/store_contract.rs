@@ -72,6 +72,8 @@ contract!(
     probes::link_up_replaces_the_link_state,
     probes::link_down_needs_the_current_session,
     probes::reset_links_clears_only_that_instance,
+    probes::racing_registrations_never_pass_the_per_owner_cap,
+    probes::a_probe_of_an_unknown_owner_is_refused,
     operations::create_operation_debits_exactly_and_assigns_every_probe,
     operations::operations_are_listed_in_creation_order_and_by_owner,
     operations::not_enough_credits_changes_nothing,

@@ -7,6 +7,7 @@ mod authorization;
 mod concurrency;
 mod idle_sockets;
 mod limits;
+mod load;
 mod monitoring;
 mod openapi;
 mod probe_link;
