@@ -5,6 +5,7 @@ mod helpers;
 mod auth;
 mod authorization;
 mod concurrency;
+mod hashing_memory;
 mod idle_sockets;
 mod limits;
 mod load;
