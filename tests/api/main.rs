@@ -9,6 +9,7 @@ mod hashing_memory;
 mod idle_sockets;
 mod limits;
 mod load;
+mod load_mongo;
 mod monitoring;
 mod openapi;
 mod probe_link;
