@@ -19,6 +19,16 @@ pub enum Mode {
     Production,
 }
 
+impl Mode {
+    /// `development` or `production`, as `PLADMED_MODE` spells it (the `app_env` of metrics).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Development => "development",
+            Mode::Production => "production",
+        }
+    }
+}
+
 /// Where data lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StorageSettings {
@@ -82,6 +92,26 @@ pub struct Settings {
     pub limits: Limits,
     /// `PLADMED_TRUSTED_PROXIES`: reverse proxies whose forwarding headers name the client.
     pub trusted_proxies: TrustedProxies,
+    /// `PLADMED_SUPERUSER_EMAIL` and `PLADMED_SUPERUSER_PASSWORD`: a superuser to create at
+    /// startup unless the address has an account.
+    pub superuser: Option<SuperuserSettings>,
+}
+
+/// The superuser created at startup (containers have no terminal to run the CLI in).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SuperuserSettings {
+    /// Login address.
+    pub email: crate::accounts::Email,
+    /// Password, already checked against the policy.
+    pub password: String,
+}
+
+impl std::fmt::Debug for SuperuserSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SuperuserSettings")
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What one client may cost the server before it is refused (docs/security.md).
@@ -155,6 +185,8 @@ pub const VARIABLES: &[&str] = &[
     "PLADMED_PROBE_FRAMES_PER_S",
     "PLADMED_HEADER_TIMEOUT_S",
     "PLADMED_REQUEST_TIMEOUT_S",
+    "PLADMED_SUPERUSER_EMAIL",
+    "PLADMED_SUPERUSER_PASSWORD",
     "PLADMED_TRUSTED_PROXIES",
     "PLADMED_MAX_PROBES_PER_USER",
     "PLADMED_HASH_CONCURRENCY",
@@ -166,6 +198,7 @@ pub const SECRETS: &[&str] = &[
     "PLADMED_JWT_SECRET",
     "PLADMED_HEALTH_CODE",
     "PLADMED_METRICS_CODE",
+    "PLADMED_SUPERUSER_PASSWORD",
 ];
 
 /// A setting could not be used.
@@ -234,6 +267,8 @@ impl Settings {
                     .into(),
             },
         };
+        let cors = parse_cors(env.get("PLADMED_CORS_ORIGINS"), mode)?;
+        let (health_code, metrics_code) = access_codes(&env, mode)?;
         Ok(Self {
             bind: env.parse(
                 "PLADMED_BIND",
@@ -251,17 +286,18 @@ impl Settings {
             max_frame_bytes: env.bounded("PLADMED_MAX_FRAME_BYTES", 16 << 20, 1024, 1 << 30)?
                 as usize,
             heartbeat: Duration::from_secs(env.bounded("PLADMED_HEARTBEAT_S", 20, 1, 3600)?),
-            cors: parse_cors(env.get("PLADMED_CORS_ORIGINS"), mode)?,
+            cors,
             instance: env
                 .get("PLADMED_INSTANCE")
                 .unwrap_or_else(|| "pladmed".into()),
             probe_queue: env.bounded("PLADMED_PROBE_QUEUE", 256, 1, 1 << 20)? as usize,
             clock: clock_settings(&env)?,
-            health_code: access_code(&env, "PLADMED_HEALTH_CODE", mode)?,
-            metrics_code: access_code(&env, "PLADMED_METRICS_CODE", mode)?,
+            health_code,
+            metrics_code,
             log_filter: log_filter(&env)?,
             limits: limits(&env)?,
             trusted_proxies: env.parse("PLADMED_TRUSTED_PROXIES", TrustedProxies::default())?,
+            superuser: superuser(&env)?,
         })
     }
 
@@ -348,6 +384,22 @@ fn default_hash_concurrency() -> u64 {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(1024) as u64)
 }
 
+/// Both variables or neither; the address and the password must pass the /register rules.
+fn superuser(env: &Env) -> Result<Option<SuperuserSettings>, ConfigError> {
+    const EMAIL: &str = "PLADMED_SUPERUSER_EMAIL";
+    const PASSWORD: &str = "PLADMED_SUPERUSER_PASSWORD";
+    match (env.get(EMAIL), env.secret(PASSWORD)?) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(invalid(PASSWORD, format!("is required with {EMAIL}"))),
+        (None, Some(_)) => Err(invalid(EMAIL, format!("is required with {PASSWORD}"))),
+        (Some(email), Some(password)) => {
+            let email = crate::accounts::Email::parse(&email).map_err(|e| invalid(EMAIL, e))?;
+            crate::accounts::Password::parse(&password).map_err(|e| invalid(PASSWORD, e))?;
+            Ok(Some(SuperuserSettings { email, password }))
+        }
+    }
+}
+
 fn log_filter(env: &Env) -> Result<String, ConfigError> {
     let filter = env.get("PLADMED_LOG").unwrap_or_else(|| "info".into());
     tracing_subscriber::EnvFilter::try_new(&filter)
@@ -358,6 +410,21 @@ fn log_filter(env: &Env) -> Result<String, ConfigError> {
 /// Shortest health or metrics code: these travel in URLs and guard operational details, so
 /// they must not be guessable.
 const MIN_CODE_LEN: usize = 16;
+
+/// The health and metrics codes. In production they must differ: the health code goes to
+/// every uptime monitor and status page, and must not also open the metrics (inventory,
+/// traffic), which only the metrics collector should read.
+fn access_codes(env: &Env, mode: Mode) -> Result<(Option<String>, Option<String>), ConfigError> {
+    let health = access_code(env, "PLADMED_HEALTH_CODE", mode)?;
+    let metrics = access_code(env, "PLADMED_METRICS_CODE", mode)?;
+    if mode == Mode::Production && health.is_some() && health == metrics {
+        return Err(invalid(
+            "PLADMED_METRICS_CODE",
+            "must differ from PLADMED_HEALTH_CODE in production mode",
+        ));
+    }
+    Ok((health, metrics))
+}
 
 /// A `?code=` secret; mandatory in production, where monitoring endpoints must never be open.
 fn access_code(env: &Env, name: &str, mode: Mode) -> Result<Option<String>, ConfigError> {
@@ -496,8 +563,36 @@ mod tests {
             settings(&with_health).unwrap_err().variable,
             "PLADMED_METRICS_CODE"
         );
-        let complete = [&with_health[..], &[("PLADMED_METRICS_CODE", code.as_str())]].concat();
+        let other = "m".repeat(16);
+        let complete = [
+            &with_health[..],
+            &[("PLADMED_METRICS_CODE", other.as_str())],
+        ]
+        .concat();
         assert_eq!(settings(&complete).unwrap().mode, Mode::Production);
+    }
+
+    #[test]
+    fn production_refuses_one_code_for_health_and_metrics() {
+        let secret = "s".repeat(32);
+        let code = "c".repeat(16);
+        let mut vars = vec![
+            ("PLADMED_JWT_SECRET", secret.as_str()),
+            ("PLADMED_CORS_ORIGINS", "https://pladmed.example.org"),
+            ("PLADMED_HEALTH_CODE", code.as_str()),
+            ("PLADMED_METRICS_CODE", code.as_str()),
+        ];
+        assert!(settings(&vars).is_ok(), "development allows it");
+        vars.push(("PLADMED_MODE", "production"));
+        let err = settings(&vars).unwrap_err();
+        assert_eq!(err.variable, "PLADMED_METRICS_CODE");
+        assert!(err.message.contains("PLADMED_HEALTH_CODE"), "{err}");
+    }
+
+    #[test]
+    fn modes_are_named_as_the_variable_spells_them() {
+        assert_eq!(Mode::Development.as_str(), "development");
+        assert_eq!(Mode::Production.as_str(), "production");
     }
 
     #[test]

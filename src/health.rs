@@ -5,8 +5,9 @@
 //! "ntp": ["offset 0.4 ms, ..."], "hub": []}], "global_status": true, "ident": ["pladmed 0.1.0",
 //! "INSTANCE"]}`.
 //!
-//! Each check does real work (a database round trip, the age of the last NTP sample) within
-//! [`CHECK_TIMEOUT`], so a hung database answers "unhealthy" instead of hanging the monitor.
+//! Each check does real work (a database round trip and a marker written and deleted, the age
+//! of the last NTP sample) within [`CHECK_TIMEOUT`], so a hung database answers "unhealthy"
+//! instead of hanging the monitor.
 
 use crate::state::AppState;
 use chrono::Utc;
@@ -14,7 +15,8 @@ use serde::Serialize;
 use std::time::Duration;
 use utoipa::ToSchema;
 
-/// How long the database may take to answer a ping.
+/// How long the database may take to answer a ping and a marker write (and, for GET /metrics,
+/// to count its records).
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The health document.
@@ -33,7 +35,7 @@ pub struct HealthReport {
 /// Each check's verdict.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CheckStatus {
-    /// The store answered a ping in time.
+    /// The store answered a ping and wrote (then deleted) a marker, in time.
     pub database: bool,
     /// A recent NTP sample exists and its offset is within `PLADMED_MAX_CLOCK_OFFSET_MS`.
     pub ntp: bool,
@@ -109,10 +111,24 @@ pub async fn check(state: &AppState) -> HealthReport {
     }
 }
 
+/// A ping, then a marker written and deleted: a store that answers but cannot write (full
+/// disk, lost primary, refused writes) cannot store results, so it is not healthy.
 async fn database(state: &AppState) -> Result<(), String> {
-    match tokio::time::timeout(CHECK_TIMEOUT, state.store.ping()).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(error)) => Err(error.to_string()),
+    let marker = format!(
+        "health-{}-{:016x}",
+        state.settings.instance,
+        rand::random::<u64>()
+    );
+    let check = async {
+        state.store.ping().await.map_err(|e| e.to_string())?;
+        state
+            .store
+            .write_marker(&marker)
+            .await
+            .map_err(|e| format!("answers but cannot write: {e}"))
+    };
+    match tokio::time::timeout(CHECK_TIMEOUT, check).await {
+        Ok(outcome) => outcome,
         Err(_) => Err(format!(
             "no answer within {} s",
             CHECK_TIMEOUT.as_secs_f64()

@@ -39,6 +39,16 @@ impl Kick {
         code: close::TOO_SLOW,
         reason: "outgoing queue full: probe reads too slowly",
     };
+    /// The probe's tokens were revoked: the link's token no longer authenticates it.
+    pub const REVOKED: Kick = Kick {
+        code: close::UNAUTHORIZED,
+        reason: "probe token revoked",
+    };
+    /// The probe was removed by its owner or an operator.
+    pub const REMOVED: Kick = Kick {
+        code: close::UNAUTHORIZED,
+        reason: "probe removed",
+    };
     /// The server is shutting down.
     pub const SHUTDOWN: Kick = Kick {
         code: close::GOING_AWAY,
@@ -108,6 +118,12 @@ pub trait Hub: Send + Sync + 'static {
     /// Offers `frame` to each listed probe connected here; returns how many got it queued.
     /// Probes whose queue is full are kicked as too slow.
     fn deliver(&self, probes: &[ProbeId], frame: Frame) -> usize;
+    /// Kicks the link of `probe` connected here, if there is one; returns whether there was.
+    fn kick(&self, probe: ProbeId, kick: Kick) -> bool;
+    /// Kicks the link of `probe` only if it is still `session` (a newer link stays).
+    fn kick_session(&self, probe: ProbeId, session: &SessionId, kick: Kick) -> bool;
+    /// The links connected here: each probe with its session.
+    fn links(&self) -> Vec<(ProbeId, SessionId)>;
     /// Kicks every connection (shutdown).
     fn kick_all(&self, kick: Kick);
     /// How many probes are connected here.
@@ -165,6 +181,25 @@ impl Hub for LocalHub {
         delivered
     }
 
+    fn kick(&self, probe: ProbeId, kick: Kick) -> bool {
+        let mailboxes = self.mailboxes.read().expect("hub lock");
+        mailboxes.get(&probe).map(|m| m.kick(kick)).is_some()
+    }
+
+    fn kick_session(&self, probe: ProbeId, session: &SessionId, kick: Kick) -> bool {
+        let mailboxes = self.mailboxes.read().expect("hub lock");
+        let current = mailboxes.get(&probe).filter(|m| &m.session == session);
+        current.map(|m| m.kick(kick)).is_some()
+    }
+
+    fn links(&self) -> Vec<(ProbeId, SessionId)> {
+        let mailboxes = self.mailboxes.read().expect("hub lock");
+        mailboxes
+            .iter()
+            .map(|(probe, m)| (*probe, m.session.clone()))
+            .collect()
+    }
+
     fn kick_all(&self, kick: Kick) {
         for mailbox in self.mailboxes.read().expect("hub lock").values() {
             mailbox.kick(kick);
@@ -217,6 +252,26 @@ mod tests {
         assert_eq!(hub.deliver(&[slow, fast], frame), 1);
         assert_eq!(*slow_rx.kick.borrow(), Some(Kick::TOO_SLOW));
         assert_eq!(*fast_rx.kick.borrow(), None);
+    }
+
+    #[test]
+    fn kicking_one_probe_leaves_the_others() {
+        let hub = LocalHub::new();
+        let (target, other) = (ProbeId::generate(), ProbeId::generate());
+        let (target_box, target_rx) = Mailbox::new(session("t"), 1);
+        let (other_box, other_rx) = Mailbox::new(session("o"), 1);
+        hub.attach(target, target_box);
+        hub.attach(other, other_box);
+        assert!(!hub.kick_session(target, &session("older"), Kick::REMOVED));
+        assert_eq!(
+            *target_rx.kick.borrow(),
+            None,
+            "another session is left alone"
+        );
+        assert!(hub.kick(target, Kick::REVOKED));
+        assert!(!hub.kick(ProbeId::generate(), Kick::REVOKED));
+        assert_eq!(*target_rx.kick.borrow(), Some(Kick::REVOKED));
+        assert_eq!(*other_rx.kick.borrow(), None);
     }
 
     #[test]

@@ -5,6 +5,8 @@
 
 /// Accounts: e-mail, password policy and hashing, user and probe tokens.
 pub mod accounts;
+/// Operator commands, through the running server's admin socket or on the store directly.
+pub mod admin;
 /// The REST API.
 pub mod api;
 /// Who a request comes from: the TCP peer, or the client a trusted proxy forwarded.

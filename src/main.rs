@@ -1,11 +1,12 @@
-//! The `pladmed` binary: `pladmed` (or `pladmed serve`) runs the server;
-//! `pladmed superuser create EMAIL PASSWORD` creates a superuser.
+//! The `pladmed` binary: `pladmed` (or `pladmed serve`) runs the server; the admin commands
+//! (`superuser create`, `credits grant`, `probe revoke`, `probe remove`) work whether or not a
+//! server runs on the same data (see `pladmed::admin`).
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use pladmed::accounts::PasswordHashing;
+use pladmed::admin::{Request, Response};
 use pladmed::config::Settings;
-use pladmed::startup::{open_store, Application};
+use pladmed::startup::Application;
 
 /// mimalloc instead of glibc's malloc: result ingest is allocation-bound (decoding a result's
 /// JSON builds a tree of small values), and a profile of `pladmed-bench ingest` showed a fifth
@@ -29,6 +30,16 @@ enum Command {
         #[command(subcommand)]
         action: SuperuserAction,
     },
+    /// Manage credits.
+    Credits {
+        #[command(subcommand)]
+        action: CreditsAction,
+    },
+    /// Manage probes.
+    Probe {
+        #[command(subcommand)]
+        action: ProbeAction,
+    },
 }
 
 #[derive(Subcommand)]
@@ -40,6 +51,53 @@ enum SuperuserAction {
         /// Password: at least 8 characters with upper, lower, digit and special character.
         password: String,
     },
+}
+
+#[derive(Subcommand)]
+enum CreditsAction {
+    /// Add credits to the account with this e-mail address.
+    Grant {
+        /// The account's e-mail address.
+        email: String,
+        /// Credits to add (at least 1).
+        credits: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProbeAction {
+    /// Revoke every token of a probe: its link is closed with 4001 and it needs the new token
+    /// (its owner reads it from GET /probes/me).
+    Revoke {
+        /// The probe identifier.
+        id: String,
+    },
+    /// Remove a probe: no longer listed or assignable; its results stay.
+    Remove {
+        /// The probe identifier.
+        id: String,
+    },
+}
+
+impl Command {
+    /// The admin request this command stands for; `None` for `serve`.
+    fn admin_request(self) -> Option<Request> {
+        Some(match self {
+            Command::Serve => return None,
+            Command::Superuser {
+                action: SuperuserAction::Create { email, password },
+            } => Request::CreateSuperuser { email, password },
+            Command::Credits {
+                action: CreditsAction::Grant { email, credits },
+            } => Request::GrantCredits { email, credits },
+            Command::Probe {
+                action: ProbeAction::Revoke { id },
+            } => Request::RevokeProbe { probe: id },
+            Command::Probe {
+                action: ProbeAction::Remove { id },
+            } => Request::RemoveProbe { probe: id },
+        })
+    }
 }
 
 async fn shutdown_signal() {
@@ -56,21 +114,14 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings = Settings::from_env().context("invalid configuration")?;
     pladmed::telemetry::logging::init(&settings)?;
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => {
-            let app = Application::build(settings).await?;
-            app.run_until(shutdown_signal()).await;
-        }
-        Command::Superuser {
-            action: SuperuserAction::Create { email, password },
-        } => {
-            let store = open_store(&settings).await?;
-            let hashing = PasswordHashing::new(settings.limits.hash_concurrency);
-            let user =
-                pladmed::accounts::register(store.as_ref(), &hashing, &email, &password, true)
-                    .await?;
-            tracing::info!(user = %user.id, email = %user.email, "superuser created");
-        }
+    let Some(request) = cli.command.unwrap_or(Command::Serve).admin_request() else {
+        let app = Application::build(settings).await?;
+        app.run_until(shutdown_signal()).await;
+        return Ok(());
+    };
+    match pladmed::admin::run(&settings, request).await? {
+        refused @ Response::Refused { .. } => anyhow::bail!("{refused}"),
+        done => println!("{done}"),
     }
     Ok(())
 }

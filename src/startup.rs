@@ -1,9 +1,11 @@
 //! Building a server from [`Settings`] and running it until shutdown.
 
 use crate::accounts::{PasswordHashing, TokenKeys};
+use crate::admin::AdminSocket;
 use crate::clock::Clock;
 use crate::config::{Settings, StorageSettings};
 use crate::hub::{Hub, Kick, LocalHub};
+use crate::probes::link_audit;
 use crate::probes::{ProbeChangeStore, ProbeGeneration, ProbeListCache};
 use crate::state::AppState;
 use crate::store::embedded::EmbeddedStore;
@@ -16,6 +18,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use warp::Filter;
 
@@ -31,12 +34,17 @@ pub enum StartupError {
     /// The listen address could not be bound.
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
+    /// The superuser of `PLADMED_SUPERUSER_EMAIL` could not be created.
+    #[error("cannot create the superuser of PLADMED_SUPERUSER_EMAIL: {0}")]
+    Superuser(#[from] crate::accounts::RegisterError),
 }
 
 /// A server bound to its port, ready to run.
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    /// Only with the embedded store, whose file this process locks.
+    admin: Option<AdminSocket>,
 }
 
 /// Opens the store the settings name.
@@ -47,6 +55,16 @@ pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StoreErro
         }
         StorageSettings::Embedded { dir } => Arc::new(EmbeddedStore::open(dir)?),
     })
+}
+
+/// The admin socket of the data directory. Without it the server still serves; only the admin
+/// commands cannot reach it (e.g. a data directory path too long for a socket address).
+fn admin_socket(dir: &std::path::Path) -> Option<AdminSocket> {
+    AdminSocket::bind(dir)
+        .map_err(|error| {
+            tracing::error!(dir = %dir.display(), %error, "no admin socket: admin commands cannot reach this server while it runs")
+        })
+        .ok()
 }
 
 fn token_keys(settings: &Settings) -> TokenKeys {
@@ -75,6 +93,14 @@ impl Application {
             probe_changes.clone(),
         ));
         store.reset_links(&settings.instance).await?;
+        let hashing = PasswordHashing::new(settings.limits.hash_concurrency);
+        if let Some(superuser) = &settings.superuser {
+            crate::admin::ensure_superuser(store.as_ref(), &hashing, superuser).await?;
+        }
+        let admin = match &settings.storage {
+            StorageSettings::Embedded { dir } => admin_socket(dir),
+            StorageSettings::Mongo { .. } => None,
+        };
         let listener = TcpListener::bind(settings.bind)
             .await
             .map_err(|e| StartupError::Bind(settings.bind, e))?;
@@ -83,13 +109,17 @@ impl Application {
             hub: Arc::new(LocalHub::new()) as Arc<dyn Hub>,
             tokens: token_keys(&settings),
             clock: Clock::start(settings.clock.clone()),
-            hashing: PasswordHashing::new(settings.limits.hash_concurrency),
+            hashing,
             probe_list: Arc::new(ProbeListCache::new(probe_changes)),
             settings: Arc::new(settings),
             links: TaskTracker::new(),
             telemetry,
         };
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            admin,
+        })
     }
 
     /// The address the server listens on (the real port when bound to port 0).
@@ -107,7 +137,20 @@ impl Application {
     /// Serves until `shutdown` resolves; then stops accepting, closes probe links with 1001,
     /// waits for their in-flight writes and returns.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) {
-        let Application { listener, state } = self;
+        let Application {
+            listener,
+            state,
+            admin,
+        } = self;
+        let stop_admin = CancellationToken::new();
+        let admin = admin.map(|socket| {
+            let (store, hub, stop) = (state.store.clone(), state.hub.clone(), stop_admin.clone());
+            let hashing = state.hashing.clone();
+            tokio::spawn(async move { socket.serve(store, hub, hashing, stop.cancelled()).await })
+        });
+        let (store, hub, stop) = (state.store.clone(), state.hub.clone(), stop_admin.clone());
+        let period = state.settings.heartbeat;
+        tokio::spawn(async move { link_audit::run(store, hub, period, stop.cancelled()).await });
         let routes = crate::ws::route(state.clone()).or(crate::api::routes(state.clone()));
         tracing::info!(addr = %listener.local_addr().expect("bound"), mode = ?state.settings.mode, instance = %state.settings.instance, "serving");
         let hub = state.hub.clone();
@@ -126,6 +169,10 @@ impl Application {
             "shutting down: no new connections, closing probe links"
         );
         let _ = stop_accepting.send(());
+        stop_admin.cancel();
+        if let Some(admin) = admin {
+            let _ = admin.await;
+        }
         hub.kick_all(Kick::SHUTDOWN);
         links.close();
         if tokio::time::timeout(DRAIN_TIMEOUT, links.wait())

@@ -105,7 +105,8 @@ fn the_server_environment_is_a_valid_production_configuration() {
             let content = if name.starts_with("PLADMED_MONGODB_URI") {
                 "mongodb://pladmed:password@mongo:27017/?replicaSet=rs0&authSource=admin".into()
             } else {
-                "s".repeat(48)
+                // A distinct value per secret: production refuses one code for health and metrics.
+                format!("{secret}-{}", "s".repeat(48))
             };
             std::fs::write(&path, content).unwrap();
             *value = path.to_str().unwrap().to_string();

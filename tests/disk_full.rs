@@ -100,7 +100,7 @@ async fn a_full_disk_refuses_writes_clearly_and_loses_nothing() {
     let port = free_port();
     let server = Server::start(env.clone(), port);
     wait_until_up(&client, &server).await;
-    let token = funded_user(&client, &server, "user@example.org", 1000).await;
+    let token = funded_user(&client, &server, "user@example.org", 10_000).await;
     let (probe, probe_token) = registered_probe(&client, &server, &token).await;
     let socket = connect(&server, &probe_token).await;
     let operation = ping_operation(&client, &server, &token, &probe).await;

@@ -65,6 +65,7 @@ fn operation(owner: &User, probe: &Probe, cost: u64) -> Operation {
         result_format: ResultFormat::Json,
         stop_time: now + Duration::hours(1),
         created_at: now,
+        max_results_per_probe: 1_000,
     }
 }
 

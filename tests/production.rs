@@ -8,6 +8,7 @@ use std::time::Duration;
 
 const SECRET: &str = "production-secret-production-secret";
 const CODE: &str = "monitoring-code-0123456789";
+const METRICS_CODE: &str = "metrics-only-code-0123456789";
 
 /// Production settings on an embedded store in `dir`, minus the variables in `without`.
 fn production(dir: &tempfile::TempDir, without: &[&str]) -> Command {
@@ -22,7 +23,7 @@ fn production(dir: &tempfile::TempDir, without: &[&str]) -> Command {
         ("PLADMED_JWT_SECRET", SECRET),
         ("PLADMED_CORS_ORIGINS", "https://pladmed.example.org"),
         ("PLADMED_HEALTH_CODE", CODE),
-        ("PLADMED_METRICS_CODE", CODE),
+        ("PLADMED_METRICS_CODE", METRICS_CODE),
         ("PLADMED_NTP_SERVER", "127.0.0.1:9"),
     ];
     for (name, value) in vars.iter().filter(|(name, _)| !without.contains(name)) {
@@ -48,6 +49,36 @@ fn production_refuses_to_start_without_each_secret_and_names_it() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(variable), "{variable}: {stderr}");
     }
+}
+
+#[test]
+fn production_refuses_the_health_code_as_metrics_code_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server(
+        production(&dir, &[])
+            .env("PLADMED_METRICS_CODE", CODE)
+            .spawn()
+            .unwrap(),
+    );
+    // A server that accepted the codes would run until killed: wait for an exit, not forever.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "started with one code for both"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut server.0.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(
+        stderr.contains("PLADMED_METRICS_CODE") && stderr.contains("PLADMED_HEALTH_CODE"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -31,10 +31,16 @@ mod fixtures;
 mod lifecycle;
 #[path = "common/mongo.rs"]
 mod mongo_env;
+#[path = "store_contract/monitoring.rs"]
+mod monitoring;
 #[path = "store_contract/operations.rs"]
 mod operations;
 #[path = "store_contract/probes.rs"]
 mod probes;
+#[path = "store_contract/quota.rs"]
+mod quota;
+#[path = "store_contract/removal.rs"]
+mod removal;
 #[path = "store_contract/results.rs"]
 mod results;
 
@@ -74,6 +80,9 @@ contract!(
     probes::reset_links_clears_only_that_instance,
     probes::racing_registrations_never_pass_the_per_owner_cap,
     probes::a_probe_of_an_unknown_owner_is_refused,
+    removal::revoking_bumps_the_token_version_and_clears_the_link,
+    removal::revoking_an_unknown_probe_is_none,
+    removal::removing_a_probe_hides_it_and_keeps_its_results,
     operations::create_operation_debits_exactly_and_assigns_every_probe,
     operations::operations_are_listed_in_creation_order_and_by_owner,
     operations::not_enough_credits_changes_nothing,
@@ -91,7 +100,13 @@ contract!(
     results::results_of_a_probe_without_the_assignment_are_refused,
     results::reward_past_the_maximum_stores_nothing,
     results::results_are_paginated_in_storage_order,
+    quota::results_past_the_quota_are_refused_unpaid_but_duplicates_still_ack,
+    quota::results_measured_outside_the_window_are_refused_unpaid,
+    quota::concurrent_results_never_pass_the_quota,
+    quota::each_probe_has_its_own_quota_and_it_survives_reopening,
     lifecycle::ping_answers,
     lifecycle::data_survives_reopening,
     lifecycle::delete_all_empties_every_collection,
+    monitoring::a_marker_is_written_and_deleted_without_a_trace,
+    monitoring::inventory_counts_every_kind_of_record,
 );

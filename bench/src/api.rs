@@ -96,10 +96,26 @@ impl Api {
     /// Creates a one-execution ping of one destination on `probes` (1 credit per probe);
     /// returns the operation id.
     pub async fn ping(&self, probes: &[String]) -> anyhow::Result<String> {
-        let body = json!({"probes": probes, "params": ping_params()});
+        self.ping_with(probes, ping_params()).await
+    }
+
+    /// A ping of `probes` with `params`; returns its id.
+    pub async fn ping_with(&self, probes: &[String], params: Value) -> anyhow::Result<String> {
+        let body = json!({"probes": probes, "params": params});
         let operation = self.post("/ping", body).await?;
         Ok(operation["_id"].as_str().unwrap_or_default().to_string())
     }
+}
+
+/// Runs 60 times a minute until enough minutes from now that each probe may deliver `results`
+/// results (the coordinator stores no more than the schedule can produce); costs about
+/// `results` + 60 credits per probe.
+pub fn ping_producing(results: usize) -> Value {
+    let minutes = results.div_ceil(60) as i64 + 1;
+    let stop = (chrono::Utc::now() + chrono::Duration::minutes(minutes))
+        .format("%d/%m/%Y %H:%M")
+        .to_string();
+    json!({"cron": "* * * * *", "stop_time": stop, "times_per_minute": 60, "ips": ["127.0.0.1"]})
 }
 
 /// Runs once (1 January, midnight) and stops in 30 minutes: one execution.

@@ -9,9 +9,12 @@
 //! 1. probe → `hello`; coordinator → `welcome` (or a close with [`close`] codes).
 //! 2. coordinator → `operation` whenever an operation is assigned to the probe (again after each
 //!    reconnect until the probe has answered `accepted`).
-//! 3. probe → `accepted`, then any number of `result`s; coordinator → one `result_ack` per result,
-//!    sent only once the result is durably stored. A probe re-sends every result that it has not
-//!    seen acknowledged; re-sent results are acknowledged with `duplicate: true` and stored once.
+//! 3. probe → `accepted`, then its `result`s, one per run of the schedule (at most
+//!    [`params::Params::max_results`], each measured within its [`params::ResultWindow`]);
+//!    coordinator → one `result_ack` per result, sent only once the result is durably stored
+//!    (or an `error` [`error_code::OVER_QUOTA`] / [`error_code::OUTSIDE_WINDOW`]: drop it). A
+//!    probe re-sends every result that it has not seen acknowledged; re-sent results are
+//!    acknowledged with `duplicate: true` and stored once.
 //! 4. probe → `finished` when the operation's schedule is over.
 //!
 //! This crate is shared by the coordinator, the reference probe and the tests, so that all of them
@@ -235,6 +238,10 @@ pub struct ErrorNotice {
     /// (always set with [`error_code::UNKNOWN_OPERATION`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation_id: Option<String>,
+    /// The `unique_code` of the refused result, when the refusal is about that one result
+    /// (always set with [`error_code::OVER_QUOTA`] and [`error_code::OUTSIDE_WINDOW`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unique_code: Option<String>,
 }
 
 /// Codes carried by [`ErrorNotice::code`].
@@ -248,6 +255,18 @@ pub mod error_code {
     /// on the coordinator (any more: it was deleted). Nothing can store its results: the probe
     /// should stop running it and drop what it still holds for it. The link stays open.
     pub const UNKNOWN_OPERATION: &str = "unknown_operation";
+    /// The probe already delivered as many results for the operation in
+    /// [`ErrorNotice::operation_id`](super::ErrorNotice) as its schedule can produce
+    /// ([`Params::max_results`](crate::params::Params::max_results)). The result named by
+    /// [`ErrorNotice::unique_code`](super::ErrorNotice) is not stored and not rewarded, and never
+    /// will be: drop it. The link stays open. A re-sent result that was stored is still
+    /// acknowledged as a duplicate.
+    pub const OVER_QUOTA: &str = "over_quota";
+    /// The result named by [`ErrorNotice::unique_code`](super::ErrorNotice) was measured
+    /// (`measured_at`) outside its operation's
+    /// [`ResultWindow`](crate::params::ResultWindow): it is not stored, not rewarded, and never
+    /// will be: drop it. The link stays open.
+    pub const OUTSIDE_WINDOW: &str = "outside_window";
 }
 
 /// Why a text frame could not be decoded.

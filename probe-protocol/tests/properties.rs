@@ -220,12 +220,13 @@ proptest! {
     }
 
     #[test]
-    fn stop_time_accepts_exactly_the_future_within_a_year(text in ".{0,40}", offset_min in -10_000i64..(MAX_OPERATION_DAYS + 5) * 1440) {
+    fn stop_time_accepts_exactly_the_current_minute_to_a_year_ahead(text in ".{0,40}", offset_min in -10_000i64..(MAX_OPERATION_DAYS + 5) * 1440) {
         let _ = StopTime::parse(&text, now());
         let instant = now() + Duration::minutes(offset_min);
         let formatted = instant.format("%d/%m/%Y %H:%M").to_string();
         let parsed = StopTime::parse(&formatted, now());
-        let allowed = offset_min > 0 && offset_min <= MAX_OPERATION_DAYS * 1440;
+        // The current minute (offset 0) runs to its end, as in the original.
+        let allowed = (0..=MAX_OPERATION_DAYS * 1440).contains(&offset_min);
         prop_assert_eq!(parsed.is_ok(), allowed, "{} -> {:?}", formatted, parsed);
         if let Ok(stop) = parsed {
             prop_assert_eq!(stop.get(), instant);

@@ -4,8 +4,10 @@
 //! accepted operation, so a probe that crashed after accepting must find it on disk to resume
 //! its schedule. The coordinator does not acknowledge `accepted` or `finished`; both are
 //! idempotent, so the link announces them again on every new connection. A finished record is
-//! kept for [`FINISHED_RETENTION`] after the operation's stop time (the coordinator re-sends an
-//! unaccepted operation until then, and a re-sent operation must not run twice), then dropped.
+//! kept for [`FINISHED_RETENTION`] after the operation's end, the end of its stop minute (the
+//! coordinator re-sends an
+//! unaccepted operation until its end, and a re-sent operation must not run twice), then
+//! dropped.
 //! A record of an operation the coordinator no longer has is forgotten at once, finished or
 //! not: announcing it again would only earn another `unknown_operation` on every link.
 
@@ -39,13 +41,13 @@ pub struct OperationRecord {
 impl OperationRecord {
     /// A new, unfinished record of `order` taken on at `now`.
     pub fn new(order: OperationOrder, now: DateTime<Utc>) -> Self {
-        let stop = params::parse(order.kind, &order.params, now)
-            .map(|p| p.schedule().stop_time())
+        let end = params::parse(order.kind, &order.params, now)
+            .map(|p| p.schedule().end())
             .unwrap_or(now);
         Self {
             order,
             received_at: now,
-            forget_after: stop + FINISHED_RETENTION,
+            forget_after: end + FINISHED_RETENTION,
             finished: false,
         }
     }
@@ -226,8 +228,8 @@ mod tests {
         let Admission::New(record) = first else {
             panic!("{first:?}")
         };
-        let stop: DateTime<Utc> = "2030-01-01T12:00:00Z".parse().unwrap();
-        assert_eq!(record.forget_after, stop + FINISHED_RETENTION);
+        let end: DateTime<Utc> = "2030-01-01T12:01:00Z".parse().unwrap();
+        assert_eq!(record.forget_after, end + FINISHED_RETENTION);
         assert_eq!(
             ledger.admit(order("op1", 30), now()).await.unwrap(),
             Admission::Known
@@ -271,9 +273,10 @@ mod tests {
         ledger.admit(order("done", 1), now()).await.unwrap();
         ledger.admit(order("running", 1), now()).await.unwrap();
         ledger.finish("done").await.unwrap();
-        let stop: DateTime<Utc> = "2030-01-01T12:00:00Z".parse().unwrap();
-        assert_eq!(ledger.prune(stop).await.unwrap(), 0);
-        let later = stop + FINISHED_RETENTION + TimeDelta::seconds(1);
+        let end: DateTime<Utc> = "2030-01-01T12:01:00Z".parse().unwrap();
+        assert_eq!(ledger.prune(end).await.unwrap(), 0);
+        assert_eq!(ledger.prune(end + FINISHED_RETENTION).await.unwrap(), 0);
+        let later = end + FINISHED_RETENTION + TimeDelta::seconds(1);
         assert_eq!(ledger.prune(later).await.unwrap(), 1);
         let reopened = Ledger::open(tmp.path().to_path_buf(), Arc::default()).unwrap();
         assert_eq!(reopened.progress().len(), 1);

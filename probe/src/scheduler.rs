@@ -8,6 +8,11 @@
 //! is a separate execution task, so a run that outlasts the interval does not delay the next.
 //! When the schedule is over and its executions are done, the operation is marked finished.
 //!
+//! Each run yields one result, measured (`measured_at`, on the same corrected clock) within
+//! the operation's window; a run whose credits only come after the schedule's last minute is
+//! skipped. So the probe never produces more results, or other instants, than the coordinator
+//! accepts (`Params::max_results`, `ResultWindow`); what it refuses anyway is dropped.
+//!
 //! Stopping (shutdown) starts no new run, abandons runs still waiting for credits (nothing was
 //! measured yet), and lets running executions finish and store their results: a measurement
 //! already under way is worth its seconds, and the outbox delivers it on the next link. The
@@ -197,7 +202,7 @@ async fn run_operation(inner: &Arc<Inner>, record: OperationRecord, withdrawn: C
                 content: Value::Null,
                 error: Some(format!("the probe cannot run these parameters: {error}")),
             };
-            report(inner, &order, execution, Utc::now()).await;
+            report(inner, &order, execution, inner.clock.now()).await;
         }
     }
     match inner.ledger.finish(&order.operation_id).await {
@@ -274,7 +279,12 @@ async fn execute(
         _ = withdrawn.cancelled() => return,
         credits = inner.runner.reserve(&params) => credits,
     };
-    let measured_at = Utc::now();
+    // On the schedule's clock, the one the coordinator's window is checked against.
+    let measured_at = inner.clock.now();
+    if measured_at > params.schedule().end() {
+        tracing::warn!(operation = %order.operation_id, "run skipped: its credits came after the schedule's last minute, and the coordinator would refuse its result");
+        return;
+    }
     let execution = tokio::select! {
         biased;
         _ = withdrawn.cancelled() => return,

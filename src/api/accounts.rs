@@ -96,7 +96,8 @@ pub struct Grant {
     credits: Option<Value>,
 }
 
-/// POST /credits (superuser): adds credits to a user → 200 with the user.
+/// POST /credits (superuser): adds credits to a user → 200 with the user; 400 naming `credits`
+/// or `id` when one is missing or invalid, 404 when `id` names no user.
 pub async fn grant(
     state: AppState,
     _superuser: User,
@@ -111,13 +112,15 @@ pub async fn grant(
         .ok_or_else(|| {
             ApiError::BadRequest("credits: must be a whole number greater than zero".into())
         })?;
-    let missing = || Rejection::from(ApiError::NotFound("User doesn't exist".into()));
-    let id: UserId = body
+    // As the original: no id is a bad request, an id naming nobody (malformed or unknown) is
+    // a user that doesn't exist.
+    let raw_id = body
         .id
         .as_deref()
-        .unwrap_or_default()
-        .parse()
-        .map_err(|_| missing())?;
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| ApiError::BadRequest("id: is required, the user's _id".into()))?;
+    let missing = || Rejection::from(ApiError::NotFound("User doesn't exist".into()));
+    let id: UserId = raw_id.parse().map_err(|_| missing())?;
     let user = state
         .store
         .add_credits(id, amount)

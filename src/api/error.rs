@@ -86,9 +86,9 @@ impl From<CreateError> for ApiError {
         match error {
             CreateError::Invalid(message) => ApiError::BadRequest(message),
             CreateError::NotEnoughCredits => ApiError::BadRequest(error.to_string()),
-            CreateError::UnknownProbe(_) | CreateError::NoAvailableProbes => {
-                ApiError::NotFound(error.to_string())
-            }
+            CreateError::UnknownProbe(_)
+            | CreateError::MalformedProbe(_)
+            | CreateError::NoAvailableProbes => ApiError::NotFound(error.to_string()),
             CreateError::Store(e) => e.into(),
         }
     }

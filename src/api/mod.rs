@@ -2,6 +2,7 @@
 //! mapping, CORS on every response.
 
 mod accounts;
+mod download;
 mod error;
 mod extract;
 mod monitoring;
@@ -14,6 +15,7 @@ mod views;
 pub use error::ApiError;
 
 use crate::config::{CorsOrigins, Mode};
+use crate::ids::ProbeId;
 use crate::state::AppState;
 use extract::{authenticated, json_body, superuser, with_state};
 use probe_protocol::OperationKind;
@@ -91,9 +93,19 @@ fn probes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejec
     let mine = warp::path!("probes" / "me")
         .and(warp::get())
         .and(with_state(state.clone()))
-        .and(authenticated(state))
+        .and(authenticated(state.clone()))
         .and_then(probes::mine);
-    register.or(list).or(mine)
+    let new_token = warp::path!("probes" / ProbeId / "token")
+        .and(warp::post())
+        .and(with_state(state.clone()))
+        .and(authenticated(state.clone()))
+        .and_then(probes::new_token);
+    let remove = warp::path!("probes" / ProbeId)
+        .and(warp::delete())
+        .and(with_state(state.clone()))
+        .and(authenticated(state))
+        .and_then(probes::remove);
+    register.or(list).or(mine).or(new_token).or(remove)
 }
 
 fn create(
@@ -116,7 +128,7 @@ fn operations(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = R
         .and(warp::get())
         .and(with_state(state.clone()))
         .and(query())
-        .and_then(operations::get);
+        .and_then(download::get);
     let results = warp::path!("operations" / String / "results")
         .and(warp::get())
         .and(with_state(state.clone()))

@@ -4,8 +4,10 @@
 use super::error::ApiError;
 use super::extract::with_state;
 use super::query;
+use crate::health::CHECK_TIMEOUT;
 use crate::state::AppState;
-use crate::telemetry::{influx_lines, prometheus_text, Gauges};
+use crate::store::Inventory;
+use crate::telemetry::{influx_lines, prometheus_text, Gauges, InfluxTags};
 use chrono::Utc;
 use serde_json::json;
 use std::collections::HashMap;
@@ -61,18 +63,9 @@ async fn metrics(
     query: HashMap<String, String>,
 ) -> Result<warp::reply::Response, Rejection> {
     authorize(state.settings.metrics_code.as_deref(), &query)?;
-    let clock = state.clock.status();
-    let gauges = Gauges {
-        probes_connected: state.hub.connected(),
-        clock: &clock,
-    };
-    let metrics = state.telemetry.metrics(&gauges);
-    let (body, content_type) = match query.get("format").map(String::as_str) {
-        None | Some("prometheus") => (prometheus_text(&metrics), PROMETHEUS),
-        Some("influx") => (
-            influx_lines(&metrics, &state.settings.instance, Utc::now()),
-            "text/plain; charset=utf-8",
-        ),
+    let influx = match query.get("format").map(String::as_str) {
+        None | Some("prometheus") => false,
+        Some("influx") => true,
         Some(other) => {
             return Err(ApiError::BadRequest(format!(
                 "format: must be prometheus or influx, not {other:?}"
@@ -80,8 +73,41 @@ async fn metrics(
             .into())
         }
     };
+    let clock = state.clock.status();
+    let gauges = Gauges {
+        probes_connected: state.hub.connected(),
+        clock: &clock,
+        inventory: inventory(&state).await,
+    };
+    let metrics = state.telemetry.metrics(&gauges);
+    let (body, content_type) = if influx {
+        let tags = InfluxTags {
+            instance: &state.settings.instance,
+            app_env: state.settings.mode.as_str(),
+        };
+        let body = influx_lines(&metrics, tags, Utc::now());
+        (body, "text/plain; charset=utf-8")
+    } else {
+        (prometheus_text(&metrics), PROMETHEUS)
+    };
     let reply = warp::reply::with_header(body, "content-type", content_type);
     Ok(warp::reply::with_header(reply, "cache-control", "no-store").into_response())
+}
+
+/// The store's counts, or `None` (logged) when it fails or takes longer than a health check
+/// may: a scrape must not hang on a slow database, and its other series are still worth having.
+async fn inventory(state: &AppState) -> Option<Inventory> {
+    match tokio::time::timeout(CHECK_TIMEOUT, state.store.inventory()).await {
+        Ok(Ok(inventory)) => Some(inventory),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "metrics without inventory: the store could not count");
+            None
+        }
+        Err(_) => {
+            tracing::warn!("metrics without inventory: the store took too long to count");
+            None
+        }
+    }
 }
 
 /// Checks `?code=` against the configured secret; no secret configured (development only)

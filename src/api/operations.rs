@@ -1,4 +1,5 @@
-//! /traceroute, /ping, /dns, /operation, /operations, /operations/me, /operations/{id}/results.
+//! /traceroute, /ping, /dns, /operations, /operations/me, /operations/{id}/results (GET
+//! /operation streams: see [`super::download`]).
 
 use super::error::ApiError;
 use super::views;
@@ -12,7 +13,7 @@ use std::collections::HashMap;
 use warp::http::StatusCode;
 use warp::{Rejection, Reply};
 
-/// Results returned inline by GET /operation and by default per page.
+/// Results per page of GET /operations/{id}/results when no `limit` is given.
 pub const DEFAULT_PAGE: usize = 100;
 /// Largest page GET /operations/{id}/results serves.
 pub const MAX_PAGE: usize = 1000;
@@ -35,7 +36,8 @@ pub async fn create(
     ))
 }
 
-async fn find(state: &AppState, raw_id: Option<&str>) -> Result<Operation, ApiError> {
+/// The operation `raw_id` names; 404 when the id is missing, malformed or unknown.
+pub(super) async fn find(state: &AppState, raw_id: Option<&str>) -> Result<Operation, ApiError> {
     let missing = || ApiError::NotFound("Operation doesn't exist".into());
     let id: OperationId = raw_id.unwrap_or_default().parse().map_err(|_| missing())?;
     state.store.operation(id).await?.ok_or_else(missing)
@@ -57,22 +59,6 @@ async fn page(
         None
     };
     Ok((results.iter().map(views::result).collect(), next))
-}
-
-/// GET /operation?id= : the operation with at most its first page of results.
-pub async fn get(state: AppState, query: HashMap<String, String>) -> Result<impl Reply, Rejection> {
-    let operation = find(&state, query.get("id").map(String::as_str)).await?;
-    let (results, next) = page(&state, operation.id, None, DEFAULT_PAGE).await?;
-    let mut view = views::operation(&operation);
-    view["results"] = Value::Array(results);
-    view["results_complete"] = Value::Bool(next.is_none());
-    view["results_next"] = next.map_or(Value::Null, |cursor| {
-        Value::String(format!(
-            "/operations/{}/results?after={cursor}&limit={DEFAULT_PAGE}",
-            operation.id
-        ))
-    });
-    Ok(warp::reply::json(&view))
 }
 
 /// GET /operations/{id}/results?after=&limit= : `{results, next}`; `next` is the `after` of the

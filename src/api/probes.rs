@@ -1,9 +1,9 @@
-//! /probes and /probes/me.
+//! /probes, /probes/me, /probes/{id}/token and DELETE /probes/{id}.
 
 use super::error::ApiError;
 use super::views;
 use crate::ids::ProbeId;
-use crate::probes::Location;
+use crate::probes::{revocation, Location};
 use crate::state::AppState;
 use crate::store::{Probe, StoreError, User};
 use serde_json::Value;
@@ -125,4 +125,41 @@ pub async fn mine(state: AppState, owner: User) -> Result<impl Reply, Rejection>
         .map(|p| views::probe(p, Some(state.tokens.probe_token(p.id, p.token_version))))
         .collect();
     Ok(warp::reply::json(&views))
+}
+
+/// The probe `id` if `caller` owns it: 404 for an unknown id (a malformed one matches no
+/// route), 403 for someone else's probe (probe ids are public through GET /probes, so 403
+/// reveals nothing).
+async fn owned(state: &AppState, caller: &User, id: ProbeId) -> Result<Probe, ApiError> {
+    let missing = || ApiError::NotFound("Probe doesn't exist".into());
+    let probe = state.store.probe(id).await?.ok_or_else(missing)?;
+    if probe.owner != caller.id {
+        return Err(ApiError::Forbidden(
+            "only the probe's owner may do this".into(),
+        ));
+    }
+    Ok(probe)
+}
+
+/// POST /probes/{id}/token → 200 with the probe and a new token; every older token stops
+/// working and a link using one is closed with 4001.
+pub async fn new_token(id: ProbeId, state: AppState, owner: User) -> Result<impl Reply, Rejection> {
+    let probe = owned(&state, &owner, id).await?;
+    let probe = revocation::revoke(state.store.as_ref(), state.hub.as_ref(), probe.id)
+        .await
+        .map_err(ApiError::from)?
+        .ok_or_else(|| ApiError::NotFound("Probe doesn't exist".into()))?
+        .probe;
+    let token = state.tokens.probe_token(probe.id, probe.token_version);
+    Ok(warp::reply::json(&views::probe(&probe, Some(token))))
+}
+
+/// DELETE /probes/{id} → 204; the probe leaves listings and cannot be chosen any more, its
+/// results stay, and its link is closed with 4001.
+pub async fn remove(id: ProbeId, state: AppState, owner: User) -> Result<impl Reply, Rejection> {
+    let probe = owned(&state, &owner, id).await?;
+    revocation::remove(state.store.as_ref(), state.hub.as_ref(), probe.id)
+        .await
+        .map_err(ApiError::from)?;
+    Ok(StatusCode::NO_CONTENT)
 }

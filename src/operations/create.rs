@@ -34,6 +34,10 @@ pub enum CreateError {
     /// A listed probe does not exist.
     #[error("probe {0} doesn't exist")]
     UnknownProbe(ProbeId),
+    /// A listed probe identifier is not one at all (shown cut short); no such probe can exist,
+    /// and the original answered it like an unknown probe.
+    #[error("probe \"{0}\" doesn't exist: not a probe identifier")]
+    MalformedProbe(String),
     /// None of the listed probes is connected with enough free capacity.
     #[error("No available probes")]
     NoAvailableProbes,
@@ -47,6 +51,9 @@ pub enum CreateError {
 
 /// Validates `request`, assigns it to the listed probes that can take it, debits the owner
 /// atomically and sends the operation to the selected probes that are connected.
+///
+/// The checks run in the original's order, so that each mistake gets its status: an empty probe
+/// list and invalid parameters first (400), then the probe identifiers (404).
 pub async fn create(
     state: &AppState,
     owner: &User,
@@ -54,11 +61,16 @@ pub async fn create(
     request: CreateRequest,
 ) -> Result<Operation, CreateError> {
     let now = Utc::now();
-    let probe_ids = parse_probe_ids(&request.probes)?;
+    if request.probes.is_empty() {
+        return Err(CreateError::Invalid(
+            "probes: at least one probe identifier is required".into(),
+        ));
+    }
     let result_format = result_format(kind, request.result_format.as_deref())?;
     let params = params::parse(kind, &request.params, now)
         .map_err(|e| CreateError::Invalid(e.to_string()))?;
     let per_probe = cost_per_probe(&params, now)?;
+    let probe_ids = parse_probe_ids(&request.probes)?;
     let selected = select_probes(state, &probe_ids, per_probe).await?;
     let total = (per_probe * selected.len() as f64).ceil();
     let credits = to_credits(total)?;
@@ -73,6 +85,7 @@ pub async fn create(
         result_format,
         stop_time: params.schedule().stop_time(),
         created_at: now,
+        max_results_per_probe: params.max_results(now),
     };
     match state.store.create_operation(&operation).await {
         Err(StoreError::NotEnoughCredits) => return Err(CreateError::NotEnoughCredits),
@@ -93,18 +106,14 @@ pub async fn create(
     Ok(operation)
 }
 
+/// The listed identifiers without repeats, in order.
 fn parse_probe_ids(raw: &[String]) -> Result<Vec<ProbeId>, CreateError> {
-    if raw.is_empty() {
-        return Err(CreateError::Invalid(
-            "probes: at least one probe identifier is required".into(),
-        ));
-    }
     let mut ids = Vec::with_capacity(raw.len());
     let mut seen = std::collections::HashSet::with_capacity(raw.len());
     for text in raw {
-        let id: ProbeId = text.parse().map_err(|_| {
-            CreateError::Invalid(format!("probes: {text:?} is not a probe identifier"))
-        })?;
+        let id: ProbeId = text
+            .parse()
+            .map_err(|_| CreateError::MalformedProbe(params::echo(text)))?;
         if seen.insert(id) {
             ids.push(id);
         }

@@ -3,6 +3,9 @@
 //! A result is acknowledged only after [`ingest`] returned, i.e. after the store made it durable
 //! together with its owner's reward; a re-sent result comes back as a duplicate and is neither
 //! stored nor paid again. That is what makes delivery exactly-once from the probe's outbox.
+//! A result past its assignment's quota or measured outside its operation's window is refused
+//! for good (see `probe_protocol::params::Params::max_results`): results are worth credits, and
+//! a probe must not be able to mint them.
 
 use crate::credits::Credits;
 use crate::ids::{OperationId, ResultId};
@@ -10,7 +13,7 @@ use crate::store::{
     AssignmentState, Insertion, MeasurementResult, Probe, Reward, Store, StoreError,
 };
 use chrono::Utc;
-use probe_protocol::{ResultReport, MAX_UNIQUE_CODE_LEN};
+use probe_protocol::{error_code, ResultReport, MAX_UNIQUE_CODE_LEN};
 
 /// What a probe's owner earns per new result.
 pub const CREDITS_PER_RESULT: u64 = 10;
@@ -26,9 +29,35 @@ pub enum IngestError {
     /// forged: it is told so, and the link stays open.
     #[error("operation_id: operation {0} does not exist")]
     UnknownOperation(OperationId),
+    /// The result can never be stored: measured outside its operation's window, or past the
+    /// number of results its schedule can produce. Not stored, not paid; the probe is told so
+    /// (naming the result) and drops it, and the link stays open.
+    #[error("{}", .0.cause)]
+    Refused(Box<RefusedResult>),
     /// The store could not take it now; not acknowledged, the probe re-sends later.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A result refused for good, and why.
+#[derive(Debug)]
+pub struct RefusedResult {
+    /// Its operation.
+    pub operation: OperationId,
+    /// Its code, so that the probe knows which result to drop.
+    pub unique_code: String,
+    /// [`StoreError::OverQuota`] or [`StoreError::OutsideWindow`].
+    pub cause: StoreError,
+}
+
+impl RefusedResult {
+    /// The protocol's error code for the refusal.
+    pub fn code(&self) -> &'static str {
+        match self.cause {
+            StoreError::OutsideWindow { .. } => error_code::OUTSIDE_WINDOW,
+            _ => error_code::OVER_QUOTA,
+        }
+    }
 }
 
 fn operation_id(raw: &str) -> Result<OperationId, IngestError> {
@@ -84,6 +113,13 @@ pub async fn ingest(
     };
     match store.insert_result(&result, &reward).await {
         Err(StoreError::NotAssigned) => Err(refusal(store, operation).await),
+        Err(cause @ (StoreError::OverQuota(_) | StoreError::OutsideWindow { .. })) => {
+            Err(IngestError::Refused(Box::new(RefusedResult {
+                operation,
+                unique_code: result.unique_code,
+                cause,
+            })))
+        }
         other => Ok(other?),
     }
 }

@@ -5,7 +5,7 @@ mod create;
 mod ingest;
 
 pub use create::{create, CreateError, CreateRequest};
-pub use ingest::{ingest, record_progress, IngestError, CREDITS_PER_RESULT};
+pub use ingest::{ingest, record_progress, IngestError, RefusedResult, CREDITS_PER_RESULT};
 
 use crate::store::Operation;
 use probe_protocol::{OperationOrder, ServerMessage};

@@ -1,8 +1,8 @@
 //! Noticing every change to what the public probe list shows, whichever code path makes it.
 //!
 //! [`ProbeChangeStore`] wraps the store and bumps a [`ProbeGeneration`] after every call that
-//! can change a probe record: registration, link up and down, the in-use credits moved by an
-//! assignment, a reset. The cached list of GET /probes (see [`super::listing`]) is valid only
+//! can change a probe record: registration, revocation, removal, link up and down, the in-use
+//! credits moved by an assignment, a reset. The cached list of GET /probes (see [`super::listing`]) is valid only
 //! for the generation it was read at. Wrapping the store, rather than bumping in each handler,
 //! means a new path that changes probes cannot forget to: a new [`Store`] method must be
 //! written here, and its author decides whether it bumps.
@@ -13,8 +13,8 @@
 use crate::credits::Credits;
 use crate::ids::{OperationId, ProbeId, ResultId, UserId};
 use crate::store::{
-    AssignmentState, Email, Insertion, Link, MeasurementResult, Operation, Probe, Reward,
-    SessionId, Store, StoreResult, User,
+    AssignmentState, Email, Insertion, Inventory, Link, MeasurementResult, Operation, Probe,
+    Reward, SessionId, Store, StoreResult, User,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -86,6 +86,13 @@ impl Store for ProbeChangeStore {
     async fn probes(&self, owner: Option<UserId>) -> StoreResult<Vec<Probe>> {
         self.inner.probes(owner).await
     }
+    /// Clears the link, which the list shows (`connected`).
+    async fn revoke_probe_tokens(&self, id: ProbeId) -> StoreResult<Option<Probe>> {
+        self.changed(self.inner.revoke_probe_tokens(id).await)
+    }
+    async fn remove_probe(&self, id: ProbeId) -> StoreResult<bool> {
+        self.changed(self.inner.remove_probe(id).await)
+    }
     async fn link_up(&self, id: ProbeId, link: &Link) -> StoreResult<()> {
         self.changed(self.inner.link_up(id, link).await)
     }
@@ -156,5 +163,11 @@ impl Store for ProbeChangeStore {
     }
     async fn delete_all(&self) -> StoreResult<()> {
         self.changed(self.inner.delete_all().await)
+    }
+    async fn write_marker(&self, marker: &str) -> StoreResult<()> {
+        self.inner.write_marker(marker).await
+    }
+    async fn inventory(&self) -> StoreResult<Inventory> {
+        self.inner.inventory().await
     }
 }

@@ -8,9 +8,11 @@
 //! credits, probes and their link state, operations, assignments and results.
 
 pub mod embedded;
+mod inventory;
 pub mod mongo;
 mod records;
 
+pub use inventory::Inventory;
 pub use records::*;
 
 use crate::credits::Credits;
@@ -36,6 +38,18 @@ pub enum StoreError {
     /// The owner already has this many probes (the per-user cap); nothing was stored.
     #[error("at most {0} probes per user")]
     TooManyProbes(u32),
+    /// The assignment already holds the most results its operation allows (the number); the
+    /// result was neither stored nor paid.
+    #[error("the probe already delivered the {0} results its operation's schedule can produce")]
+    OverQuota(u64),
+    /// The result's `measured_at` is outside its operation's window; neither stored nor paid.
+    #[error("measured_at: must be between {from} and {until} (the operation's run time, with clock tolerance)")]
+    OutsideWindow {
+        /// The earliest accepted instant.
+        from: DateTime<Utc>,
+        /// The latest accepted instant.
+        until: DateTime<Utc>,
+    },
     /// The referenced entity does not exist.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -85,9 +99,17 @@ pub trait Store: Send + Sync + 'static {
     /// Marks every probe linked through `instance` disconnected; called at startup, when no link
     /// of this instance can have survived.
     async fn reset_links(&self, instance: &str) -> StoreResult<()>;
+    /// Revokes every token of a probe: bumps its token version (tokens carry the version they
+    /// were signed for) and clears its link, whose token is now revoked. Returns the probe as
+    /// updated, `None` if there is no such probe.
+    async fn revoke_probe_tokens(&self, id: ProbeId) -> StoreResult<Option<Probe>>;
+    /// Removes a probe: it is no longer listed, found, linked or assignable. Its stored results
+    /// and its operations' assignments stay. `false` if there was no such probe.
+    async fn remove_probe(&self, id: ProbeId) -> StoreResult<bool>;
 
     /// Debits `operation.credits` from its owner and stores the operation with one
-    /// [`AssignmentState::Assigned`] assignment per probe, all or nothing.
+    /// [`AssignmentState::Assigned`] assignment per probe, each with the operation's
+    /// [`ResultAllowance`] and no result yet, all or nothing.
     /// [`StoreError::NotEnoughCredits`] when the owner's balance does not cover it; concurrent
     /// calls can never drive a balance below zero.
     async fn create_operation(&self, operation: &Operation) -> StoreResult<()>;
@@ -95,8 +117,9 @@ pub trait Store: Send + Sync + 'static {
     async fn operation(&self, id: OperationId) -> StoreResult<Option<Operation>>;
     /// Operations in creation order, optionally only those of one owner.
     async fn operations(&self, owner: Option<UserId>) -> StoreResult<Vec<Operation>>;
-    /// Operations assigned to `probe`, not yet accepted by it, whose stop time is after `now`:
-    /// what must be (re)delivered when the probe connects.
+    /// Operations assigned to `probe`, not yet accepted by it, not over at `now` (see
+    /// [`Operation::ends_at`]: the stop minute runs to its end): what must be (re)delivered when
+    /// the probe connects.
     async fn pending_operations(
         &self,
         probe: ProbeId,
@@ -122,9 +145,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores a result and pays `reward` to the probe's owner, together or not at all.
     /// A result with the same (operation, probe, unique_code) stored before is left untouched,
-    /// pays nothing and returns [`Insertion::Duplicate`]. [`StoreError::NotAssigned`] if the
-    /// operation is not (or no longer) assigned to the result's probe, checked in the same
-    /// transaction.
+    /// pays nothing and returns [`Insertion::Duplicate`], whatever else holds. Otherwise, checked
+    /// in the same transaction: [`StoreError::NotAssigned`] if the operation is not (or no
+    /// longer) assigned to the result's probe, [`StoreError::OutsideWindow`] if `measured_at`
+    /// is outside the assignment's [`ResultAllowance`], [`StoreError::OverQuota`] if the
+    /// assignment already holds `max_results` results (counted atomically with the insert, so
+    /// concurrent calls never store more).
     async fn insert_result(
         &self,
         result: &MeasurementResult,
@@ -142,4 +168,14 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
     /// Deletes every record (development mode only); unique indexes stay in force.
     async fn delete_all(&self) -> StoreResult<()>;
+
+    // Monitoring: what GET /health and GET /metrics ask of the store.
+
+    /// Writes a small marker record named `marker`, durably like any write, then deletes it.
+    /// A store can answer a ping yet refuse writes (a full disk, a lost primary, a read-only
+    /// file); this is what notices. `marker` should be unique per call (concurrent checks) and
+    /// is left behind only if the process dies between the two writes.
+    async fn write_marker(&self, marker: &str) -> StoreResult<()>;
+    /// How many records of each kind the store holds, counted cheaply (see [`Inventory`]).
+    async fn inventory(&self) -> StoreResult<Inventory>;
 }

@@ -1,9 +1,11 @@
 //! The records the store keeps.
 
+use super::StoreError;
 use crate::credits::Credits;
 use crate::ids::{OperationId, ProbeId, ResultId, UserId};
 use crate::probes::Location;
 use chrono::{DateTime, Utc};
+use probe_protocol::params::ResultWindow;
 use probe_protocol::{ContentFormat, OperationKind, ResultFormat};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -97,10 +99,66 @@ pub struct Operation {
     pub credits_per_probe: u64,
     /// Requested output format.
     pub result_format: ResultFormat,
-    /// When the schedule ends; no delivery after it.
+    /// The start of the last minute the schedule fires in (the `stop_time` as given); the
+    /// operation runs, and is delivered, until that minute is over ([`Operation::ends_at`]).
     pub stop_time: DateTime<Utc>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// The most results each probe may deliver ([`probe_protocol::params::Params::max_results`]).
+    /// Operations stored before quotas existed have none (`u64::MAX`); they end within a year.
+    #[serde(default = "no_quota")]
+    pub max_results_per_probe: u64,
+}
+
+fn no_quota() -> u64 {
+    u64::MAX
+}
+
+/// What one probe may deliver for one operation, fixed when the operation is created and kept
+/// with the assignment, so that storing a result checks it without reading the operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResultAllowance {
+    /// The most results stored (and paid) for the assignment.
+    pub max_results: u64,
+    /// The earliest `measured_at` accepted ([`ResultWindow`]).
+    pub measured_from: DateTime<Utc>,
+    /// The latest `measured_at` accepted.
+    pub measured_until: DateTime<Utc>,
+}
+
+impl ResultAllowance {
+    /// The allowance of each probe of `operation`.
+    pub fn of(operation: &Operation) -> Self {
+        let window = ResultWindow::new(operation.created_at, operation.stop_time);
+        Self {
+            max_results: operation.max_results_per_probe,
+            measured_from: window.start,
+            measured_until: window.end,
+        }
+    }
+
+    /// Whether one more result measured at `measured_at` may join the `stored` ones:
+    /// [`StoreError::OutsideWindow`] or [`StoreError::OverQuota`] if not.
+    pub fn admit(&self, stored: u64, measured_at: DateTime<Utc>) -> Result<(), StoreError> {
+        if measured_at < self.measured_from || measured_at > self.measured_until {
+            return Err(StoreError::OutsideWindow {
+                from: self.measured_from,
+                until: self.measured_until,
+            });
+        }
+        if stored >= self.max_results {
+            return Err(StoreError::OverQuota(self.max_results));
+        }
+        Ok(())
+    }
+}
+
+impl Operation {
+    /// When the operation is over: the end of its stop minute, as the original ran it. No
+    /// delivery from then on.
+    pub fn ends_at(&self) -> DateTime<Utc> {
+        self.stop_time + probe_protocol::params::STOP_MINUTE
+    }
 }
 
 /// Where an operation stands on one probe. The order of the variants is the order of the states.

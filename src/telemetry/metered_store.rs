@@ -5,8 +5,8 @@ use super::Telemetry;
 use crate::credits::Credits;
 use crate::ids::{OperationId, ProbeId, ResultId, UserId};
 use crate::store::{
-    AssignmentState, Email, Insertion, Link, MeasurementResult, Operation, Probe, Reward,
-    SessionId, Store, StoreError, StoreResult, User,
+    AssignmentState, Email, Insertion, Inventory, Link, MeasurementResult, Operation, Probe,
+    Reward, SessionId, Store, StoreError, StoreResult, User,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -80,6 +80,12 @@ impl Store for MeteredStore {
     async fn probes(&self, owner: Option<UserId>) -> StoreResult<Vec<Probe>> {
         self.count(self.inner.probes(owner).await)
     }
+    async fn revoke_probe_tokens(&self, id: ProbeId) -> StoreResult<Option<Probe>> {
+        self.count(self.inner.revoke_probe_tokens(id).await)
+    }
+    async fn remove_probe(&self, id: ProbeId) -> StoreResult<bool> {
+        self.count(self.inner.remove_probe(id).await)
+    }
     async fn link_up(&self, id: ProbeId, link: &Link) -> StoreResult<()> {
         self.count(self.inner.link_up(id, link).await)
     }
@@ -145,5 +151,14 @@ impl Store for MeteredStore {
     }
     async fn delete_all(&self) -> StoreResult<()> {
         self.count(self.inner.delete_all().await)
+    }
+
+    // Monitoring.
+
+    async fn write_marker(&self, marker: &str) -> StoreResult<()> {
+        self.count(self.inner.write_marker(marker).await)
+    }
+    async fn inventory(&self) -> StoreResult<Inventory> {
+        self.count(self.inner.inventory().await)
     }
 }

@@ -13,9 +13,10 @@ mod render;
 
 pub use histogram::Histogram;
 pub use metered_store::MeteredStore;
-pub use render::{influx_lines, prometheus_text, Metric, Value};
+pub use render::{influx_lines, prometheus_text, InfluxTags, Metric, Value};
 
 use crate::clock::ClockStatus;
+use crate::store::Inventory;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A monotonically increasing count.
@@ -63,6 +64,9 @@ pub struct Gauges<'a> {
     pub probes_connected: usize,
     /// The clock's last measurement.
     pub clock: &'a ClockStatus,
+    /// What the store holds; `None` when it could not be counted in time (the inventory series
+    /// are then absent, as Prometheus expects of "unknown", rather than a misleading zero).
+    pub inventory: Option<Inventory>,
 }
 
 impl Telemetry {
@@ -120,6 +124,13 @@ impl Telemetry {
                 &self.store_errors,
             ),
         ];
+        metrics.extend(
+            gauges
+                .inventory
+                .map(inventory_metrics)
+                .into_iter()
+                .flatten(),
+        );
         metrics.extend(clock_metrics(gauges.clock));
         if let Some(rss) = process::resident_bytes() {
             metrics.push(Metric {
@@ -130,6 +141,43 @@ impl Telemetry {
         }
         metrics
     }
+}
+
+/// Inventory gauges: what the store holds, across every instance sharing it
+/// (`pladmed_probes_connected` counts this instance's links only).
+fn inventory_metrics(inventory: Inventory) -> Vec<Metric> {
+    let gauge = |name, help, count: u64| Metric {
+        name,
+        help,
+        value: Value::Gauge(count as f64),
+    };
+    vec![
+        gauge(
+            "pladmed_inventory_users",
+            "Accounts in the store.",
+            inventory.users,
+        ),
+        gauge(
+            "pladmed_inventory_probes",
+            "Probes registered in the store.",
+            inventory.probes,
+        ),
+        gauge(
+            "pladmed_inventory_probes_connected",
+            "Probes connected to any instance, as the store records their links.",
+            inventory.probes_connected,
+        ),
+        gauge(
+            "pladmed_inventory_operations",
+            "Operations in the store.",
+            inventory.operations,
+        ),
+        gauge(
+            "pladmed_inventory_results",
+            "Results in the store.",
+            inventory.results,
+        ),
+    ]
 }
 
 /// Clock gauges; absent until the first successful sample (an absent series is what Prometheus

@@ -63,12 +63,27 @@ pub fn prometheus_text(metrics: &[Metric]) -> String {
     out
 }
 
-/// InfluxDB line protocol, one line per metric tagged with the instance, in the layout of
+/// Tags every InfluxDB line carries: which server, and which deployment (`app_env`,
+/// `development` or `production`), as the monitoring convention asks, so that one database can
+/// hold every environment's series apart.
+#[derive(Debug, Clone, Copy)]
+pub struct InfluxTags<'a> {
+    /// `PLADMED_INSTANCE`.
+    pub instance: &'a str,
+    /// `PLADMED_MODE`.
+    pub app_env: &'a str,
+}
+
+/// InfluxDB line protocol, one line per metric tagged with [`InfluxTags`], in the layout of
 /// Telegraf's Prometheus input (`counter`, `gauge`, or one field per bucket plus `sum` and
 /// `count`), so dashboards built for either source read it.
-pub fn influx_lines(metrics: &[Metric], instance: &str, at: DateTime<Utc>) -> String {
+pub fn influx_lines(metrics: &[Metric], tags: InfluxTags, at: DateTime<Utc>) -> String {
     let nanos = at.timestamp_nanos_opt().unwrap_or_default();
-    let tag = escape_tag(instance);
+    let tag = format!(
+        "instance={},app_env={}",
+        escape_tag(tags.instance),
+        escape_tag(tags.app_env)
+    );
     let mut out = String::new();
     for Metric { name, value, .. } in metrics {
         let fields = match value {
@@ -87,7 +102,7 @@ pub fn influx_lines(metrics: &[Metric], instance: &str, at: DateTime<Utc>) -> St
                 fields.join(",")
             }
         };
-        let _ = writeln!(out, "{name},instance={tag} {fields} {nanos}");
+        let _ = writeln!(out, "{name},{tag} {fields} {nanos}");
     }
     out
 }
@@ -151,21 +166,26 @@ mod tests {
     }
 
     #[test]
-    fn influx_lines_tag_the_instance_and_escape_it() {
+    fn influx_lines_tag_the_instance_and_environment_and_escape_them() {
         let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
-        let text = influx_lines(&sample(), "eu west,1", at);
+        let tags = InfluxTags {
+            instance: "eu west,1",
+            app_env: "production",
+        };
+        let text = influx_lines(&sample(), tags, at);
         let lines: Vec<&str> = text.lines().collect();
+        let tag = "instance=eu\\ west\\,1,app_env=production";
         assert_eq!(
             lines[0],
-            "pladmed_results_acked_total,instance=eu\\ west\\,1 counter=3i 1700000000000000000"
+            format!("pladmed_results_acked_total,{tag} counter=3i 1700000000000000000")
         );
         assert_eq!(
             lines[1],
-            "pladmed_clock_offset_seconds,instance=eu\\ west\\,1 gauge=-0.0004 1700000000000000000"
+            format!("pladmed_clock_offset_seconds,{tag} gauge=-0.0004 1700000000000000000")
         );
         assert_eq!(
             lines[2],
-            "pladmed_result_ack_seconds,instance=eu\\ west\\,1 0.001=1i,0.01=2i,+Inf=3i,sum=0.5,count=3i 1700000000000000000"
+            format!("pladmed_result_ack_seconds,{tag} 0.001=1i,0.01=2i,+Inf=3i,sum=0.5,count=3i 1700000000000000000")
         );
     }
 }

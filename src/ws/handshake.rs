@@ -36,6 +36,23 @@ pub async fn authenticate(state: &AppState, token: Option<&str>) -> Result<Probe
     Ok(probe)
 }
 
+/// Re-reads the probe once its link is registered with the hub: a revocation or removal that
+/// landed between [`authenticate`] and the registration kicked no one, and is refused here.
+pub async fn still_valid(state: &AppState, authenticated: &Probe) -> Result<(), Refusal> {
+    let current = state
+        .store
+        .probe(authenticated.id)
+        .await
+        .map_err(|e| (TRY_AGAIN_LATER, format!("store unavailable: {e}")))?;
+    match current {
+        None => Err((close::UNAUTHORIZED, "probe removed".into())),
+        Some(p) if p.token_version != authenticated.token_version => {
+            Err((close::UNAUTHORIZED, "revoked probe token".into()))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
 /// Waits up to `timeout` for a valid `hello`: a client that upgrades and then stays silent
 /// must not hold a link slot for long.
 pub async fn hello(stream: &mut SplitStream<Socket>, timeout: Duration) -> Result<Hello, Refusal> {

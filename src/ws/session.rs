@@ -107,6 +107,7 @@ async fn start(
         .await
         .map_err(unavailable)?;
     state.hub.attach(probe.id, mailbox.clone());
+    handshake::still_valid(state, probe).await?;
     let welcome = ServerMessage::Welcome(Welcome {
         probe_id: probe.id.to_string(),
         server_time: Utc::now(),
@@ -263,6 +264,17 @@ impl Connected<'_> {
                     code: error_code::UNKNOWN_OPERATION.into(),
                     message: unknown.to_string(),
                     operation_id: Some(operation.to_string()),
+                    unique_code: None,
+                }));
+                Ok(())
+            }
+            Err(IngestError::Refused(refused)) => {
+                tracing::debug!(probe = %self.probe.id, operation = %refused.operation, unique_code = %refused.unique_code, cause = %refused.cause, "result refused for good");
+                self.reply(ServerMessage::Error(ErrorNotice {
+                    code: refused.code().into(),
+                    message: refused.cause.to_string(),
+                    operation_id: Some(refused.operation.to_string()),
+                    unique_code: Some(refused.unique_code),
                 }));
                 Ok(())
             }
@@ -282,6 +294,7 @@ impl Connected<'_> {
                     code: code.into(),
                     message: error.to_string(),
                     operation_id: None,
+                    unique_code: None,
                 }));
                 Ok(())
             }

@@ -76,6 +76,8 @@ struct World {
     admin: Account,
     probe_id: String,
     probe_token: String,
+    /// A second probe of the owner, for the row that removes a probe.
+    spare_probe_id: String,
     operation_id: String,
 }
 
@@ -102,6 +104,7 @@ impl World {
             .await;
         assert_eq!(status, StatusCode::CREATED, "{op}");
         std::mem::forget(probe); // stays connected for the whole matrix
+        let (spare_probe_id, _) = app.probe(&owner).await;
         Self {
             operation_id: op["_id"].as_str().unwrap().to_string(),
             app,
@@ -110,6 +113,7 @@ impl World {
             admin,
             probe_id,
             probe_token,
+            spare_probe_id,
         }
     }
 
@@ -184,6 +188,8 @@ fn rows(world: &World) -> Vec<Row> {
     const SIGNED_IN_OK: [u16; 9] = [401, 200, 200, 200, 401, 401, 401, 401, 401];
     const SIGNED_IN_CREATED: [u16; 9] = [401, 201, 201, 201, 401, 401, 401, 401, 401];
     const SIGNED_IN_INVALID: [u16; 9] = [401, 400, 400, 400, 401, 401, 401, 401, 401];
+    // Someone else's probe is refused with 403 (probe ids are public), the superuser included.
+    const OWNER_ONLY_OK: [u16; 9] = [401, 200, 403, 403, 401, 401, 401, 401, 401];
     let op = &world.operation_id;
     let ping = json!({"probes": [world.probe_id], "params": ping_params(5)});
     let location = json!({"location": {"latitude": 1.0, "longitude": 2.0}});
@@ -246,6 +252,21 @@ fn rows(world: &World) -> Vec<Row> {
         row(M::GET, "/healthz", None, PUBLIC_OK),
         row(M::GET, "/openapi.json", None, PUBLIC_OK),
         row(M::GET, "/probe/ws", None, [400; 9]),
+        // Last: the owner's calls revoke the probe's token and remove the spare probe. The
+        // owner removes it before the others ask, so they find nothing; their 403 for a probe
+        // that exists is in probe_removal.rs.
+        row(
+            M::POST,
+            &format!("/probes/{}/token", world.probe_id),
+            None,
+            OWNER_ONLY_OK,
+        ),
+        row(
+            M::DELETE,
+            &format!("/probes/{}", world.spare_probe_id),
+            None,
+            [401, 204, 404, 404, 401, 401, 401, 401, 401],
+        ),
     ]
 }
 
@@ -326,13 +347,13 @@ async fn probe_tokens_are_only_shown_to_their_owner() {
     let (status, mine) = app.get("/probes/me", Some(&world.owner.token)).await;
     assert_eq!(status, StatusCode::OK);
     let mine = mine.as_array().unwrap();
-    assert_eq!(mine.len(), 1);
+    assert_eq!(mine.len(), 2, "the probe and the spare");
     assert_eq!(mine[0]["token"], world.probe_token);
     let (_, theirs) = app.get("/probes/me", Some(&world.other.token)).await;
     assert_eq!(theirs.as_array().unwrap().len(), 1);
     assert_eq!(theirs[0]["token"], other_probe_token);
     let (_, public) = app.get("/probes", None).await;
-    assert_eq!(public.as_array().unwrap().len(), 2);
+    assert_eq!(public.as_array().unwrap().len(), 3);
     assert!(public
         .as_array()
         .unwrap()

@@ -211,9 +211,16 @@ pub fn stop_time_in(minutes: i64) -> String {
         .to_string()
 }
 
-/// Ping params every minute until `minutes` from now.
+/// Ping params every minute until `minutes` from now: room for `minutes` + 1 results per
+/// probe at least (the server stores no more than the schedule can produce).
 pub fn ping_params(minutes: i64) -> Value {
     json!({"cron": "* * * * *", "stop_time": stop_time_in(minutes), "times_per_minute": 1, "ips": ["127.0.0.1"]})
+}
+
+/// Ping params 60 times a minute until `minutes` from now: room for 60 × (`minutes` + 1)
+/// results per probe at least, for about 60 × (`minutes` − 1) credits.
+pub fn busy_ping_params(minutes: i64) -> Value {
+    json!({"cron": "* * * * *", "stop_time": stop_time_in(minutes), "times_per_minute": 60, "ips": ["127.0.0.1"]})
 }
 
 pub struct TestProbe {

@@ -210,7 +210,7 @@ async fn floods_are_cut_and_a_well_behaved_probe_stays_fast() {
         .post(
             "/ping",
             Some(&owner.token),
-            json!({"probes": [calm_id], "params": ping_params(5)}),
+            json!({"probes": [calm_id], "params": busy_ping_params(5)}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{op}");

@@ -8,7 +8,7 @@ use probe_protocol::{
     MAX_AGENT_LEN, PROTOCOL_VERSION,
 };
 use reqwest::header::{CACHE_CONTROL, ETAG, IF_NONE_MATCH, RETRY_AFTER};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -59,7 +59,7 @@ async fn list(app: &crate::helpers::TestApp, etag: Option<&str>) -> (StatusCode,
 }
 
 /// The list is served from a cache (revalidation answers 304) that each change to what it shows
-/// invalidates at once: registration, link up, in-use credits, link down.
+/// invalidates at once: registration, link up, in-use credits, link down, removal.
 #[tokio::test]
 async fn the_probe_list_is_revalidated_and_every_change_shows_at_once() {
     let app = spawn_app().await;
@@ -98,9 +98,21 @@ async fn the_probe_list_is_revalidated_and_every_change_shows_at_once() {
 
     probe.send_raw(Message::binary(vec![1, 2, 3])).await;
     assert_eq!(probe.closed().await.0, close::PROTOCOL_VIOLATION);
-    let (status, _, body) = list(&app, Some(&etag)).await;
+    let (status, etag, body) = list(&app, Some(&etag)).await;
     assert_eq!(status, StatusCode::OK, "a link down changes the list");
     assert_eq!(body[0]["connected"], false);
+
+    let path = format!("/probes/{id}");
+    let (status, _) = app
+        .call(Method::DELETE, &path, Some(&owner.token), None)
+        .await;
+    assert!(status.is_success(), "{status}");
+    let (status, _, body) = list(&app, Some(&etag)).await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!([])),
+        "a removal changes the list"
+    );
     app.stop().await;
 }
 

@@ -4,6 +4,7 @@ mod helpers;
 
 mod auth;
 mod authorization;
+mod compatibility;
 mod concurrency;
 mod hashing_memory;
 mod idle_sockets;
@@ -13,6 +14,8 @@ mod load_mongo;
 mod monitoring;
 mod openapi;
 mod probe_link;
+mod probe_removal;
 mod proxy;
+mod quota;
 mod story;
 mod validation;

@@ -1,12 +1,17 @@
-//! Operators' view: liveness, health (database, clock against a real chronyd, hub), metrics in
-//! both formats counting what really happened on the probe link.
+//! Operators' view: liveness, health (database reads and writes, clock against a real chronyd,
+//! hub), metrics in both formats counting what really happened on the probe link and what the
+//! store holds.
 
 #[path = "../common/chrony.rs"]
 mod chrony;
+#[path = "../common/mongo.rs"]
+mod mongo;
 
 use crate::helpers::*;
+use bson::doc;
 use chrono::Utc;
 use chrony::{Chronyd, LOCAL_STRATUM};
+use pladmed::config::StorageSettings;
 use probe_protocol::{ContentFormat, ProbeMessage, ResultReport, ServerMessage};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -156,18 +161,15 @@ fn report(operation_id: &str, code: &str) -> ProbeMessage {
     })
 }
 
-#[tokio::test]
-async fn metrics_count_operations_results_frames_and_show_the_clock() {
-    let chronyd = Chronyd::start();
-    let app = monitored_app(chronyd.addr.to_string()).await;
-    health_until(&app, |status, _| status == StatusCode::OK).await;
-    let researcher = app.funded_user("metrics@example.org", 1000).await;
-    let (probe_id, token) = app.probe(&researcher).await;
+/// A connected probe of `owner` holding a ping operation of theirs; returns it and the
+/// operation's id.
+async fn probe_with_an_operation(app: &TestApp, owner: &Account) -> (TestProbe, String) {
+    let (probe_id, token) = app.probe(owner).await;
     let mut probe = app.connect(&token, 1000).await;
     let (status, operation) = app
         .post(
             "/ping",
-            Some(&researcher.token),
+            Some(&owner.token),
             json!({"probes": [probe_id], "params": ping_params(5)}),
         )
         .await;
@@ -175,8 +177,18 @@ async fn metrics_count_operations_results_frames_and_show_the_clock() {
     let ServerMessage::Operation(order) = probe.recv().await else {
         panic!("expected the operation");
     };
+    (probe, order.operation_id)
+}
+
+#[tokio::test]
+async fn metrics_count_operations_results_frames_and_show_the_clock() {
+    let chronyd = Chronyd::start();
+    let app = monitored_app(chronyd.addr.to_string()).await;
+    health_until(&app, |status, _| status == StatusCode::OK).await;
+    let researcher = app.funded_user("metrics@example.org", 1000).await;
+    let (mut probe, operation_id) = probe_with_an_operation(&app, &researcher).await;
     for _ in 0..2 {
-        probe.send(&report(&order.operation_id, "run-1")).await;
+        probe.send(&report(&operation_id, "run-1")).await;
         assert!(matches!(probe.recv().await, ServerMessage::ResultAck(_)));
     }
 
@@ -206,10 +218,10 @@ async fn metrics_count_operations_results_frames_and_show_the_clock() {
     let (status, _, influx) = metrics(&app, "&format=influx").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        influx
-            .lines()
-            .any(|l| l
-                .starts_with("pladmed_results_duplicate_total,instance=test-instance counter=1i ")),
+        influx.lines().any(|l| l.starts_with(
+            "pladmed_results_duplicate_total,instance=test-instance,app_env=development \
+                 counter=1i "
+        )),
         "{influx}"
     );
     let (status, _, _) = metrics(&app, "&format=xml").await;
@@ -238,4 +250,81 @@ async fn welcome_carries_server_time_and_probes_show_their_clock_offset() {
         .unwrap();
     assert_eq!(listed["clock_offset_ms"], json!(0.5));
     app.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_show_what_the_store_holds_in_both_formats() {
+    let app = monitored_app("127.0.0.1:9".into()).await;
+    let researcher = app.funded_user("inventory@example.org", 1000).await; // and an admin
+    let (mut probe, operation_id) = probe_with_an_operation(&app, &researcher).await;
+    let _offline = app.probe(&researcher).await;
+    for code in ["run-1", "run-2", "run-3"] {
+        probe.send(&report(&operation_id, code)).await;
+        assert!(matches!(probe.recv().await, ServerMessage::ResultAck(_)));
+    }
+
+    let (status, _, text) = metrics(&app, "").await;
+    assert_eq!(status, StatusCode::OK);
+    for (name, count) in [
+        ("pladmed_inventory_users", 2.0),
+        ("pladmed_inventory_probes", 2.0),
+        ("pladmed_inventory_probes_connected", 1.0),
+        ("pladmed_inventory_operations", 1.0),
+        ("pladmed_inventory_results", 3.0),
+    ] {
+        assert_eq!(sample(&text, name), count, "{name}");
+        assert!(text.contains(&format!("# TYPE {name} gauge")), "{name}");
+    }
+    let (_, _, influx) = metrics(&app, "&format=influx").await;
+    let tags = "instance=test-instance,app_env=development";
+    for line in [
+        format!("pladmed_inventory_users,{tags} gauge=2 "),
+        format!("pladmed_inventory_probes_connected,{tags} gauge=1 "),
+        format!("pladmed_inventory_results,{tags} gauge=3 "),
+    ] {
+        assert!(
+            influx.lines().any(|l| l.starts_with(&line)),
+            "{line}: {influx}"
+        );
+    }
+    app.stop().await;
+}
+
+/// A MongoDB store that answers (ping) but refuses writes: its marker collection rejects every
+/// document, as a database refusing writes would. Health must say the database is unhealthy.
+#[tokio::test]
+async fn health_fails_when_the_store_answers_but_refuses_writes() {
+    let Some(uri) = mongo::mongo_uri() else {
+        return;
+    };
+    let database = mongo::unique_db_name("health_writes");
+    let app = spawn_app_with(|s| {
+        s.health_code = Some(HEALTH_CODE.into());
+        s.storage = StorageSettings::Mongo {
+            uri: uri.clone(),
+            database: database.clone(),
+        };
+    })
+    .await;
+    let (_, body) = app.get(&format!("/health?code={HEALTH_CODE}"), None).await;
+    assert_eq!(body["status"][0]["database"], json!(true), "{body}");
+
+    let client = mongodb::Client::with_uri_str(&uri).await.unwrap();
+    let db = client.database(&database);
+    // The first check created it; recreate it refusing every document.
+    db.collection::<bson::Document>("health_markers")
+        .drop()
+        .await
+        .unwrap();
+    db.create_collection("health_markers")
+        .validator(doc! { "never": { "$exists": true } })
+        .await
+        .unwrap();
+    let (status, body) = app.get(&format!("/health?code={HEALTH_CODE}"), None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["status"][0]["database"], json!(false), "{body}");
+    let message = body["messages"][0]["database"][0].as_str().unwrap();
+    assert!(message.starts_with("answers but cannot write"), "{message}");
+    app.stop().await;
+    db.drop().await.unwrap();
 }

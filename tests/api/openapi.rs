@@ -17,6 +17,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/probes"),
     ("GET", "/probes"),
     ("GET", "/probes/me"),
+    ("POST", "/probes/{id}/token"),
+    ("DELETE", "/probes/{id}"),
     ("POST", "/traceroute"),
     ("POST", "/ping"),
     ("POST", "/dns"),

@@ -111,6 +111,7 @@ pub fn operation(owner: &User, probes: &[&Probe], cost: u64) -> Operation {
         result_format: ResultFormat::Json,
         stop_time: now() + Duration::hours(1),
         created_at: now(),
+        max_results_per_probe: 10_000,
     }
 }
 

@@ -2,7 +2,7 @@
 
 use crate::backend::Backend;
 use crate::fixtures::{balance, now, operation, stored_operation, stored_probe, stored_user};
-use chrono::Duration;
+use chrono::{Duration, DurationRound};
 use pladmed::store::{AssignmentState, StoreError};
 
 pub async fn create_operation_debits_exactly_and_assigns_every_probe(backend: &Backend) {
@@ -91,6 +91,8 @@ pub async fn concurrent_operations_never_overdraw(backend: &Backend) {
     assert_eq!(store.operations(Some(owner.id)).await.unwrap().len(), 10);
 }
 
+/// Pending means assigned, not accepted, and not over: an operation runs through its whole
+/// stop minute, so one stopping in the current minute is still delivered.
 pub async fn pending_operations_are_assigned_and_unexpired(backend: &Backend) {
     let store = backend.open().await;
     let owner = stored_user(&*store, 100).await;
@@ -101,8 +103,12 @@ pub async fn pending_operations_are_assigned_and_unexpired(backend: &Backend) {
     let first = stored_operation(&*store, &owner, &[&probe, &other], 1).await;
     let accepted = stored_operation(&*store, &owner, &[&probe], 1).await;
     let mut expired = operation(&owner, &[&probe], 1);
-    expired.stop_time = now() - Duration::seconds(1);
+    // Its stop minute ended a second ago.
+    expired.stop_time = now() - Duration::seconds(61);
     store.create_operation(&expired).await.unwrap();
+    let mut this_minute = operation(&owner, &[&probe], 1);
+    this_minute.stop_time = now().duration_trunc(Duration::minutes(1)).unwrap();
+    store.create_operation(&this_minute).await.unwrap();
     let not_mine = stored_operation(&*store, &owner, &[&other], 1).await;
     let last = stored_operation(&*store, &owner, &[&probe], 1).await;
     store
@@ -116,7 +122,7 @@ pub async fn pending_operations_are_assigned_and_unexpired(backend: &Backend) {
         .await
         .unwrap();
 
-    assert_eq!(pending, vec![first.clone(), last]);
+    assert_eq!(pending, vec![first.clone(), this_minute, last]);
     assert!(later.is_empty(), "{later:?}");
     let for_other = store.pending_operations(other.id, now()).await.unwrap();
     assert_eq!(for_other, vec![first, not_mine]);

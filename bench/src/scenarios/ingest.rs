@@ -169,12 +169,14 @@ struct Outcome {
 
 async fn through_server(common: &Common, o: &Options) -> anyhow::Result<(Outcome, usize)> {
     let server = Server::start(common, &[]).await?;
-    let api = Api::setup(&server, o.probes as u64 + 1_000).await?;
+    let per_probe = o.results_per_probe as u64 + 120;
+    let api = Api::setup(&server, o.probes as u64 * per_probe + 1_000).await?;
     let probes = api.create_probes(o.probes).await?;
     let ids: Vec<String> = probes.iter().map(|p| p.identifier.clone()).collect();
     let sockets = connect_probes(server.addr, &probes).await?;
     let deadline = Instant::now() + Duration::from_secs(o.max_seconds);
-    let operation = api.ping(&ids).await?;
+    let params = crate::api::ping_producing(o.results_per_probe);
+    let operation = api.ping_with(&ids, params).await?;
     let template = Arc::new(Template::new(&operation));
     let frame_bytes = template.frame("p0-r0").len();
     let tasks: Vec<_> = sockets
@@ -239,6 +241,7 @@ async fn through_store(common: &Common, o: &Options) -> anyhow::Result<Outcome> 
         result_format: ResultFormat::Json,
         stop_time: Utc::now() + chrono::Duration::hours(1),
         created_at: Utc::now(),
+        max_results_per_probe: o.results_per_probe as u64,
     };
     store.create_operation(&operation).await?;
     let (operation, content) = (operation.id, traceroute());

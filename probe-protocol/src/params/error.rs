@@ -35,7 +35,7 @@ impl ParamError {
 pub const MAX_ECHOED_CHARS: usize = 64;
 
 /// `text` cut to [`MAX_ECHOED_CHARS`], with control characters escaped.
-pub(crate) fn echo(text: &str) -> String {
+pub fn echo(text: &str) -> String {
     let mut shown: String = text
         .chars()
         .take(MAX_ECHOED_CHARS)

@@ -13,8 +13,9 @@
 //! - `ips` and `fqdns` (and dns's `name`) are JSON arrays or comma-separated strings;
 //! - an unknown parameter name is an error; `result_format` is known to every kind and ignored.
 //!
-//! `now` only bounds `stop_time` (after `now`, at most [`MAX_OPERATION_DAYS`] later). A probe
-//! parsing an order can pass its own clock: an order whose stop time has passed is over.
+//! `now` only bounds `stop_time` (its minute not over at `now`, at most [`MAX_OPERATION_DAYS`]
+//! later). A probe parsing an order can pass its own clock: an order whose stop minute is over
+//! is over.
 
 #[macro_use]
 mod values;
@@ -26,6 +27,7 @@ mod dns;
 mod error;
 mod fields;
 mod ping;
+mod quota;
 mod schedule;
 mod stop_time;
 mod traceroute;
@@ -34,10 +36,11 @@ pub use credits::credits_per_execution;
 pub use cron::{Cron, MAX_CRON_LEN};
 pub use destinations::{Destinations, Fqdn, MAX_LABEL_LEN, MAX_NAME_LEN};
 pub use dns::{DnsParams, DnsQueries, DnsType, IpFamily};
-pub use error::{ParamError, MAX_ECHOED_CHARS};
+pub use error::{echo, ParamError, MAX_ECHOED_CHARS};
 pub use ping::{PingMethod, PingParams};
+pub use quota::{ResultWindow, CLOCK_TOLERANCE, RESULTS_PER_RUN};
 pub use schedule::{Schedule, TimesPerMinute};
-pub use stop_time::{StopTime, MAX_OPERATION_DAYS};
+pub use stop_time::{StopTime, MAX_OPERATION_DAYS, STOP_MINUTE};
 pub use traceroute::{TraceMethod, TracerouteParams};
 pub use values::{Confidence, Port, Ranged, Ttl};
 

@@ -34,9 +34,14 @@ impl Schedule {
         &self.cron
     }
 
-    /// When the operation ends: no minute after it fires.
+    /// The last minute the operation fires in (its start): no minute after it fires.
     pub fn stop_time(&self) -> DateTime<Utc> {
         self.stop_time.get()
+    }
+
+    /// When the operation is over: the end of the stop minute (see [`StopTime::end`]).
+    pub fn end(&self) -> DateTime<Utc> {
+        self.stop_time.end()
     }
 
     /// How many runs each fired minute holds, 1 to 60.
@@ -148,7 +153,7 @@ mod tests {
                 "stop_time",
             ),
             (
-                json!({"cron": "* * * * *", "stop_time": "10/03/2025 12:00", "times_per_minute": 1}),
+                json!({"cron": "* * * * *", "stop_time": "10/03/2025 11:59", "times_per_minute": 1}),
                 "stop_time",
             ),
             (

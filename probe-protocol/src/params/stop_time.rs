@@ -7,8 +7,10 @@ use serde_json::Value;
 /// a year; 366 days lets a leap year's operation end on the same date a year later.
 pub const MAX_OPERATION_DAYS: i64 = 366;
 
-/// The end of an operation: a whole minute, UTC, after the moment it was parsed and at most
-/// [`MAX_OPERATION_DAYS`] later.
+/// The end of an operation: the last minute it runs in, UTC. As in the original, that minute is
+/// included whole: `stop_time = now` (to the minute) is accepted and runs until the minute is
+/// over, and only a minute already over is refused. At most [`MAX_OPERATION_DAYS`] after the
+/// moment it was parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct StopTime(DateTime<Utc>);
 
@@ -17,8 +19,8 @@ impl StopTime {
     /// one or two digits, as Python's `strptime` allows) and checks it against `now`.
     pub fn parse(text: &str, now: DateTime<Utc>) -> Result<Self, String> {
         let instant = parse_format(text).ok_or(FORMAT_RULE)?;
-        if instant <= now {
-            return Err("must be in the future".to_string());
+        if instant + STOP_MINUTE <= now {
+            return Err("must be the current minute or later: that minute is over".to_string());
         }
         if instant - now > TimeDelta::days(MAX_OPERATION_DAYS) {
             return Err(format!(
@@ -36,11 +38,19 @@ impl StopTime {
         }
     }
 
-    /// The instant.
+    /// The start of the stop minute, as given.
     pub fn get(self) -> DateTime<Utc> {
         self.0
     }
+
+    /// When the operation is over: the end of the stop minute.
+    pub fn end(self) -> DateTime<Utc> {
+        self.0 + STOP_MINUTE
+    }
 }
+
+/// How long after the given `stop_time` an operation still runs: the whole stop minute.
+pub const STOP_MINUTE: TimeDelta = TimeDelta::minutes(1);
 
 const FORMAT_RULE: &str = "must be a date and time as dd/mm/YYYY HH:MM (UTC)";
 
@@ -118,14 +128,22 @@ mod tests {
     }
 
     #[test]
-    fn must_be_after_now() {
-        assert_eq!(
-            StopTime::parse("10/03/2025 12:00", now()).unwrap_err(),
-            "must be in the future"
-        );
+    fn the_current_minute_is_accepted_and_runs_to_its_end() {
+        let this_minute = StopTime::parse("10/03/2025 12:00", now()).unwrap();
+        assert_eq!(this_minute.end(), now() + TimeDelta::minutes(1));
+        let late_in_it = now() + TimeDelta::seconds(59);
+        assert!(StopTime::parse("10/03/2025 12:00", late_in_it).is_ok());
         assert!(StopTime::parse("10/03/2025 12:01", now()).is_ok());
-        let a_second_before = now() - TimeDelta::seconds(1);
-        assert!(StopTime::parse("10/03/2025 12:00", a_second_before).is_ok());
+    }
+
+    #[test]
+    fn a_minute_already_over_is_refused() {
+        let just_over = now() + TimeDelta::minutes(1);
+        assert_eq!(
+            StopTime::parse("10/03/2025 12:00", just_over).unwrap_err(),
+            "must be the current minute or later: that minute is over"
+        );
+        assert!(StopTime::parse("10/03/2025 11:59", now()).is_err());
     }
 
     #[test]

@@ -248,6 +248,12 @@ impl Session<'_> {
             ServerMessage::Error(notice) if notice.code == error_code::UNKNOWN_OPERATION => {
                 self.unknown_operation(notice).await;
             }
+            ServerMessage::Error(notice)
+                if notice.code == error_code::OVER_QUOTA
+                    || notice.code == error_code::OUTSIDE_WINDOW =>
+            {
+                self.refused_for_good(notice).await;
+            }
             ServerMessage::Error(notice) => {
                 tracing::warn!(code = %notice.code, message = %notice.message, "the coordinator refused a message");
             }
@@ -281,6 +287,21 @@ impl Session<'_> {
         if !withdrawal.known && withdrawal.discarded.is_empty() {
             tracing::debug!(operation = %id, message = %notice.message, "unknown_operation for an operation the probe does not hold; ignored");
         }
+    }
+
+    /// The coordinator will never store this result (past its operation's quota, or measured
+    /// outside its window): re-sending it would be refused forever, so it leaves the outbox
+    /// and the window like an acknowledged one.
+    async fn refused_for_good(&mut self, notice: ErrorNotice) {
+        let Some(code) = notice.unique_code else {
+            tracing::warn!(code = %notice.code, message = %notice.message, "refusal naming no result ignored");
+            return;
+        };
+        if let Err(error) = self.context.outbox.acknowledge(&code).await {
+            tracing::error!(unique_code = %code, %error, "cannot drop a refused result; it will be sent again");
+        }
+        self.delivery.acknowledged(&code);
+        tracing::warn!(operation = ?notice.operation_id, unique_code = %code, reason = %notice.code, message = %notice.message, "the coordinator refused a result for good; dropped");
     }
 }
 

@@ -37,6 +37,21 @@ fn the_minute_in_progress_runs_what_is_left_of_it() {
 }
 
 #[test]
+fn an_operation_stopping_in_the_minute_in_progress_runs_the_rest_of_it() {
+    let params = json!({
+        "cron": "* * * * *", "stop_time": "31/12/2029 12:00", "times_per_minute": 4, "x": "127.0.0.1"
+    });
+    let received = at("2029-12-31T12:00:20Z");
+    let parsed = params::parse(OperationKind::Dns, params.as_object().unwrap(), received)
+        .expect("the stop minute is not over");
+    let runs: Vec<_> = run_times(parsed.schedule(), received).collect();
+    assert_eq!(
+        runs,
+        [at("2029-12-31T12:00:30Z"), at("2029-12-31T12:00:45Z")]
+    );
+}
+
+#[test]
 fn a_run_just_missed_still_counts_and_older_ones_do_not() {
     let every_second = schedule("* * * * *", "31/12/2029 12:01", 60);
     let mut runs = run_times(&every_second, at("2029-12-31T12:00:10.500Z"));
@@ -54,6 +69,42 @@ fn minutes_the_cron_does_not_fire_have_no_runs() {
     );
     let past_stop: Vec<_> = run_times(&hourly, at("2029-12-31T14:00:30Z")).collect();
     assert!(past_stop.is_empty());
+}
+
+/// The coordinator stores at most `Params::max_results(created)` results, each measured in
+/// its window: a probe taking the operation on at any time from a minute "before" its creation
+/// (a clock behind) on runs no more, and every run falls in the window.
+#[test]
+fn runs_stay_within_the_coordinator_quota_and_window() {
+    let created = at("2029-12-31T12:00:20.250Z");
+    for (cron, times_per_minute) in [
+        ("* * * * *", 60),
+        ("* * * * *", 7),
+        ("*/5 * * * *", 4),
+        ("0 * * * *", 1),
+        ("1 12 * * *", 3),
+        ("0 0 1 1 *", 1),
+    ] {
+        let params = json!({
+            "cron": cron, "stop_time": "31/12/2029 13:00",
+            "times_per_minute": times_per_minute, "x": "127.0.0.1",
+        });
+        let parsed = params::parse(OperationKind::Dns, params.as_object().unwrap(), created);
+        let parsed = parsed.unwrap();
+        let quota = parsed.max_results(created);
+        let window = params::ResultWindow::new(created, parsed.schedule().stop_time());
+        for offset_ms in (-59_000..=300_000).step_by(3_700) {
+            let taken_on = created + TimeDelta::milliseconds(offset_ms);
+            let runs: Vec<_> = run_times(parsed.schedule(), taken_on).collect();
+            assert!(
+                runs.len() as u64 <= quota,
+                "{cron} x{times_per_minute} taken on at {taken_on}: {} runs, quota {quota}",
+                runs.len()
+            );
+            assert!(runs.iter().all(|&run| window.contains(run)), "{cron}");
+            assert!(runs.iter().all(|&run| run <= parsed.schedule().end()));
+        }
+    }
 }
 
 #[test]

@@ -183,7 +183,7 @@ impl Coordinator {
         operation["_id"].as_str().unwrap().to_string()
     }
 
-    /// GET /operation?id=: the operation with its first page of results.
+    /// GET /operation?id=: the operation with every one of its results.
     pub async fn operation(&self, id: &str) -> Value {
         self.get(&format!("/operation?id={id}")).await
     }

@@ -1,7 +1,8 @@
 //! Black-box tests of the `pladmed-probe` binary against a real coordinator: measurements with
 //! the real scamper and dig, delivery across a probe crash and across a coordinator restart,
 //! graceful shutdown, the end of a schedule, the clock offset, wss:// through a TLS proxy
-//! with a private CA, and an operation the coordinator no longer has.
+//! with a private CA, an operation the coordinator no longer has, and results it refuses for
+//! good.
 
 mod coordinator;
 mod delivery;
@@ -11,5 +12,6 @@ mod lifecycle;
 mod link;
 mod measurements;
 mod probe_process;
+mod refusals;
 mod tls_proxy;
 mod withdrawal;

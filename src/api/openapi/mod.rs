@@ -150,6 +150,32 @@ fn paths() -> Paths {
             .user()
             .replies_array(200, "The probes", "Probe"),
     );
+    add(
+        Post,
+        "/probes/{id}/token",
+        endpoint(
+            "probes",
+            "Revoke the probe's tokens and issue a new one (owner); a link using an old token is closed with 4001",
+        )
+        .user()
+        .path_param("id", "Probe identifier")
+        .replies(200, "The probe with its new token", "Probe")
+        .fails(403, "Not the probe's owner")
+        .fails(404, "No such probe"),
+    );
+    add(
+        Delete,
+        "/probes/{id}",
+        endpoint(
+            "probes",
+            "Remove a probe (owner): no longer listed or assignable, its results stay; its link is closed with 4001",
+        )
+        .user()
+        .path_param("id", "Probe identifier")
+        .empty(204, "Removed")
+        .fails(403, "Not the probe's owner")
+        .fails(404, "No such probe"),
+    );
     for kind in ["traceroute", "ping", "dns"] {
         let summary = format!("Create a {kind} operation");
         add(
@@ -164,15 +190,22 @@ fn paths() -> Paths {
                     "Operation",
                 )
                 .bad_request()
-                .fails(404, "Unknown probe, or none of the probes can take it"),
+                .fails(
+                    404,
+                    "Unknown or malformed probe identifier, or none of the probes can take it",
+                ),
         );
     }
     add(
         Get,
         "/operation",
-        endpoint("operations", "An operation with its first page of results")
+        endpoint("operations", "An operation with every one of its results")
             .query("id", true, "Operation identifier", string())
-            .replies(200, "The operation", "Operation")
+            .replies(
+                200,
+                "The operation and all its results, streamed page by page",
+                "Operation",
+            )
             .fails(404, "No such operation"),
     );
     add(

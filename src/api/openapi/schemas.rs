@@ -183,19 +183,13 @@ pub struct Operation {
     pub credits_per_probe: u64,
     /// How results are encoded.
     pub result_format: ResultFormat,
-    /// When it stops (RFC 3339).
+    /// The start of the last minute it runs in (RFC 3339); it runs until that minute is over.
     pub stop_time: String,
     /// When it was created (RFC 3339).
     pub created_at: String,
-    /// Results: none at creation, the first page in GET /operation, absent in listings.
+    /// Results: none at creation, every one in GET /operation (streamed), absent in listings.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub results: Option<Vec<MeasurementResult>>,
-    /// GET /operation only: whether `results` holds every result.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub results_complete: Option<bool>,
-    /// GET /operation only: the URL of the next page of results, or null.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub results_next: Option<String>,
 }
 
 /// One page of GET /operations/{id}/results.

@@ -11,6 +11,7 @@
 mod accounts;
 mod group_commit;
 mod keys;
+mod monitoring;
 mod operations;
 mod probes;
 mod results;
@@ -18,8 +19,8 @@ mod tables;
 mod transaction;
 
 use super::{
-    AssignmentState, Email, Insertion, Link, MeasurementResult, Operation, Probe, Reward,
-    SessionId, Store, StoreError, StoreResult, User,
+    AssignmentState, Email, Insertion, Inventory, Link, MeasurementResult, Operation, Probe,
+    Reward, SessionId, Store, StoreError, StoreResult, User,
 };
 use crate::credits::Credits;
 use crate::ids::{OperationId, ProbeId, ResultId, UserId};
@@ -153,6 +154,15 @@ impl Store for EmbeddedStore {
             .await
     }
 
+    async fn revoke_probe_tokens(&self, id: ProbeId) -> StoreResult<Option<Probe>> {
+        self.write(move |txn| probes::revoke_probe_tokens(txn, id))
+            .await
+    }
+
+    async fn remove_probe(&self, id: ProbeId) -> StoreResult<bool> {
+        self.write(move |txn| probes::remove_probe(txn, id)).await
+    }
+
     async fn create_operation(&self, operation: &Operation) -> StoreResult<()> {
         let operation = operation.clone();
         self.write(move |txn| operations::create_operation(txn, &operation))
@@ -204,7 +214,7 @@ impl Store for EmbeddedStore {
     ) -> StoreResult<Insertion> {
         let (result, reward) = (results::EncodedResult::new(result)?, *reward);
         self.write(move |txn| results::insert_result(txn, &result, &reward))
-            .await
+            .await?
     }
 
     async fn results(
@@ -224,5 +234,22 @@ impl Store for EmbeddedStore {
 
     async fn delete_all(&self) -> StoreResult<()> {
         self.write(transaction::empty_tables).await
+    }
+
+    // Monitoring.
+
+    /// Two commits through the group-commit thread, like every real write: a failing disk or a
+    /// stalled commit thread fails the check.
+    async fn write_marker(&self, marker: &str) -> StoreResult<()> {
+        let written = marker.to_owned();
+        self.write(move |txn| monitoring::put_marker(txn, &written))
+            .await?;
+        let removed = marker.to_owned();
+        self.write(move |txn| monitoring::remove_marker(txn, &removed))
+            .await
+    }
+
+    async fn inventory(&self) -> StoreResult<Inventory> {
+        self.read(monitoring::inventory).await
     }
 }

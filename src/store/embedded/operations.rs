@@ -1,9 +1,10 @@
 //! Operations, their assignments to probes, and the probes' in-use credits that follow them.
 
-use super::tables::{decode, get, put, scan, ASSIGNMENTS, OPERATIONS};
+use super::results::Allowance;
+use super::tables::{decode, get, put, scan, ASSIGNMENTS, OPERATIONS, RESULT_ALLOWANCES};
 use super::{accounts, keys, probes};
 use crate::ids::{OperationId, ProbeId, UserId};
-use crate::store::{AssignmentState, Operation, StoreError, StoreResult};
+use crate::store::{AssignmentState, Operation, ResultAllowance, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
@@ -17,9 +18,12 @@ pub(super) fn create_operation(txn: &WriteTransaction, operation: &Operation) ->
     }
     put(&mut operations, &key, operation)?;
     let mut assignments = txn.open_table(ASSIGNMENTS)?;
+    let mut allowances = txn.open_table(RESULT_ALLOWANCES)?;
+    let allowance = Allowance::new(ResultAllowance::of(operation));
     for &probe in &operation.probes {
         let key = keys::assignment(probe, operation.id);
         put(&mut assignments, &key, &AssignmentState::Assigned)?;
+        put(&mut allowances, &key, &allowance)?;
     }
     Ok(())
 }
@@ -39,7 +43,8 @@ pub(super) fn operations(
     })
 }
 
-/// Operations still `Assigned` to `probe` whose stop time is after `now`, in creation order.
+/// Operations still `Assigned` to `probe` not over at `now` (their stop minute not ended), in
+/// creation order.
 pub(super) fn pending_operations(
     txn: &ReadTransaction,
     probe: ProbeId,
@@ -60,7 +65,7 @@ pub(super) fn pending_operations(
                 "assignment to probe {probe} names a missing operation"
             ))
         })?;
-        if operation.stop_time > now {
+        if operation.ends_at() > now {
             pending.push(operation);
         }
     }

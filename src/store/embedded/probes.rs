@@ -103,6 +103,38 @@ pub(super) fn reset_links(txn: &WriteTransaction, instance: &str) -> StoreResult
     Ok(())
 }
 
+/// Bumps the token version and clears the link; `None` if there is no such probe.
+pub(super) fn revoke_probe_tokens(
+    txn: &WriteTransaction,
+    id: ProbeId,
+) -> StoreResult<Option<Probe>> {
+    let mut probes = txn.open_table(PROBES)?;
+    let key = id.bytes();
+    let Some(mut probe) = get::<Probe>(&probes, &key)? else {
+        return Ok(None);
+    };
+    probe.token_version = next_token_version(&probe)?;
+    probe.link = None;
+    put(&mut probes, &key, &probe)?;
+    Ok(Some(probe))
+}
+
+/// The version after the probe's current one. Wrapping around would revive the tokens of
+/// version 0, so the last version is final (four billion revocations of one probe).
+fn next_token_version(probe: &Probe) -> StoreResult<u32> {
+    probe
+        .token_version
+        .checked_add(1)
+        .ok_or_else(|| StoreError::Corrupt(format!("probe {}: token_version exhausted", probe.id)))
+}
+
+/// Deletes the probe record; results and assignments are keyed apart and stay.
+pub(super) fn remove_probe(txn: &WriteTransaction, id: ProbeId) -> StoreResult<bool> {
+    let mut probes = txn.open_table(PROBES)?;
+    let removed = probes.remove(&id.bytes()[..])?.is_some();
+    Ok(removed)
+}
+
 /// Applies `change` to the link of a probe and stores it; `false` if there is no such probe.
 pub(super) fn update_link(
     txn: &WriteTransaction,

@@ -1,11 +1,16 @@
 //! Results, their dedup index and the reward paid for each new one.
 
 use super::keys::PairKey;
-use super::tables::{decode, encode, ASSIGNMENTS, RESULTS, RESULT_CODES};
+use super::tables::{decode, encode, get, put};
+use super::tables::{ASSIGNMENTS, RESULTS, RESULT_ALLOWANCES, RESULT_CODES};
 use super::{accounts, keys};
 use crate::ids::{OperationId, ResultId};
-use crate::store::{Insertion, MeasurementResult, Reward, StoreError, StoreResult};
+use crate::store::{
+    Insertion, MeasurementResult, ResultAllowance, Reward, StoreError, StoreResult,
+};
+use chrono::{DateTime, Utc};
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
+use serde::{Deserialize, Serialize};
 
 /// A result in its stored form: keys and record encoded before it reaches the commit thread, so
 /// that the one thread all writes share only copies bytes.
@@ -14,6 +19,7 @@ pub(super) struct EncodedResult {
     key: PairKey,
     code: Vec<u8>,
     id: ResultId,
+    measured_at: DateTime<Utc>,
     record: Vec<u8>,
 }
 
@@ -24,26 +30,60 @@ impl EncodedResult {
             key: keys::result(result.operation, result.id),
             code: keys::result_code(result.operation, result.probe, &result.unique_code),
             id: result.id,
+            measured_at: result.measured_at,
             record: encode(result)?,
         })
     }
 }
 
+/// An assignment's [`ResultAllowance`] and how many results it holds.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct Allowance {
+    #[serde(flatten)]
+    allowance: ResultAllowance,
+    stored: u64,
+}
+
+impl Allowance {
+    /// A fresh assignment's: nothing stored yet.
+    pub(super) fn new(allowance: ResultAllowance) -> Self {
+        Self {
+            allowance,
+            stored: 0,
+        }
+    }
+}
+
 /// Stores a result of an assigned probe unless its (operation, probe, unique code) was stored
 /// before, and pays the reward in the same transaction: a result is never stored unpaid nor paid
-/// twice.
+/// twice. The count of the assignment's results moves in the same transaction too, so that no
+/// interleaving stores more than its allowance.
+///
+/// The outer error aborts the transaction; the inner one is a refusal decided before anything
+/// was written, which the group commit need not replay its batch for: a probe sending refused
+/// results by the hundred costs one check each, not a replay each.
 pub(super) fn insert_result(
     txn: &WriteTransaction,
     result: &EncodedResult,
     reward: &Reward,
-) -> StoreResult<Insertion> {
+) -> StoreResult<StoreResult<Insertion>> {
     let assignments = txn.open_table(ASSIGNMENTS)?;
     if assignments.get(&result.assignment[..])?.is_none() {
-        return Err(StoreError::NotAssigned);
+        return Ok(Err(StoreError::NotAssigned));
     }
     let mut codes = txn.open_table(RESULT_CODES)?;
     if codes.get(result.code.as_slice())?.is_some() {
-        return Ok(Insertion::Duplicate);
+        return Ok(Ok(Insertion::Duplicate));
+    }
+    let mut allowances = txn.open_table(RESULT_ALLOWANCES)?;
+    let allowance: Option<Allowance> = get(&allowances, &result.assignment)?;
+    if let Some(allowance) = &allowance {
+        if let Err(refusal) = allowance
+            .allowance
+            .admit(allowance.stored, result.measured_at)
+        {
+            return Ok(Err(refusal));
+        }
     }
     let mut results = txn.open_table(RESULTS)?;
     if results.get(&result.key[..])?.is_some() {
@@ -51,8 +91,15 @@ pub(super) fn insert_result(
     }
     results.insert(&result.key[..], result.record.as_slice())?;
     codes.insert(result.code.as_slice(), &result.id.bytes()[..])?;
+    if let Some(allowance) = allowance {
+        let counted = Allowance {
+            stored: allowance.stored + 1,
+            ..allowance
+        };
+        put(&mut allowances, &result.assignment, &counted)?;
+    }
     accounts::pay(txn, reward.user, reward.credits)?;
-    Ok(Insertion::Stored)
+    Ok(Ok(Insertion::Stored))
 }
 
 /// Up to `limit` results of `operation` in storage order, after the `after` cursor.

@@ -26,8 +26,12 @@ pub(super) const RESULTS: Def = TableDefinition::new("results");
 /// (operation, probe, unique code) → result id: the dedup index of results.
 pub(super) const RESULT_CODES: Def = TableDefinition::new("result_codes");
 
+/// (probe, operation) → [`super::results::Allowance`]: what the assignment may still deliver.
+/// Assignments stored before quotas existed have no entry and no limit.
+pub(super) const RESULT_ALLOWANCES: Def = TableDefinition::new("result_allowances");
+
 /// All tables; created when the file is opened, so that readers never meet a missing table.
-pub(super) const ALL: [Def; 7] = [
+pub(super) const ALL: [Def; 8] = [
     USERS,
     USERS_BY_EMAIL,
     PROBES,
@@ -35,6 +39,7 @@ pub(super) const ALL: [Def; 7] = [
     ASSIGNMENTS,
     RESULTS,
     RESULT_CODES,
+    RESULT_ALLOWANCES,
 ];
 
 /// Decodes one stored value.

@@ -9,8 +9,8 @@ use super::json;
 use crate::credits::Credits;
 use crate::probes::Location;
 use crate::store::{
-    AssignmentState, Email, Link, MeasurementResult, Operation, Probe, SessionId, StoreError,
-    StoreResult, User,
+    AssignmentState, Email, Link, MeasurementResult, Operation, Probe, ResultAllowance, SessionId,
+    StoreError, StoreResult, User,
 };
 use bson::oid::ObjectId;
 use bson::{DateTime, RawBson, RawDocumentBuf};
@@ -155,6 +155,9 @@ pub(super) struct OperationDoc {
     result_format: ResultFormat,
     stop_time: DateTime,
     created_at: DateTime,
+    /// Absent in operations stored before quotas existed: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_results_per_probe: Option<i64>,
 }
 
 impl TryFrom<&Operation> for OperationDoc {
@@ -172,6 +175,7 @@ impl TryFrom<&Operation> for OperationDoc {
             result_format: operation.result_format,
             stop_time: DateTime::from_chrono(operation.stop_time),
             created_at: DateTime::from_chrono(operation.created_at),
+            max_results_per_probe: Some(clamp_i64(operation.max_results_per_probe)),
         })
     }
 }
@@ -191,16 +195,56 @@ impl TryFrom<OperationDoc> for Operation {
             result_format: doc.result_format,
             stop_time: doc.stop_time.to_chrono(),
             created_at: doc.created_at.to_chrono(),
+            max_results_per_probe: match doc.max_results_per_probe {
+                Some(max) => unsigned("max_results_per_probe", max).map_err(bad)?,
+                None => u64::MAX,
+            },
         })
     }
 }
 
-/// An `assignments` document: where one operation stands on one probe.
+/// An `assignments` document: where one operation stands on one probe, and what it may still
+/// deliver. Assignments stored before quotas existed have neither `allowance` nor `results`,
+/// and no limit.
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct AssignmentDoc {
     pub(super) operation: ObjectId,
     pub(super) probe: ObjectId,
     pub(super) state: AssignmentState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) allowance: Option<AllowanceDoc>,
+    /// Results stored for the assignment, moved with each insert in its transaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) results: Option<i64>,
+}
+
+/// A [`ResultAllowance`] as stored.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct AllowanceDoc {
+    max_results: i64,
+    measured_from: DateTime,
+    measured_until: DateTime,
+}
+
+impl From<ResultAllowance> for AllowanceDoc {
+    fn from(allowance: ResultAllowance) -> Self {
+        AllowanceDoc {
+            max_results: clamp_i64(allowance.max_results),
+            measured_from: DateTime::from_chrono(allowance.measured_from),
+            measured_until: DateTime::from_chrono(allowance.measured_until),
+        }
+    }
+}
+
+impl AllowanceDoc {
+    /// The allowance; a negative maximum (never written) reads as none allowed.
+    pub(super) fn allowance(&self) -> ResultAllowance {
+        ResultAllowance {
+            max_results: u64::try_from(self.max_results).unwrap_or(0),
+            measured_from: self.measured_from.to_chrono(),
+            measured_until: self.measured_until.to_chrono(),
+        }
+    }
 }
 
 /// The stored name of an assignment state, for filters.
@@ -245,6 +289,13 @@ impl TryFrom<&MeasurementResult> for ResultDoc {
     }
 }
 
+impl ResultDoc {
+    /// When the result was measured, as stored (whole milliseconds).
+    pub(super) fn measured_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.measured_at.to_chrono()
+    }
+}
+
 impl TryFrom<ResultDoc> for MeasurementResult {
     type Error = StoreError;
     fn try_from(doc: ResultDoc) -> StoreResult<MeasurementResult> {
@@ -264,7 +315,7 @@ impl TryFrom<ResultDoc> for MeasurementResult {
 
 /// Amounts past `i64::MAX` (9.2 × 10¹⁸) cannot be stored; a probe claiming such a capacity is
 /// treated as having `i64::MAX` rather than having its link refused.
-fn clamp_i64(amount: u64) -> i64 {
+pub(super) fn clamp_i64(amount: u64) -> i64 {
     i64::try_from(amount).unwrap_or(i64::MAX)
 }
 

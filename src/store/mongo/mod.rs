@@ -12,6 +12,7 @@ mod documents;
 mod errors;
 mod indexes;
 mod json;
+mod monitoring;
 mod operations;
 mod probes;
 mod queries;
@@ -20,8 +21,8 @@ mod transaction;
 mod turns;
 
 use super::{
-    AssignmentState, Email, Insertion, Link, MeasurementResult, Operation, Probe, Reward,
-    SessionId, Store, StoreError, StoreResult, User,
+    AssignmentState, Email, Insertion, Inventory, Link, MeasurementResult, Operation, Probe,
+    Reward, SessionId, Store, StoreError, StoreResult, User,
 };
 use crate::credits::Credits;
 use crate::ids::{OperationId, ProbeId, ResultId, UserId};
@@ -184,6 +185,19 @@ impl Store for MongoStore {
         probes::unlink(self, doc! { "link.instance": instance }).await
     }
 
+    async fn revoke_probe_tokens(&self, id: ProbeId) -> StoreResult<Option<Probe>> {
+        probes::revoke_tokens(self, id).await
+    }
+
+    async fn remove_probe(&self, id: ProbeId) -> StoreResult<bool> {
+        let removed = self
+            .probes
+            .delete_one(doc! { "_id": id.oid() })
+            .await
+            .map_err(errors::from_driver)?;
+        Ok(removed.deleted_count == 1)
+    }
+
     async fn create_operation(&self, operation: &Operation) -> StoreResult<()> {
         operations::create_operation(self, operation).await
     }
@@ -260,5 +274,15 @@ impl Store for MongoStore {
                 .map_err(errors::from_driver)?;
         }
         Ok(())
+    }
+
+    // Monitoring.
+
+    async fn write_marker(&self, marker: &str) -> StoreResult<()> {
+        monitoring::write_marker(self, marker).await
+    }
+
+    async fn inventory(&self) -> StoreResult<Inventory> {
+        monitoring::inventory(self).await
     }
 }

@@ -6,7 +6,7 @@ use super::probes::{adjust_in_use, InUse};
 use super::transaction::{self, Abort};
 use super::{errors, queries, MongoStore};
 use crate::ids::{OperationId, ProbeId};
-use crate::store::{AssignmentState, Operation, StoreError, StoreResult};
+use crate::store::{AssignmentState, Operation, ResultAllowance, StoreError, StoreResult};
 use bson::{doc, DateTime as BsonDateTime, Document};
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
@@ -47,6 +47,7 @@ pub(super) async fn create_operation(store: &MongoStore, operation: &Operation) 
 
 /// One `Assigned` assignment per distinct probe (a probe listed twice is assigned once).
 fn assignments_of(operation: &Operation) -> Vec<AssignmentDoc> {
+    let allowance = ResultAllowance::of(operation);
     let mut seen = HashSet::new();
     operation
         .probes
@@ -56,6 +57,8 @@ fn assignments_of(operation: &Operation) -> Vec<AssignmentDoc> {
             operation: operation.id.oid(),
             probe: probe.oid(),
             state: AssignmentState::Assigned,
+            allowance: Some(allowance.into()),
+            results: Some(0),
         })
         .collect()
 }
@@ -76,9 +79,11 @@ pub(super) async fn pending_operations(
         return Ok(Vec::new());
     }
     let ids: Vec<_> = assignments.iter().map(|a| a.operation).collect();
+    // Not over: the stop minute ends after `now` (`stop_time + STOP_MINUTE > now`).
+    let over_before = now - probe_protocol::params::STOP_MINUTE;
     let filter = doc! {
         "_id": { "$in": ids },
-        "stop_time": { "$gt": BsonDateTime::from_chrono(now) },
+        "stop_time": { "$gt": BsonDateTime::from_chrono(over_before) },
     };
     let docs = queries::find_in_order(&store.operations, filter, None).await?;
     docs.into_iter().map(Operation::try_from).collect()

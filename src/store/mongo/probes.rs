@@ -5,10 +5,11 @@
 
 use super::documents::{LinkDoc, ProbeDoc};
 use super::transaction::{self, Abort};
-use super::{errors, MongoStore};
+use super::{errors, queries, MongoStore};
 use crate::ids::{ProbeId, UserId};
 use crate::store::{Link, Probe, StoreError, StoreResult};
 use bson::{doc, Bson, Document};
+use mongodb::options::ReturnDocument;
 use mongodb::ClientSession;
 
 /// The in-use credits of a probe's link.
@@ -90,6 +91,33 @@ pub(super) async fn link_up(store: &MongoStore, id: ProbeId, link: &Link) -> Sto
         return Err(StoreError::NotFound("probe"));
     }
     Ok(())
+}
+
+/// One `find_one_and_update`, so the version returned is exactly the one this call made. The
+/// filter leaves out a probe at the last version (see the embedded store: wrapping around
+/// would revive old tokens).
+pub(super) async fn revoke_tokens(store: &MongoStore, id: ProbeId) -> StoreResult<Option<Probe>> {
+    let updated = store
+        .probes
+        .find_one_and_update(
+            doc! { "_id": id.oid(), "token_version": { "$lt": i64::from(u32::MAX) } },
+            doc! { "$inc": { "token_version": 1_i64 }, "$set": { "link": Bson::Null } },
+        )
+        .return_document(ReturnDocument::After)
+        .await
+        .map_err(errors::from_driver)?;
+    match updated {
+        Some(doc) => Probe::try_from(doc).map(Some),
+        None if queries::find_one(&store.probes, doc! { "_id": id.oid() })
+            .await?
+            .is_some() =>
+        {
+            Err(StoreError::Corrupt(format!(
+                "probe {id}: token_version exhausted"
+            )))
+        }
+        None => Ok(None),
+    }
 }
 
 /// Sets the link of every probe matching `filter` to `null`.

@@ -1,13 +1,16 @@
 //! Results: one document each, deduplicated by a unique index, paid for in the same transaction.
 
 use super::accounts;
-use super::documents::ResultDoc;
+use super::documents::{clamp_i64, ResultDoc};
 use super::operations::assignment_key;
 use super::transaction::{self, Abort};
 use super::{errors, indexes, queries, MongoStore};
 use crate::ids::{OperationId, ResultId};
-use crate::store::{Insertion, MeasurementResult, Reward, StoreError, StoreResult};
-use bson::doc;
+use crate::store::{
+    Insertion, MeasurementResult, ResultAllowance, Reward, StoreError, StoreResult,
+};
+use bson::{doc, Document};
+use mongodb::ClientSession;
 
 /// The unique index decides what is a duplicate, not a prior read: two copies of one result
 /// inserted concurrently conflict, and the one run again meets the committed copy's key.
@@ -28,10 +31,8 @@ pub(super) async fn insert_result(
                     .assignments
                     .find_one(assignment.clone())
                     .session(&mut *session)
-                    .await?;
-                if assigned.is_none() {
-                    return Err(Abort::refuse(StoreError::NotAssigned));
-                }
+                    .await?
+                    .ok_or(Abort::refuse(StoreError::NotAssigned))?;
                 if let Err(e) = store
                     .results
                     .insert_one(document)
@@ -46,12 +47,55 @@ pub(super) async fn insert_result(
                         None => Abort::Driver(e),
                     });
                 }
+                // After the insert, so that a duplicate is acknowledged even past the quota;
+                // a refusal here rolls the insert back.
+                if let Some(allowance) = &assigned.allowance {
+                    let stored = assigned.results.unwrap_or(0);
+                    count(
+                        store,
+                        session,
+                        assignment,
+                        allowance.allowance(),
+                        stored,
+                        document,
+                    )
+                    .await?;
+                }
                 accounts::pay(store, session, reward.user, reward.credits).await?;
                 Ok(Insertion::Stored)
             })
         },
     )
     .await
+}
+
+/// Checks the result against the assignment's allowance and counts it. The count moves only if
+/// it is still below the maximum, so that even a transaction that read a stale count (none
+/// should: a concurrent count conflicts) cannot store past it.
+async fn count(
+    store: &MongoStore,
+    session: &mut ClientSession,
+    assignment: &Document,
+    allowance: ResultAllowance,
+    stored: i64,
+    document: &ResultDoc,
+) -> Result<(), Abort<Insertion>> {
+    let stored_u64 = u64::try_from(stored).unwrap_or(u64::MAX);
+    allowance
+        .admit(stored_u64, document.measured_at())
+        .map_err(Abort::refuse)?;
+    let mut below = assignment.clone();
+    below.insert("results", doc! { "$lt": clamp_i64(allowance.max_results) });
+    let counted = store
+        .assignments
+        .update_one(below, doc! { "$inc": { "results": 1 } })
+        .session(&mut *session)
+        .await?;
+    if counted.matched_count == 1 {
+        Ok(())
+    } else {
+        Err(Abort::refuse(StoreError::OverQuota(allowance.max_results)))
+    }
 }
 
 /// A page in `_id` order, served by the (operation, _id) index.
