@@ -1,8 +1,7 @@
 //! The per-user probe cap and the cached probe list with two server instances on one MongoDB
 //! database, as in a scaled deployment.
 
-#[path = "../common/mongo.rs"]
-mod mongo;
+use crate::mongo;
 
 use crate::helpers::{spawn_app_with, TestApp};
 use futures::future::join_all;
