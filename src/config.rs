@@ -138,6 +138,11 @@ pub struct Limits {
     /// `PLADMED_REQUEST_TIMEOUT_S`: a request must be received and answered within this time,
     /// or it gets 408.
     pub request_timeout: Duration,
+    /// `PLADMED_MAX_PROBES_PER_USER`: probes one account may register; more answer 403.
+    pub probes_per_user: u32,
+    /// `PLADMED_HASH_CONCURRENCY`: password hashes (Argon2id, 19 MiB each) computed at once;
+    /// up to four times as many wait, more answer 503 with Retry-After.
+    pub hash_concurrency: usize,
 }
 
 /// How the server watches its own clock.
@@ -184,6 +189,8 @@ pub const VARIABLES: &[&str] = &[
     "PLADMED_SUPERUSER_EMAIL",
     "PLADMED_SUPERUSER_PASSWORD",
     "PLADMED_TRUSTED_PROXIES",
+    "PLADMED_MAX_PROBES_PER_USER",
+    "PLADMED_HASH_CONCURRENCY",
 ];
 
 /// The variables that are secrets and may also be given as `NAME_FILE`.
@@ -363,7 +370,19 @@ fn limits(env: &Env) -> Result<Limits, ConfigError> {
             1,
             3600,
         )?),
+        probes_per_user: env.bounded("PLADMED_MAX_PROBES_PER_USER", 100, 1, 1_000_000)? as u32,
+        hash_concurrency: env.bounded(
+            "PLADMED_HASH_CONCURRENCY",
+            default_hash_concurrency(),
+            1,
+            1024,
+        )? as usize,
     })
+}
+
+/// One hash per core: Argon2 is CPU-bound, so more at once only adds memory and latency.
+fn default_hash_concurrency() -> u64 {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(1024) as u64)
 }
 
 /// Both variables or neither; the address and the password must pass the /register rules.

@@ -1,11 +1,12 @@
 //! Building a server from [`Settings`] and running it until shutdown.
 
-use crate::accounts::TokenKeys;
+use crate::accounts::{PasswordHashing, TokenKeys};
 use crate::admin::AdminSocket;
 use crate::clock::Clock;
 use crate::config::{Settings, StorageSettings};
 use crate::hub::{Hub, Kick, LocalHub};
 use crate::probes::link_audit;
+use crate::probes::{ProbeChangeStore, ProbeGeneration, ProbeListCache};
 use crate::state::AppState;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::mongo::MongoStore;
@@ -85,13 +86,16 @@ impl Application {
     /// Opens the store, binds the listen address and prepares the routes.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let telemetry = Arc::new(Telemetry::default());
-        let store: Arc<dyn Store> = Arc::new(MeteredStore::new(
-            open_store(&settings).await?,
-            telemetry.clone(),
+        let metered = MeteredStore::new(open_store(&settings).await?, telemetry.clone());
+        let probe_changes = ProbeGeneration::default();
+        let store: Arc<dyn Store> = Arc::new(ProbeChangeStore::new(
+            Arc::new(metered),
+            probe_changes.clone(),
         ));
         store.reset_links(&settings.instance).await?;
+        let hashing = PasswordHashing::new(settings.limits.hash_concurrency);
         if let Some(superuser) = &settings.superuser {
-            crate::admin::ensure_superuser(store.as_ref(), superuser).await?;
+            crate::admin::ensure_superuser(store.as_ref(), &hashing, superuser).await?;
         }
         let admin = match &settings.storage {
             StorageSettings::Embedded { dir } => admin_socket(dir),
@@ -105,6 +109,8 @@ impl Application {
             hub: Arc::new(LocalHub::new()) as Arc<dyn Hub>,
             tokens: token_keys(&settings),
             clock: Clock::start(settings.clock.clone()),
+            hashing,
+            probe_list: Arc::new(ProbeListCache::new(probe_changes)),
             settings: Arc::new(settings),
             links: TaskTracker::new(),
             telemetry,
@@ -139,7 +145,8 @@ impl Application {
         let stop_admin = CancellationToken::new();
         let admin = admin.map(|socket| {
             let (store, hub, stop) = (state.store.clone(), state.hub.clone(), stop_admin.clone());
-            tokio::spawn(async move { socket.serve(store, hub, stop.cancelled()).await })
+            let hashing = state.hashing.clone();
+            tokio::spawn(async move { socket.serve(store, hub, hashing, stop.cancelled()).await })
         });
         let (store, hub, stop) = (state.store.clone(), state.hub.clone(), stop_admin.clone());
         let period = state.settings.heartbeat;

@@ -1,9 +1,10 @@
 //! What every request handler and probe link shares.
 
-use crate::accounts::TokenKeys;
+use crate::accounts::{PasswordHashing, TokenKeys};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::hub::Hub;
+use crate::probes::ProbeListCache;
 use crate::store::Store;
 use crate::telemetry::Telemetry;
 use std::sync::Arc;
@@ -26,4 +27,8 @@ pub struct AppState {
     pub telemetry: Arc<Telemetry>,
     /// The server's clock against the NTP server, for GET /health and /metrics.
     pub clock: Clock,
+    /// The bound on concurrent password hashes (register, login).
+    pub hashing: PasswordHashing,
+    /// GET /probes, rendered once per change of the probes.
+    pub probe_list: Arc<ProbeListCache>,
 }

@@ -118,9 +118,16 @@ async fn results_sent_during_an_outage_are_not_acked_and_are_stored_once_after_i
         return;
     };
     let server = Server::start(database.uri()).await;
-    pladmed::accounts::register(server.store.as_ref(), "root@example.org", PASSWORD, true)
-        .await
-        .unwrap();
+    let hashing = pladmed::accounts::PasswordHashing::new(1);
+    pladmed::accounts::register(
+        server.store.as_ref(),
+        &hashing,
+        "root@example.org",
+        PASSWORD,
+        true,
+    )
+    .await
+    .unwrap();
     let login = json!({"email": "root@example.org", "password": PASSWORD});
     let (_, token) = server.call(Some(login), "/login", None).await;
     let token = token["access_token"].as_str().unwrap().to_string();

@@ -91,7 +91,7 @@ async fn setup(store: &MongoStore, balance: u64) -> (User, Probe, Operation) {
     let owner = user(balance);
     store.insert_user(&owner).await.unwrap();
     let probe = probe(&owner);
-    store.insert_probe(&probe).await.unwrap();
+    store.insert_probe(&probe, 100).await.unwrap();
     let op = operation(&owner, &probe, 0);
     store.create_operation(&op).await.unwrap();
     (owner, probe, op)

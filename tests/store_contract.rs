@@ -78,6 +78,8 @@ contract!(
     probes::link_up_replaces_the_link_state,
     probes::link_down_needs_the_current_session,
     probes::reset_links_clears_only_that_instance,
+    probes::racing_registrations_never_pass_the_per_owner_cap,
+    probes::a_probe_of_an_unknown_owner_is_refused,
     removal::revoking_bumps_the_token_version_and_clears_the_link,
     removal::revoking_an_unknown_probe_is_none,
     removal::removing_a_probe_hides_it_and_keeps_its_results,

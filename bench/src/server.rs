@@ -71,6 +71,7 @@ impl Server {
             ("PLADMED_WS_MAX_PER_ADDRESS".into(), "1048576".into()),
             ("PLADMED_WS_MAX_CONNECTIONS".into(), "1048576".into()),
             ("PLADMED_AUTH_RATE_PER_MINUTE".into(), "1000000".into()),
+            ("PLADMED_MAX_PROBES_PER_USER".into(), "1000000".into()),
             ("PLADMED_PROBE_FRAMES_PER_S".into(), "1000000".into()),
             ("PLADMED_HELLO_TIMEOUT_S".into(), "120".into()),
         ];

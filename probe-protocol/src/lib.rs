@@ -81,7 +81,8 @@ pub struct Hello {
     /// Must be [`PROTOCOL_VERSION`]; anything else closes the link with
     /// [`close::PROTOCOL_VIOLATION`].
     pub protocol: u32,
-    /// Free-form name and version of the probe software, e.g. `"pladmed-probe/0.1.0"`.
+    /// Free-form name and version of the probe software, e.g. `"pladmed-probe/0.1.0"`, at most
+    /// [`MAX_AGENT_LEN`] bytes; a longer one closes the link with [`close::PROTOCOL_VIOLATION`].
     pub agent: String,
     /// Total capacity the probe offers, in credits. Must be greater than zero.
     pub total_credits: u64,
@@ -142,6 +143,10 @@ pub struct ResultReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
+
+/// Longest accepted [`Hello::agent`], in bytes: it is logged and kept with the link, so its
+/// size must not be the probe's choice.
+pub const MAX_AGENT_LEN: usize = 256;
 
 /// Longest accepted [`ResultReport::unique_code`], in bytes.
 pub const MAX_UNIQUE_CODE_LEN: usize = 128;

@@ -1,6 +1,6 @@
 //! Creating accounts, for /register and for the `superuser create` command alike.
 
-use super::{Email, Password};
+use super::{Email, HashingBusy, Password, PasswordHashing};
 use crate::credits::Credits;
 use crate::ids::UserId;
 use crate::store::{Store, StoreError, User};
@@ -14,26 +14,26 @@ pub enum RegisterError {
     /// The address has an account already.
     #[error("That email is already registered")]
     Taken,
+    /// Too many password hashes in progress; retry shortly.
+    #[error(transparent)]
+    Busy(#[from] HashingBusy),
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
 }
 
-/// Checks the address and the password policy, hashes the password off the async runtime and
-/// stores the account with zero credits.
+/// Checks the address and the password policy, hashes the password off the async runtime
+/// within the `hashing` bound and stores the account with zero credits.
 pub async fn register(
     store: &dyn Store,
+    hashing: &PasswordHashing,
     email: &str,
     password: &str,
     is_superuser: bool,
 ) -> Result<User, RegisterError> {
     let email = Email::parse(email).map_err(|e| RegisterError::Invalid(format!("email: {e}")))?;
     let password = Password::parse(password).map_err(|e| RegisterError::Invalid(e.to_string()))?;
-    let password_hash = tokio::task::spawn_blocking(move || password.hash())
-        .await
-        .map_err(|e| {
-            RegisterError::Store(StoreError::Unavailable(format!("hashing task failed: {e}")))
-        })?;
+    let password_hash = hashing.run(move || password.hash()).await?;
     let user = User {
         id: UserId::generate(),
         email,

@@ -2,18 +2,24 @@
 //! does it itself when no server holds the store.
 
 use super::protocol::{Refusal, Request, Response};
-use crate::accounts::{self, Email, RegisterError};
+use crate::accounts::{self, Email, PasswordHashing, RegisterError};
 use crate::credits::Credits;
 use crate::hub::Hub;
 use crate::ids::ProbeId;
 use crate::probes::revocation;
 use crate::store::{Store, StoreError};
 
-/// Runs `request` on `store`; links to close are looked up in `hub`.
-pub async fn execute(store: &dyn Store, hub: &dyn Hub, request: Request) -> Response {
+/// Runs `request` on `store`; links to close are looked up in `hub`; a password is hashed
+/// within `hashing`'s bound.
+pub async fn execute(
+    store: &dyn Store,
+    hub: &dyn Hub,
+    hashing: &PasswordHashing,
+    request: Request,
+) -> Response {
     let outcome = match request {
         Request::CreateSuperuser { email, password } => {
-            create_superuser(store, &email, &password).await
+            create_superuser(store, hashing, &email, &password).await
         }
         Request::GrantCredits { email, credits } => grant_credits(store, &email, credits).await,
         Request::RevokeProbe { probe } => revoke_probe(store, hub, &probe).await,
@@ -24,8 +30,13 @@ pub async fn execute(store: &dyn Store, hub: &dyn Hub, request: Request) -> Resp
 
 type Outcome = Result<Response, Response>;
 
-async fn create_superuser(store: &dyn Store, email: &str, password: &str) -> Outcome {
-    match accounts::register(store, email, password, true).await {
+async fn create_superuser(
+    store: &dyn Store,
+    hashing: &PasswordHashing,
+    email: &str,
+    password: &str,
+) -> Outcome {
+    match accounts::register(store, hashing, email, password, true).await {
         Ok(user) => {
             tracing::info!(user = %user.id, email = %user.email, "superuser created");
             Ok(Response::SuperuserCreated {
@@ -39,6 +50,9 @@ async fn create_superuser(store: &dyn Store, email: &str, password: &str) -> Out
             format!("email: {error}"),
         )),
         Err(RegisterError::Store(error)) => Err(store_failure(error)),
+        Err(RegisterError::Busy(busy)) => {
+            Err(Response::refused(Refusal::Unavailable, busy.to_string()))
+        }
     }
 }
 

@@ -12,7 +12,7 @@ pub use commands::execute;
 pub use protocol::{Refusal, Request, Response};
 pub use socket::AdminSocket;
 
-use crate::accounts::{self, RegisterError};
+use crate::accounts::{self, PasswordHashing, RegisterError};
 use crate::config::{Settings, StorageSettings, SuperuserSettings};
 use crate::hub::LocalHub;
 use crate::store::{Store, StoreError};
@@ -43,7 +43,8 @@ pub async fn run(settings: &Settings, request: Request) -> Result<Response, Admi
         .await
         .map_err(AdminError::Store)?;
     // No probe is linked to this process: the hub is empty, kicks find no one.
-    Ok(execute(store.as_ref(), &LocalHub::new(), request).await)
+    let hashing = PasswordHashing::new(settings.limits.hash_concurrency);
+    Ok(execute(store.as_ref(), &LocalHub::new(), &hashing, request).await)
 }
 
 /// Creates the superuser named by `PLADMED_SUPERUSER_EMAIL` unless that address has an
@@ -51,6 +52,7 @@ pub async fn run(settings: &Settings, request: Request) -> Result<Response, Admi
 /// restart with the same environment changes nothing.
 pub async fn ensure_superuser(
     store: &dyn Store,
+    hashing: &PasswordHashing,
     wanted: &SuperuserSettings,
 ) -> Result<(), RegisterError> {
     let existing = store.user_by_email(&wanted.email).await;
@@ -58,7 +60,15 @@ pub async fn ensure_superuser(
         tracing::info!(email = %user.email, is_superuser = user.is_superuser, "PLADMED_SUPERUSER_EMAIL has an account already: left as it is");
         return Ok(());
     }
-    match accounts::register(store, wanted.email.as_str(), &wanted.password, true).await {
+    match accounts::register(
+        store,
+        hashing,
+        wanted.email.as_str(),
+        &wanted.password,
+        true,
+    )
+    .await
+    {
         Ok(user) => {
             tracing::info!(user = %user.id, email = %user.email, "superuser from PLADMED_SUPERUSER_EMAIL created");
             Ok(())

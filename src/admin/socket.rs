@@ -7,6 +7,7 @@
 
 use super::commands;
 use super::protocol::{Refusal, Request, Response, MAX_REQUEST_BYTES};
+use crate::accounts::PasswordHashing;
 use crate::hub::Hub;
 use crate::store::Store;
 use std::future::Future;
@@ -78,6 +79,7 @@ impl AdminSocket {
         self,
         store: Arc<dyn Store>,
         hub: Arc<dyn Hub>,
+        hashing: PasswordHashing,
         shutdown: impl Future<Output = ()>,
     ) {
         tokio::pin!(shutdown);
@@ -85,8 +87,8 @@ impl AdminSocket {
             tokio::select! {
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, _)) => {
-                        let (store, hub) = (store.clone(), hub.clone());
-                        tokio::spawn(async move { answer(stream, store, hub).await });
+                        let (store, hub, hashing) = (store.clone(), hub.clone(), hashing.clone());
+                        tokio::spawn(async move { answer(stream, store, hub, hashing).await });
                     }
                     Err(error) => tracing::warn!(%error, "admin socket: accept failed"),
                 },
@@ -114,7 +116,12 @@ fn bind_restricted(staging: &Path, path: &Path) -> io::Result<UnixListener> {
 }
 
 /// Reads one request line, executes it and writes the response line.
-async fn answer(stream: UnixStream, store: Arc<dyn Store>, hub: Arc<dyn Hub>) {
+async fn answer(
+    stream: UnixStream,
+    store: Arc<dyn Store>,
+    hub: Arc<dyn Hub>,
+    hashing: PasswordHashing,
+) {
     let (reader, mut writer) = stream.into_split();
     let mut line = String::new();
     let mut limited = BufReader::new(reader.take(MAX_REQUEST_BYTES as u64 + 1));
@@ -127,7 +134,7 @@ async fn answer(stream: UnixStream, store: Arc<dyn Store>, hub: Arc<dyn Hub>) {
             format!("request: longer than {MAX_REQUEST_BYTES} bytes"),
         ),
         Ok(Ok(_)) => match serde_json::from_str::<Request>(&line) {
-            Ok(request) => commands::execute(store.as_ref(), hub.as_ref(), request).await,
+            Ok(request) => commands::execute(store.as_ref(), hub.as_ref(), &hashing, request).await,
             Err(error) => Response::refused(Refusal::Protocol, format!("request: {error}")),
         },
     };

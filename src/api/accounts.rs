@@ -33,23 +33,22 @@ impl Credentials {
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|_| ApiError::Internal)
-}
-
 /// POST /register → 201 with the new user.
 pub async fn register(state: AppState, body: Credentials) -> Result<impl Reply, Rejection> {
     let (email, password) = body.present()?;
-    let user = accounts::register(state.store.as_ref(), &email, &password, false)
-        .await
-        .map_err(|e| match e {
-            RegisterError::Store(e) => ApiError::from(e),
-            other => ApiError::BadRequest(other.to_string()),
-        })?;
+    let user = accounts::register(
+        state.store.as_ref(),
+        &state.hashing,
+        &email,
+        &password,
+        false,
+    )
+    .await
+    .map_err(|e| match e {
+        RegisterError::Store(e) => ApiError::from(e),
+        RegisterError::Busy(busy) => ApiError::from(busy),
+        other => ApiError::BadRequest(other.to_string()),
+    })?;
     tracing::info!(user = %user.id, "user registered");
     Ok(warp::reply::with_status(
         warp::reply::json(&views::user(&user)),
@@ -69,7 +68,12 @@ pub async fn login(state: AppState, body: Credentials) -> Result<impl Reply, Rej
         .map_err(ApiError::from)?
         .ok_or_else(wrong)?;
     let stored_hash = user.password_hash.clone();
-    if !blocking(move || verify_password(&stored_hash, &password)).await? {
+    let verified = state
+        .hashing
+        .run(move || verify_password(&stored_hash, &password))
+        .await
+        .map_err(ApiError::from)?;
+    if !verified {
         return Err(wrong());
     }
     let token = state.tokens.issue_user(user.id, user.email.as_str());

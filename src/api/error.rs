@@ -1,6 +1,7 @@
 //! The one API error type and its mapping to HTTP: every failure leaves here as
 //! `{"Error": "message"}` with a precise status, the shape the original backend used.
 
+use crate::accounts::{HashingBusy, HASHING_RETRY_AFTER_S};
 use crate::operations::CreateError;
 use crate::store::StoreError;
 use serde_json::json;
@@ -30,6 +31,15 @@ pub enum ApiError {
         /// Seconds until a retry can succeed (sent as `Retry-After`).
         retry_after_s: u64,
     },
+    /// 503: the server is at a capacity bound (e.g. password hashing); retry after
+    /// `retry_after_s`.
+    #[error("service busy: {message}")]
+    Busy {
+        /// What is at capacity.
+        message: String,
+        /// Seconds until a retry can succeed (sent as `Retry-After`).
+        retry_after_s: u64,
+    },
     /// 503: the store cannot be reached; retry later.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -50,10 +60,23 @@ impl From<StoreError> for ApiError {
                 ApiError::BadRequest("credits: the balance would overflow".into())
             }
             StoreError::Duplicate(what) => ApiError::BadRequest(format!("{what} already exists")),
+            StoreError::TooManyProbes(max) => ApiError::Forbidden(format!(
+                "probes: at most {max} probes per user (PLADMED_MAX_PROBES_PER_USER); \
+                 this account has reached it"
+            )),
             other => {
                 tracing::error!(error = %other, "store failure");
                 ApiError::Internal
             }
+        }
+    }
+}
+
+impl From<HashingBusy> for ApiError {
+    fn from(busy: HashingBusy) -> Self {
+        ApiError::Busy {
+            message: busy.to_string(),
+            retry_after_s: HASHING_RETRY_AFTER_S,
         }
     }
 }
@@ -79,7 +102,7 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Busy { .. } | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -95,7 +118,9 @@ pub fn error_reply(status: StatusCode, message: &str) -> warp::reply::Response {
 pub async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Infallible> {
     if let Some(error) = rejection.find::<ApiError>() {
         let mut reply = error_reply(error.status(), &error.to_string());
-        if let ApiError::TooManyRequests { retry_after_s } = error {
+        if let ApiError::TooManyRequests { retry_after_s } | ApiError::Busy { retry_after_s, .. } =
+            error
+        {
             reply
                 .headers_mut()
                 .insert(warp::http::header::RETRY_AFTER, (*retry_after_s).into());

@@ -88,6 +88,7 @@ fn probes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejec
     let list = warp::path!("probes")
         .and(warp::get())
         .and(with_state(state.clone()))
+        .and(warp::header::optional::<String>("if-none-match"))
         .and_then(probes::list);
     let mine = warp::path!("probes" / "me")
         .and(warp::get())

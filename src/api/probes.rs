@@ -5,8 +5,9 @@ use super::views;
 use crate::ids::ProbeId;
 use crate::probes::{revocation, Location};
 use crate::state::AppState;
-use crate::store::{Probe, User};
+use crate::store::{Probe, StoreError, User};
 use serde_json::Value;
+use warp::http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, ETAG};
 use warp::http::StatusCode;
 use warp::{Rejection, Reply};
 
@@ -29,9 +30,21 @@ fn parse_location(body: &Value) -> Result<Location, ApiError> {
     Location::new(latitude, longitude).map_err(ApiError::BadRequest)
 }
 
-/// POST /probes → 201 with the probe and its token.
+/// POST /probes → 201 with the probe and its token; 403 once the owner has
+/// `PLADMED_MAX_PROBES_PER_USER` probes. The count is checked first without writing (a refused
+/// write costs the embedded store a replay of its commit group), then again, atomically, by
+/// the store.
 pub async fn register(state: AppState, owner: User, body: Value) -> Result<impl Reply, Rejection> {
     let location = parse_location(&body)?;
+    let max_per_owner = state.settings.limits.probes_per_user;
+    let owned = state
+        .store
+        .probe_count(owner.id)
+        .await
+        .map_err(ApiError::from)?;
+    if owned >= u64::from(max_per_owner) {
+        return Err(ApiError::from(StoreError::TooManyProbes(max_per_owner)).into());
+    }
     let probe = Probe {
         id: ProbeId::generate(),
         owner: owner.id,
@@ -41,7 +54,7 @@ pub async fn register(state: AppState, owner: User, body: Value) -> Result<impl 
     };
     state
         .store
-        .insert_probe(&probe)
+        .insert_probe(&probe, max_per_owner)
         .await
         .map_err(ApiError::from)?;
     tracing::info!(probe = %probe.id, owner = %owner.id, "probe registered");
@@ -52,11 +65,51 @@ pub async fn register(state: AppState, owner: User, body: Value) -> Result<impl 
     ))
 }
 
-/// GET /probes: every probe, public fields only (no token), whoever asks.
-pub async fn list(state: AppState) -> Result<impl Reply, Rejection> {
-    let probes = state.store.probes(None).await.map_err(ApiError::from)?;
-    let views: Vec<Value> = probes.iter().map(|p| views::probe(p, None)).collect();
-    Ok(warp::reply::json(&views))
+/// GET /probes: every probe, public fields only (no token), whoever asks. Served from the
+/// cached rendering (see [`crate::probes::listing`]); a poll whose `If-None-Match` names the
+/// current list gets 304 without a body.
+pub async fn list(
+    state: AppState,
+    if_none_match: Option<String>,
+) -> Result<warp::reply::Response, Rejection> {
+    let store = state.store.clone();
+    let snapshot = state
+        .probe_list
+        .get(|| async move {
+            let probes = store.probes(None).await?;
+            let views: Vec<Value> = probes.iter().map(|p| views::probe(p, None)).collect();
+            serde_json::to_vec(&views)
+                .map_err(|e| StoreError::Corrupt(format!("probe list cannot be encoded: {e}")))
+        })
+        .await
+        .map_err(ApiError::from)?;
+    let unchanged = if_none_match.is_some_and(|tags| names(&tags, &snapshot.etag));
+    let mut response = if unchanged {
+        let mut response = warp::reply::Response::default();
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        response
+    } else {
+        let mut response = warp::reply::Response::new(snapshot.body.clone().into());
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        response
+    };
+    let headers = response.headers_mut();
+    // Browsers then revalidate every poll with If-None-Match instead of reusing a stale copy.
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if let Ok(etag) = HeaderValue::from_str(&snapshot.etag) {
+        headers.insert(ETAG, etag);
+    }
+    Ok(response)
+}
+
+/// Whether an `If-None-Match` value (`*` or a list of tags, weak or strong) names `etag`.
+fn names(if_none_match: &str, etag: &str) -> bool {
+    if_none_match
+        .split(',')
+        .map(|tag| tag.trim())
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
 }
 
 /// GET /probes/me: the caller's probes with their tokens (the frontend's token dialog reads it

@@ -35,6 +35,9 @@ pub enum StoreError {
     /// The operation is not assigned to that probe.
     #[error("operation not assigned to this probe")]
     NotAssigned,
+    /// The owner already has this many probes (the per-user cap); nothing was stored.
+    #[error("at most {0} probes per user")]
+    TooManyProbes(u32),
     /// The assignment already holds the most results its operation allows (the number); the
     /// result was neither stored nor paid.
     #[error("the probe already delivered the {0} results its operation's schedule can produce")]
@@ -74,8 +77,13 @@ pub trait Store: Send + Sync + 'static {
     /// Adds credits to an account and returns it updated; `None` if there is no such account.
     async fn add_credits(&self, id: UserId, amount: Credits) -> StoreResult<Option<User>>;
 
-    /// Registers a probe.
-    async fn insert_probe(&self, probe: &Probe) -> StoreResult<()>;
+    /// Registers a probe unless its owner already has `max_per_owner` probes
+    /// ([`StoreError::TooManyProbes`]), counted by [`Store::probe_count`] in the same
+    /// transaction, so that concurrent registrations (on any instance) cannot pass the cap
+    /// together. [`StoreError::NotFound`]`("user")` if the owner has no account.
+    async fn insert_probe(&self, probe: &Probe, max_per_owner: u32) -> StoreResult<()>;
+    /// How many probes `owner` has: what the per-user cap counts (a removed probe does not).
+    async fn probe_count(&self, owner: UserId) -> StoreResult<u64>;
     /// The probe with that id.
     async fn probe(&self, id: ProbeId) -> StoreResult<Option<Probe>>;
     /// The probes with these ids, in the same order: `None` for an unknown id. One round trip

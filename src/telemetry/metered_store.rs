@@ -65,8 +65,11 @@ impl Store for MeteredStore {
     async fn add_credits(&self, id: UserId, amount: Credits) -> StoreResult<Option<User>> {
         self.count(self.inner.add_credits(id, amount).await)
     }
-    async fn insert_probe(&self, probe: &Probe) -> StoreResult<()> {
-        self.count(self.inner.insert_probe(probe).await)
+    async fn insert_probe(&self, probe: &Probe, max_per_owner: u32) -> StoreResult<()> {
+        self.count(self.inner.insert_probe(probe, max_per_owner).await)
+    }
+    async fn probe_count(&self, owner: UserId) -> StoreResult<u64> {
+        self.count(self.inner.probe_count(owner).await)
     }
     async fn probe(&self, id: ProbeId) -> StoreResult<Option<Probe>> {
         self.count(self.inner.probe(id).await)

@@ -6,7 +6,7 @@ use crate::state::AppState;
 use crate::store::Probe;
 use futures::stream::SplitStream;
 use futures::StreamExt;
-use probe_protocol::{close, Hello, ProbeMessage, PROTOCOL_VERSION};
+use probe_protocol::{close, Hello, ProbeMessage, MAX_AGENT_LEN, PROTOCOL_VERSION};
 use std::time::Duration;
 
 /// Close code for "the server cannot serve you right now" (standard "try again later").
@@ -77,6 +77,12 @@ pub async fn hello(stream: &mut SplitStream<Socket>, timeout: Duration) -> Resul
         }
         Ok(ProbeMessage::Hello(hello)) if hello.total_credits == 0 => {
             Err(violation("total_credits: must be greater than zero".into()))
+        }
+        Ok(ProbeMessage::Hello(hello)) if hello.agent.len() > MAX_AGENT_LEN => {
+            Err(violation(format!(
+                "agent: at most {MAX_AGENT_LEN} bytes, not {}",
+                hello.agent.len()
+            )))
         }
         Ok(ProbeMessage::Hello(hello)) => Ok(hello),
         Ok(_) => Err(violation("the first message must be hello".into())),

@@ -123,9 +123,11 @@ impl TestApp {
 
     /// Creates a superuser directly in the store and logs in.
     pub async fn superuser(&self, email: &str) -> Account {
-        let user = pladmed::accounts::register(self.store.as_ref(), email, PASSWORD, true)
-            .await
-            .unwrap();
+        let hashing = pladmed::accounts::PasswordHashing::new(1);
+        let user =
+            pladmed::accounts::register(self.store.as_ref(), &hashing, email, PASSWORD, true)
+                .await
+                .unwrap();
         Account {
             token: self.login(email).await,
             id: user.id.to_string(),

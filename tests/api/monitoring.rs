@@ -4,8 +4,7 @@
 
 #[path = "../common/chrony.rs"]
 mod chrony;
-#[path = "../common/mongo.rs"]
-mod mongo;
+use crate::mongo;
 
 use crate::helpers::*;
 use bson::doc;

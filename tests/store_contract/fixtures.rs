@@ -65,7 +65,7 @@ pub fn probe(owner: &User) -> Probe {
 /// A probe of `owner`, stored.
 pub async fn stored_probe(store: &dyn Store, owner: &User) -> Probe {
     let probe = probe(owner);
-    store.insert_probe(&probe).await.expect("probe stored");
+    store.insert_probe(&probe, 100).await.expect("probe stored");
     probe
 }
 

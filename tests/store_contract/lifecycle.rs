@@ -71,7 +71,7 @@ pub async fn delete_all_empties_every_collection(backend: &Backend) {
         .await
         .expect("account created again");
     store
-        .insert_probe(&probe)
+        .insert_probe(&probe, 100)
         .await
         .expect("probe created again");
     store

@@ -1,9 +1,9 @@
 //! Probes and their link state.
 
 use crate::backend::Backend;
-use crate::fixtures::{link, linked_probe, stored_probe, stored_user};
+use crate::fixtures::{link, linked_probe, probe, stored_probe, stored_user, user};
 use pladmed::ids::ProbeId;
-use pladmed::store::SessionId;
+use pladmed::store::{SessionId, StoreError};
 
 pub async fn probes_are_listed_in_creation_order_and_by_owner(backend: &Backend) {
     let store = backend.open().await;
@@ -97,4 +97,44 @@ pub async fn reset_links_clears_only_that_instance(backend: &Backend) {
     assert_eq!(link_of(also_on_a.id).await, None);
     assert_eq!(link_of(on_b.id).await, on_b.link);
     assert_eq!(link_of(unlinked.id).await, None);
+}
+
+/// Twenty registrations of one owner race from two store handles (on MongoDB, two clients, as
+/// two server instances would be) against a cap of five: exactly five are stored.
+pub async fn racing_registrations_never_pass_the_per_owner_cap(backend: &Backend) {
+    const CAP: u32 = 5;
+    let first = backend.open().await;
+    let second = match backend {
+        Backend::Mongo { .. } => backend.open().await,
+        Backend::Embedded(_) => first.clone(),
+    };
+    let owner = stored_user(&*first, 0).await;
+    let other = stored_user(&*first, 0).await;
+    let stores = [first.clone(), second];
+    let racing = (0..20).map(|i| {
+        let (store, probe) = (stores[i % 2].clone(), probe(&owner));
+        async move { store.insert_probe(&probe, CAP).await }
+    });
+    let outcomes = futures::future::join_all(racing).await;
+
+    let stored = outcomes.iter().filter(|o| o.is_ok()).count();
+    let refused = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(StoreError::TooManyProbes(CAP))))
+        .count();
+    assert_eq!((stored, refused), (5, 15), "{outcomes:?}");
+    assert_eq!(first.probe_count(owner.id).await.unwrap(), 5);
+    assert_eq!(first.probes(Some(owner.id)).await.unwrap().len(), 5);
+    first.insert_probe(&probe(&other), CAP).await.unwrap();
+    assert_eq!(first.probe_count(other.id).await.unwrap(), 1);
+}
+
+pub async fn a_probe_of_an_unknown_owner_is_refused(backend: &Backend) {
+    let store = backend.open().await;
+    let stranger = user(0);
+    assert_refused!(
+        store.insert_probe(&probe(&stranger), 5).await,
+        StoreError::NotFound("user")
+    );
+    assert!(store.probes(None).await.unwrap().is_empty());
 }

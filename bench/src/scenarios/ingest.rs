@@ -217,6 +217,7 @@ async fn through_store(common: &Common, o: &Options) -> anyhow::Result<Outcome> 
     };
     let user = pladmed::accounts::register(
         store.as_ref(),
+        &pladmed::accounts::PasswordHashing::new(1),
         "raw@bench.example.org",
         crate::server::PASSWORD,
         false,

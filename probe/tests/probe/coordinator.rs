@@ -126,7 +126,8 @@ impl Coordinator {
             .await;
         assert_eq!(status, StatusCode::CREATED, "{user}");
         let admin_email = format!("admin-{email}");
-        pladmed::accounts::register(self.store.as_ref(), &admin_email, PASSWORD, true)
+        let hashing = pladmed::accounts::PasswordHashing::new(1);
+        pladmed::accounts::register(self.store.as_ref(), &hashing, &admin_email, PASSWORD, true)
             .await
             .unwrap();
         let admin = self.login(&admin_email).await;

@@ -115,6 +115,15 @@ impl Endpoint {
         )
     }
 
+    /// A password is hashed: 503 also when too many hashes are in progress.
+    pub fn hashing_busy(self) -> Self {
+        self.fails(
+            503,
+            "The store is unavailable, or too many password checks are in progress \
+             (`PLADMED_HASH_CONCURRENCY`; see `Retry-After`); retry later",
+        )
+    }
+
     /// A malformed body or field; the message names the field.
     pub fn bad_request(self) -> Self {
         self.fails(400, "Invalid request; the message names the field")

@@ -87,7 +87,8 @@ fn paths() -> Paths {
             .body("Credentials")
             .replies(201, "The account", "User")
             .bad_request()
-            .rate_limited("sign-ins and registrations"),
+            .rate_limited("sign-ins and registrations")
+            .hashing_busy(),
     );
     add(
         Post,
@@ -97,7 +98,8 @@ fn paths() -> Paths {
             .replies(200, "A user token", "AccessToken")
             .bad_request()
             .fails(404, "Wrong e-mail address or password")
-            .rate_limited("sign-ins and registrations"),
+            .rate_limited("sign-ins and registrations")
+            .hashing_busy(),
     );
     add(
         Get,
@@ -124,12 +126,22 @@ fn paths() -> Paths {
             .user()
             .body("ProbeRegistration")
             .replies(201, "The probe with its token", "Probe")
-            .bad_request(),
+            .bad_request()
+            .fails(
+                403,
+                "The account has `PLADMED_MAX_PROBES_PER_USER` probes already",
+            ),
     );
     add(
         Get,
         "/probes",
-        endpoint("probes", "Every probe, public fields").replies_array(200, "The probes", "Probe"),
+        endpoint("probes", "Every probe, public fields")
+            .header(
+                "If-None-Match",
+                "The `ETag` of a list read before: 304 if the list is still the same",
+            )
+            .replies_array(200, "The probes (with `ETag`)", "Probe")
+            .empty(304, "The list is still the one `If-None-Match` names"),
     );
     add(
         Get,

@@ -113,9 +113,14 @@ impl Store for EmbeddedStore {
             .await
     }
 
-    async fn insert_probe(&self, probe: &Probe) -> StoreResult<()> {
+    async fn insert_probe(&self, probe: &Probe, max_per_owner: u32) -> StoreResult<()> {
         let probe = probe.clone();
-        self.write(move |txn| probes::insert_probe(txn, &probe))
+        self.write(move |txn| probes::insert_probe(txn, &probe, max_per_owner))
+            .await
+    }
+
+    async fn probe_count(&self, owner: UserId) -> StoreResult<u64> {
+        self.read(move |txn| probes::probe_count(&txn.open_table(tables::PROBES)?, owner))
             .await
     }
 

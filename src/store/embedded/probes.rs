@@ -1,18 +1,46 @@
 //! Probes and the state of their links.
 
-use super::tables::{get, put, scan, PROBES};
+use super::tables::{decode, get, put, scan, PROBES, USERS};
 use crate::ids::{ProbeId, UserId};
 use crate::store::{Link, Probe, SessionId, StoreError, StoreResult};
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
-/// Registers a probe unless its id is taken.
-pub(super) fn insert_probe(txn: &WriteTransaction, probe: &Probe) -> StoreResult<()> {
+/// Registers a probe unless its id is taken or its owner has `max_per_owner` probes. redb runs
+/// one write transaction at a time, so the count cannot change between check and insert.
+pub(super) fn insert_probe(
+    txn: &WriteTransaction,
+    probe: &Probe,
+    max_per_owner: u32,
+) -> StoreResult<()> {
+    if txn
+        .open_table(USERS)?
+        .get(&probe.owner.bytes()[..])?
+        .is_none()
+    {
+        return Err(StoreError::NotFound("user"));
+    }
     let mut probes = txn.open_table(PROBES)?;
     let key = probe.id.bytes();
     if probes.get(&key[..])?.is_some() {
         return Err(StoreError::Duplicate("probe"));
     }
+    if probe_count(&probes, probe.owner)? >= u64::from(max_per_owner) {
+        return Err(StoreError::TooManyProbes(max_per_owner));
+    }
     put(&mut probes, &key, probe)
+}
+
+/// The probes of `owner`: the one count the per-user cap uses. A full scan, as [`probes`].
+pub(super) fn probe_count(
+    probes: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    owner: UserId,
+) -> StoreResult<u64> {
+    let mut count = 0;
+    for entry in probes.iter()? {
+        let probe: Probe = decode(entry?.1.value())?;
+        count += u64::from(probe.owner == owner);
+    }
+    Ok(count)
 }
 
 /// The probe with that id.

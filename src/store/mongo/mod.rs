@@ -141,8 +141,14 @@ impl Store for MongoStore {
         accounts::add_credits(self, id, amount).await
     }
 
-    async fn insert_probe(&self, probe: &Probe) -> StoreResult<()> {
-        probes::insert_probe(self, probe).await
+    async fn insert_probe(&self, probe: &Probe, max_per_owner: u32) -> StoreResult<()> {
+        probes::insert_probe(self, probe, max_per_owner).await
+    }
+
+    async fn probe_count(&self, owner: UserId) -> StoreResult<u64> {
+        probes::probe_count(self, owner, None)
+            .await
+            .map_err(errors::from_driver)
     }
 
     async fn probe(&self, id: ProbeId) -> StoreResult<Option<Probe>> {

@@ -4,9 +4,9 @@
 //! disconnecting and adjusting in-use credits are single-document updates, atomic by themselves.
 
 use super::documents::{LinkDoc, ProbeDoc};
-use super::transaction::Abort;
+use super::transaction::{self, Abort};
 use super::{errors, queries, MongoStore};
-use crate::ids::ProbeId;
+use crate::ids::{ProbeId, UserId};
 use crate::store::{Link, Probe, StoreError, StoreResult};
 use bson::{doc, Bson, Document};
 use mongodb::options::ReturnDocument;
@@ -15,11 +15,66 @@ use mongodb::ClientSession;
 /// The in-use credits of a probe's link.
 const IN_USE: &str = "link.in_use_credits";
 
-pub(super) async fn insert_probe(store: &MongoStore, probe: &Probe) -> StoreResult<()> {
-    match store.probes.insert_one(ProbeDoc::from(probe)).await {
-        Ok(_) => Ok(()),
-        Err(e) if errors::duplicate_key(&e).is_some() => Err(StoreError::Duplicate("probe")),
-        Err(e) => Err(errors::from_driver(e)),
+/// Counter on the owner's `users` document, raised by every registration. Its value is not
+/// read: writing it is what makes two registrations of one owner conflict.
+const REGISTRATIONS: &str = "probes_registered";
+
+/// Counts and inserts in one transaction that first writes the owner's document. Two concurrent
+/// registrations of one owner (on any instance) therefore write the same document: MongoDB
+/// lets one commit and makes the other run again, and the rerun counts the probe the first
+/// one added. Counting alone would not do: snapshot isolation lets two transactions that wrote
+/// different documents both commit, each having counted one probe short.
+pub(super) async fn insert_probe(
+    store: &MongoStore,
+    probe: &Probe,
+    max_per_owner: u32,
+) -> StoreResult<()> {
+    let context = (store, probe.owner, ProbeDoc::from(probe), max_per_owner);
+    transaction::run(&store.client, &context, |session, context| {
+        let (store, owner, document, max_per_owner) = context;
+        Box::pin(async move {
+            let claimed = store
+                .users
+                .update_one(
+                    doc! { "_id": owner.oid() },
+                    doc! { "$inc": { REGISTRATIONS: 1_i64 } },
+                )
+                .session(&mut *session)
+                .await?;
+            if claimed.matched_count == 0 {
+                return Err(Abort::refuse(StoreError::NotFound("user")));
+            }
+            if probe_count(store, *owner, Some(&mut *session)).await? >= u64::from(*max_per_owner) {
+                return Err(Abort::refuse(StoreError::TooManyProbes(*max_per_owner)));
+            }
+            match store
+                .probes
+                .insert_one(document)
+                .session(&mut *session)
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(e) if errors::duplicate_key(&e).is_some() => {
+                    Err(Abort::refuse(StoreError::Duplicate("probe")))
+                }
+                Err(e) => Err(Abort::Driver(e)),
+            }
+        })
+    })
+    .await
+}
+
+/// The probes of `owner` (in the transaction's snapshot, given its session): the one count the
+/// per-user cap uses.
+pub(super) async fn probe_count(
+    store: &MongoStore,
+    owner: UserId,
+    session: Option<&mut ClientSession>,
+) -> Result<u64, mongodb::error::Error> {
+    let count = store.probes.count_documents(doc! { "owner": owner.oid() });
+    match session {
+        Some(session) => count.session(session).await,
+        None => count.await,
     }
 }
 
