@@ -14,7 +14,7 @@ fn result(operation_id: &str, code: &str, content: Value) -> ProbeMessage {
         operation_id: operation_id.into(),
         unique_code: code.into(),
         format: ContentFormat::Json,
-        content,
+        content: content.into(),
         measured_at: Utc::now(),
         error: None,
     })

@@ -103,7 +103,7 @@ mod tests {
             operation_id: operation.into(),
             unique_code: code.into(),
             format: ContentFormat::Text,
-            content: json!("x"),
+            content: json!("x").into(),
             measured_at: Utc::now(),
             error: None,
         }

@@ -8,6 +8,7 @@
 //! acknowledged by a majority from the journal, so `Ok` means durable.
 
 mod accounts;
+mod content;
 mod documents;
 mod errors;
 mod indexes;
@@ -21,7 +22,7 @@ mod transaction;
 mod turns;
 
 use super::{
-    AssignmentState, Email, Insertion, Inventory, Link, MeasurementResult, Operation, Probe,
+    AssignmentState, Email, Insertion, Inventory, Link, MeasurementResult, Operation, PageLimit, Probe,
     Reward, SessionId, Store, StoreError, StoreResult, User,
 };
 use crate::credits::Credits;
@@ -245,9 +246,9 @@ impl Store for MongoStore {
         &self,
         operation: OperationId,
         after: Option<ResultId>,
-        limit: usize,
+        page: PageLimit,
     ) -> StoreResult<Vec<MeasurementResult>> {
-        results::results(self, operation, after, limit).await
+        results::results(self, operation, after, page).await
     }
 
     async fn ping(&self) -> StoreResult<()> {
