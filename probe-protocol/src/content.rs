@@ -84,7 +84,10 @@ mod tests {
         assert_eq!(content.get(), r#"[ 1.0, {"b":2, "a":1} ]"#);
         assert_eq!(serde_json::to_string(&content).unwrap(), content.get());
         assert_eq!(content.to_value(), json!([1.0, {"a": 1, "b": 2}]));
-        assert_eq!(RawContent::from(json!([1])), RawContent::from_text("[1]".into()).unwrap());
+        assert_eq!(
+            RawContent::from(json!([1])),
+            RawContent::from_text("[1]".into()).unwrap()
+        );
     }
 
     #[test]

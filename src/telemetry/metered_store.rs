@@ -5,8 +5,8 @@ use super::Telemetry;
 use crate::credits::Credits;
 use crate::ids::{OperationId, ProbeId, ResultId, UserId};
 use crate::store::{
-    AssignmentState, Email, Insertion, Inventory, Link, MeasurementResult, Operation, PageLimit, Probe,
-    Reward, SessionId, Store, StoreError, StoreResult, User,
+    AssignmentState, Email, Insertion, Inventory, Link, MeasurementResult, Operation, PageLimit,
+    Probe, Reward, SessionId, Store, StoreError, StoreResult, User,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

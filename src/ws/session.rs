@@ -1,5 +1,6 @@
 //! One probe link from handshake to close.
 
+use super::budget::{Held, IngestBudget, Pacer};
 use super::frames::{classify, close_frame, Incoming};
 use super::handshake::{self, Refusal, TRY_AGAIN_LATER};
 use super::upgrade::Socket;
@@ -28,8 +29,8 @@ const CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// results shares the fsync. Each is acked when its own write is durable, in any order.
 const RESULTS_IN_FLIGHT: usize = 64;
 
-/// Serves one upgraded socket until it closes.
-pub async fn run(socket: Socket, token: Option<String>, state: AppState) {
+/// Serves one upgraded socket until it closes; its results are held against `budget`.
+pub async fn run(socket: Socket, token: Option<String>, state: AppState, budget: IngestBudget) {
     let (mut sink, mut stream) = socket.split();
     let admitted = match handshake::authenticate(&state, token.as_deref()).await {
         Ok(probe) => handshake::hello(&mut stream, state.settings.limits.hello_timeout)
@@ -74,6 +75,7 @@ pub async fn run(socket: Socket, token: Option<String>, state: AppState) {
                 state: &state,
                 probe: &probe,
                 mailbox: &mailbox,
+                budget: &budget,
             };
             link.serve(&mut stream, &mut inbox.kick, &control).await
         }
@@ -130,6 +132,7 @@ struct Connected<'a> {
     state: &'a AppState,
     probe: &'a Probe,
     mailbox: &'a Mailbox,
+    budget: &'a IngestBudget,
 }
 
 impl Connected<'_> {
@@ -148,6 +151,7 @@ impl Connected<'_> {
             NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN),
         ));
         let mut storing = FuturesUnordered::new();
+        let mut pacer = Pacer::new(self.budget.clone());
         loop {
             tokio::select! {
                 Some(stored) = storing.next(), if !storing.is_empty() => {
@@ -155,7 +159,10 @@ impl Connected<'_> {
                         return Some(refusal);
                     }
                 }
-                item = stream.next(), if storing.len() < RESULTS_IN_FLIGHT => {
+                (report, held) = pacer.admitted(), if !pacer.may_read() => {
+                    storing.push(self.store_result(report, held));
+                }
+                item = stream.next(), if pacer.may_read() && storing.len() < RESULTS_IN_FLIGHT => {
                     last_seen = Instant::now();
                     if rate.check().is_err() {
                         let reason = format!("more than {per_second} messages per second");
@@ -165,7 +172,11 @@ impl Connected<'_> {
                         Incoming::Text(text) => {
                             self.state.telemetry.frames_in.inc();
                             match self.handle(text.as_str()).await {
-                                Ok(Some(report)) => storing.push(self.store_result(report)),
+                                Ok(Some(report)) => {
+                                    if let Some((report, held)) = pacer.admit(text.len(), report) {
+                                        storing.push(self.store_result(report, held));
+                                    }
+                                }
                                 Ok(None) => {}
                                 Err(refusal) => return Some(refusal),
                             }
@@ -228,8 +239,9 @@ impl Connected<'_> {
         self.settle(outcome).map(|()| None)
     }
 
-    /// Stores one result and acks it once durable.
-    async fn store_result(&self, report: ResultReport) -> Result<(), Refusal> {
+    /// Stores one result and acks it once durable; its frame's bytes are `held` against the
+    /// ingest budget until then.
+    async fn store_result(&self, report: ResultReport, held: Held) -> Result<(), Refusal> {
         let received = Instant::now();
         let telemetry = &self.state.telemetry;
         telemetry.results_received.inc();
@@ -250,6 +262,7 @@ impl Connected<'_> {
                     telemetry.results_duplicate.inc();
                 }
             });
+        drop(held);
         self.settle(outcome)
     }
 

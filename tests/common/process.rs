@@ -71,6 +71,11 @@ impl Server {
         *self = Server::start(self.env.clone(), self.port);
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().expect("process status").is_none()

@@ -5,8 +5,9 @@ use chrono::{DateTime, Duration, DurationRound, Utc};
 use pladmed::credits::Credits;
 use pladmed::ids::{OperationId, ProbeId, ResultId, UserId};
 use pladmed::probes::Location;
-use pladmed::store::{PageLimit, 
-    Email, Insertion, Link, MeasurementResult, Operation, Probe, Reward, SessionId, Store, User,
+use pladmed::store::{
+    Email, Insertion, Link, MeasurementResult, Operation, PageLimit, Probe, Reward, SessionId,
+    Store, User,
 };
 use probe_protocol::{ContentFormat, OperationKind, ResultFormat};
 use serde_json::{json, Map};
@@ -184,7 +185,9 @@ pub async fn insert(store: &dyn Store, result: &MeasurementResult, credits: u64)
 
 /// Every stored result of `operation`, in storage order.
 pub async fn results_of(store: &dyn Store, operation: &Operation) -> Vec<MeasurementResult> {
-    let all = store.results(operation.id, None, PageLimit::count(10_000)).await;
+    let all = store
+        .results(operation.id, None, PageLimit::count(10_000))
+        .await;
     all.expect("store answers")
 }
 

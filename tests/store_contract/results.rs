@@ -126,7 +126,9 @@ pub async fn results_are_paginated_in_storage_order(backend: &Backend) {
         stored.push(report);
     }
 
-    let page = |after: Option<ResultId>, limit| store.results(operation.id, after, PageLimit::count(limit));
+    let page = |after: Option<ResultId>, limit| {
+        store.results(operation.id, after, PageLimit::count(limit))
+    };
     let first = page(None, 2).await.unwrap();
     let second = page(Some(first[1].id), 2).await.unwrap();
     let third = page(Some(second[1].id), 2).await.unwrap();

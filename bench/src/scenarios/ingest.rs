@@ -15,8 +15,9 @@ use futures::{SinkExt, StreamExt};
 use pladmed::credits::Credits;
 use pladmed::ids::{OperationId, ProbeId, ResultId};
 use pladmed::store::{MeasurementResult, Operation, Reward, Store};
-use probe_protocol::{RawContent, 
-    ContentFormat, OperationKind, ProbeMessage, ResultFormat, ResultReport, ServerMessage,
+use probe_protocol::{
+    ContentFormat, OperationKind, ProbeMessage, RawContent, ResultFormat, ResultReport,
+    ServerMessage,
 };
 use serde_json::{json, Value};
 use std::collections::HashMap;

@@ -257,7 +257,9 @@ async fn stopping_lets_running_executions_store_their_results_and_starts_no_run(
     assert!(scheduler.wait_stopped(Duration::from_secs(5)).await);
     let results = outbox.next_batch(&HashSet::new(), 100);
     assert!(!results.is_empty(), "the running lookup stored its result");
-    assert!(results.iter().all(|r| r.content.to_value() == json!("answer\n")));
+    assert!(results
+        .iter()
+        .all(|r| r.content.to_value() == json!("answer\n")));
     assert!(results.iter().all(|r| r.measured_at <= stopped_at));
     let unfinished = scheduler.inner.ledger.unfinished();
     assert_eq!(

@@ -19,8 +19,8 @@ mod tables;
 mod transaction;
 
 use super::{
-    AssignmentState, Email, Insertion, Inventory, Link, MeasurementResult, Operation, PageLimit, Probe,
-    Reward, SessionId, Store, StoreError, StoreResult, User,
+    AssignmentState, Email, Insertion, Inventory, Link, MeasurementResult, Operation, PageLimit,
+    Probe, Reward, SessionId, Store, StoreError, StoreResult, User,
 };
 use crate::credits::Credits;
 use crate::ids::{OperationId, ProbeId, ResultId, UserId};

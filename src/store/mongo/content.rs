@@ -98,7 +98,9 @@ mod tests {
     use serde_json::json;
 
     fn round_trip(value: serde_json::Value) -> serde_json::Value {
-        to_json(&to_bson(&value.into()).unwrap()).unwrap().to_value()
+        to_json(&to_bson(&value.into()).unwrap())
+            .unwrap()
+            .to_value()
     }
 
     #[test]
@@ -117,13 +119,29 @@ mod tests {
         let raw = to_bson(&value.clone().into()).unwrap();
         let doc = raw.as_document().unwrap();
         assert_eq!(doc.get_str("$numberLong").unwrap(), "5");
-        assert_eq!(doc.get_array("numbers").unwrap().get(0).unwrap().unwrap().as_i64(), Some(0));
+        assert_eq!(
+            doc.get_array("numbers")
+                .unwrap()
+                .get(0)
+                .unwrap()
+                .unwrap()
+                .as_i64(),
+            Some(0)
+        );
         assert_eq!(round_trip(value.clone()), value);
     }
 
     #[test]
     fn any_json_value_is_content() {
-        for value in [json!(null), json!(true), json!(-3), json!(0.5), json!("x"), json!([]), json!({})] {
+        for value in [
+            json!(null),
+            json!(true),
+            json!(-3),
+            json!(0.5),
+            json!("x"),
+            json!([]),
+            json!({}),
+        ] {
             assert_eq!(round_trip(value.clone()), value);
         }
     }
@@ -131,7 +149,9 @@ mod tests {
     #[test]
     fn values_without_bson_counterpart_are_refused() {
         let past_i64: RawContent = json!({ "n": u64::MAX }).into();
-        assert!(to_bson(&past_i64).unwrap_err().contains(&u64::MAX.to_string()));
+        assert!(to_bson(&past_i64)
+            .unwrap_err()
+            .contains(&u64::MAX.to_string()));
         let nul_key: RawContent = json!({ "a\u{0}b": 1 }).into();
         assert!(to_bson(&nul_key).is_err());
         assert!(to_json(&RawBson::ObjectId(bson::oid::ObjectId::new())).is_err());

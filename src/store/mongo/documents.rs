@@ -281,7 +281,8 @@ impl TryFrom<&MeasurementResult> for ResultDoc {
             probe: result.probe.oid(),
             unique_code: result.unique_code.clone(),
             format: result.format,
-            content: content::to_bson(&result.content).map_err(|e| unstorable("result content", e))?,
+            content: content::to_bson(&result.content)
+                .map_err(|e| unstorable("result content", e))?,
             error: result.error.clone(),
             measured_at: DateTime::from_chrono(result.measured_at),
             received_at: DateTime::from_chrono(result.received_at),
