@@ -70,6 +70,9 @@ pub struct Settings {
     pub token_ttl: Duration,
     /// `PLADMED_MAX_FRAME_BYTES`: largest WebSocket message accepted from a probe.
     pub max_frame_bytes: usize,
+    /// `PLADMED_INGEST_MEMORY_BYTES`: bytes of result frames in flight across all probe links
+    /// (read, not yet written); past it, links are not read until bytes are released.
+    pub ingest_memory_bytes: u64,
     /// `PLADMED_HEARTBEAT_S`: ping period on probe links; a ping unanswered by the next drops
     /// the probe.
     pub heartbeat: Duration,
@@ -169,6 +172,7 @@ pub const VARIABLES: &[&str] = &[
     "PLADMED_JWT_SECRET",
     "PLADMED_TOKEN_TTL_S",
     "PLADMED_MAX_FRAME_BYTES",
+    "PLADMED_INGEST_MEMORY_BYTES",
     "PLADMED_HEARTBEAT_S",
     "PLADMED_CORS_ORIGINS",
     "PLADMED_INSTANCE",
@@ -286,6 +290,12 @@ impl Settings {
             )?),
             max_frame_bytes: env.bounded("PLADMED_MAX_FRAME_BYTES", 16 << 20, 1024, 1 << 30)?
                 as usize,
+            ingest_memory_bytes: env.bounded(
+                "PLADMED_INGEST_MEMORY_BYTES",
+                256 << 20,
+                1 << 20,
+                u64::from(u32::MAX),
+            )?,
             heartbeat: Duration::from_secs(env.bounded("PLADMED_HEARTBEAT_S", 20, 1, 3600)?),
             cors,
             instance: env
@@ -509,6 +519,7 @@ mod tests {
         );
         assert_eq!(s.cors, CorsOrigins::Any);
         assert_eq!(s.max_frame_bytes, 16 << 20);
+        assert_eq!(s.ingest_memory_bytes, 256 << 20);
     }
 
     #[test]
@@ -518,6 +529,7 @@ mod tests {
             ("PLADMED_MODE", "staging"),
             ("PLADMED_HEARTBEAT_S", "0"),
             ("PLADMED_MAX_FRAME_BYTES", "ten"),
+            ("PLADMED_INGEST_MEMORY_BYTES", "1000"),
             ("PLADMED_JWT_SECRET", "short"),
             ("PLADMED_CORS_ORIGINS", "example.org"),
             ("PLADMED_NTP_SERVER", "chrony"),

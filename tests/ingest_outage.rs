@@ -72,7 +72,7 @@ fn result(operation_id: &str, n: usize) -> String {
         operation_id: operation_id.into(),
         unique_code: format!("r{n}"),
         format: ContentFormat::Json,
-        content: json!({"n": n}),
+        content: json!({"n": n}).into(),
         measured_at: Utc::now(),
         error: None,
     })

@@ -11,7 +11,8 @@ use pladmed::ids::{OperationId, ProbeId, ResultId, UserId};
 use pladmed::probes::Location;
 use pladmed::store::mongo::MongoStore;
 use pladmed::store::{
-    Email, Insertion, MeasurementResult, Operation, Probe, Reward, Store, StoreError, User,
+    Email, Insertion, MeasurementResult, Operation, PageLimit, Probe, Reward, Store, StoreError,
+    User,
 };
 use probe_protocol::{ContentFormat, OperationKind, ResultFormat};
 use serde_json::{json, Map, Value};
@@ -79,7 +80,7 @@ fn result(operation: &Operation, probe: &Probe, code: &str, content: Value) -> M
         probe: probe.id,
         unique_code: code.into(),
         format: ContentFormat::Json,
-        content,
+        content: content.into(),
         error: None,
         measured_at: now,
         received_at: now,
@@ -174,7 +175,14 @@ async fn concurrent_duplicate_results_are_stored_and_paid_once() {
 
     assert_eq!(stored, 1);
     assert_eq!(balance(&store, &owner).await, 3);
-    assert_eq!(store.results(op.id, None, 100).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .results(op.id, None, PageLimit::count(100))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -200,7 +208,13 @@ async fn content_round_trips_as_ordinary_json() {
         stored.push(report);
     }
 
-    assert_eq!(store.results(op.id, None, 10).await.unwrap(), stored);
+    assert_eq!(
+        store
+            .results(op.id, None, PageLimit::count(10))
+            .await
+            .unwrap(),
+        stored
+    );
 }
 
 #[tokio::test]
@@ -220,7 +234,11 @@ async fn unrepresentable_content_is_refused_as_not_retryable() {
             "{refused:?}"
         );
     }
-    assert!(store.results(op.id, None, 10).await.unwrap().is_empty());
+    assert!(store
+        .results(op.id, None, PageLimit::count(10))
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
@@ -238,9 +256,18 @@ async fn pages_follow_storage_order() {
         stored.push(report);
     }
 
-    let first = store.results(op.id, None, 3).await.unwrap();
-    let second = store.results(op.id, Some(first[2].id), 3).await.unwrap();
-    let third = store.results(op.id, Some(second[2].id), 3).await.unwrap();
+    let first = store
+        .results(op.id, None, PageLimit::count(3))
+        .await
+        .unwrap();
+    let second = store
+        .results(op.id, Some(first[2].id), PageLimit::count(3))
+        .await
+        .unwrap();
+    let third = store
+        .results(op.id, Some(second[2].id), PageLimit::count(3))
+        .await
+        .unwrap();
 
     assert_eq!([first, second, third].concat(), stored);
 }
@@ -285,7 +312,10 @@ async fn acknowledged_writes_survive_a_server_crash_and_an_outage_is_unavailable
 
     assert_eq!(balance(&store, &owner).await, 57);
     assert_eq!(
-        store.results(op.id, None, 10).await.unwrap(),
+        store
+            .results(op.id, None, PageLimit::count(10))
+            .await
+            .unwrap(),
         vec![report.clone()]
     );
     let again = store.insert_result(&report, &paid).await.unwrap();

@@ -26,8 +26,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+mod content;
 pub mod params;
 mod streamed;
+
+pub use content::RawContent;
 
 /// The protocol version this crate implements; `hello.protocol` must equal it.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -61,8 +64,11 @@ pub mod close {
 }
 
 /// A message a probe sends to the coordinator.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+///
+/// Decoded in one pass by a hand-written `Deserialize` (serde's derived decoder for a tagged enum
+/// would first copy the whole frame into a tree of its own, and cannot carry [`RawContent`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum ProbeMessage {
     /// First message on every link: who the probe software is and how much it can take on.
     Hello(Hello),
@@ -134,8 +140,8 @@ pub struct ResultReport {
     pub unique_code: String,
     /// Encoding of `content`.
     pub format: ContentFormat,
-    /// The measurement output, encoded as `format` says.
-    pub content: Value,
+    /// The measurement output, encoded as `format` says, kept as the JSON text the probe sent.
+    pub content: RawContent,
     /// When the execution ran, by the probe's clock (RFC 3339).
     pub measured_at: DateTime<Utc>,
     /// Set when the measurement tool failed: its error message. `content` then holds whatever
@@ -298,7 +304,7 @@ pub struct DecodeError(#[from] serde_json::Error);
 impl ProbeMessage {
     /// Decodes one text frame sent by a probe.
     pub fn decode(text: &str) -> Result<Self, DecodeError> {
-        Ok(serde_json::from_str::<streamed::Streamed>(text)?.0)
+        Ok(serde_json::from_str(text)?)
     }
 
     /// Encodes the message as the text of one frame.
@@ -341,7 +347,7 @@ mod tests {
             operation_id: "op".into(),
             unique_code: "u1".into(),
             format: ContentFormat::Json,
-            content: json!([{"type": "trace", "hops": [1, 2]}]),
+            content: json!([{"type": "trace", "hops": [1, 2]}]).into(),
             measured_at: Utc::now(),
             error: None,
         });

@@ -155,7 +155,7 @@ mod tests {
             operation_id: operation.into(),
             unique_code: code.into(),
             format: ContentFormat::Json,
-            content: json!([{"type": "ping"}]),
+            content: json!([{"type": "ping"}]).into(),
             measured_at: DateTime::UNIX_EPOCH + TimeDelta::seconds(seconds),
             error: None,
         }

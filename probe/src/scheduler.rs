@@ -304,7 +304,7 @@ async fn report(
         operation_id: order.operation_id.clone(),
         unique_code: unique_code(measured_at),
         format: execution.format,
-        content: execution.content,
+        content: execution.content.into(),
         measured_at,
         error: execution.error,
     };

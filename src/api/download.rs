@@ -3,15 +3,16 @@
 //!
 //! An operation can hold millions of results, so the body is never built in memory: a task reads
 //! the results from the store one page at a time and hands each page, serialised, to the
-//! response through a channel of [`CHUNKS_AHEAD`] chunks. A slow client slows the task down
+//! response through a channel of [`CHUNKS_AHEAD`] chunks (a page ends at [`PAGE_BYTES`] of
+//! results, so a chunk weighs at most that plus one result). A slow client slows the task down
 //! (the channel is full) instead of making the server buffer; a client that goes away ends it.
 
 use super::error::ApiError;
-use super::operations::find;
+use super::operations::{find, PAGE_BYTES};
 use super::views;
 use crate::ids::OperationId;
 use crate::state::AppState;
-use crate::store::{MeasurementResult, Operation, Store};
+use crate::store::{MeasurementResult, Operation, PageLimit, Store};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,8 +20,14 @@ use tokio::sync::mpsc;
 use warp::http::header::{HeaderValue, CONTENT_TYPE};
 use warp::{Rejection, Reply};
 
-/// Results read from the store, and sent as one chunk of the body, at a time.
+/// Results read from the store, and sent as one chunk of the body, at a time (fewer when they
+/// reach [`PAGE_BYTES`]).
 pub const STREAM_PAGE: usize = 100;
+/// What one read of the download takes from the store.
+const PAGE: PageLimit = PageLimit {
+    count: STREAM_PAGE,
+    bytes: PAGE_BYTES,
+};
 /// Chunks serialised ahead of what the client has read: what bounds the memory of a download.
 const CHUNKS_AHEAD: usize = 2;
 
@@ -39,7 +46,7 @@ pub async fn get(
     let operation = find(&state, query.get("id").map(String::as_str)).await?;
     let first = state
         .store
-        .results(operation.id, None, STREAM_PAGE)
+        .results(operation.id, None, PAGE)
         .await
         .map_err(ApiError::from)?;
     let (chunks, mut body) = mpsc::channel::<Chunk>(CHUNKS_AHEAD);
@@ -79,12 +86,16 @@ async fn produce(
     let mut page = first;
     let mut separator: &[u8] = b"";
     loop {
+        let mut weight = 0;
         for result in &page {
             chunk.extend_from_slice(separator);
-            chunk.extend_from_slice(views::result(result).to_string().as_bytes());
+            serde_json::to_writer(&mut chunk, &views::result(result))
+                .expect("a result always serialises");
             separator = b",";
+            weight += result.weight();
         }
-        let last_page = page.len() < STREAM_PAGE;
+        // A page that ended at its byte bound is followed by another, possibly empty.
+        let last_page = page.len() < STREAM_PAGE && weight < PAGE_BYTES;
         if last_page {
             chunk.extend_from_slice(b"]}");
         }
@@ -93,7 +104,7 @@ async fn produce(
         }
         chunk = Vec::new();
         let after = page.last().map(|r| r.id);
-        page = match store.results(operation, after, STREAM_PAGE).await {
+        page = match store.results(operation, after, PAGE).await {
             Ok(next) => next,
             Err(error) => {
                 tracing::error!(%operation, %error, "results download cut off: store failed");

@@ -6,8 +6,9 @@ use super::views;
 use crate::ids::{OperationId, ResultId};
 use crate::operations::{self, CreateRequest};
 use crate::state::AppState;
-use crate::store::{Operation, User};
+use crate::store::{MeasurementResult, Operation, PageLimit, User};
 use probe_protocol::OperationKind;
+use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use warp::http::StatusCode;
@@ -17,6 +18,10 @@ use warp::{Rejection, Reply};
 pub const DEFAULT_PAGE: usize = 100;
 /// Largest page GET /operations/{id}/results serves.
 pub const MAX_PAGE: usize = 1000;
+/// Result bytes (content and error text) after which a page of results ends, whatever its count
+/// (GET /operations/{id}/results and each chunk of GET /operation): a page weighs at most this
+/// plus one result, itself at most a probe's frame (`PLADMED_MAX_FRAME_BYTES`).
+pub const PAGE_BYTES: usize = 4 * 1024 * 1024;
 
 /// POST /traceroute, /ping, /dns → 201 with the operation.
 pub async fn create(
@@ -43,22 +48,33 @@ pub(super) async fn find(state: &AppState, raw_id: Option<&str>) -> Result<Opera
     state.store.operation(id).await?.ok_or_else(missing)
 }
 
-/// One page of results and the cursor of the next page, if there is one.
+/// One page of results and the cursor of the next page, if there is one: when the page is full
+/// by count and more follow, or when it ended at [`PAGE_BYTES`] (then the next page may be
+/// empty).
 async fn page(
     state: &AppState,
     operation: OperationId,
     after: Option<ResultId>,
     limit: usize,
-) -> Result<(Vec<Value>, Option<ResultId>), ApiError> {
-    let mut results = state.store.results(operation, after, limit + 1).await?;
+) -> Result<(Vec<MeasurementResult>, Option<ResultId>), ApiError> {
+    let bound = PageLimit::new(limit + 1, PAGE_BYTES);
+    let mut results = state.store.results(operation, after, bound).await?;
     let more = results.len() > limit;
     results.truncate(limit);
-    let next = if more {
+    let weight: usize = results.iter().map(MeasurementResult::weight).sum();
+    let next = if more || weight >= PAGE_BYTES {
         results.last().map(|r| r.id)
     } else {
         None
     };
-    Ok((results.iter().map(views::result).collect(), next))
+    Ok((results, next))
+}
+
+/// The body of GET /operations/{id}/results.
+#[derive(Serialize)]
+struct ResultsPage<'a> {
+    results: Vec<views::ResultView<'a>>,
+    next: Option<ResultId>,
 }
 
 /// GET /operations/{id}/results?after=&limit= : `{results, next}`; `next` is the `after` of the
@@ -89,9 +105,10 @@ pub async fn results(
             })?,
     };
     let (results, next) = page(&state, operation.id, after, limit).await?;
-    Ok(warp::reply::json(
-        &json!({ "results": results, "next": next }),
-    ))
+    Ok(warp::reply::json(&ResultsPage {
+        results: results.iter().map(views::result).collect(),
+        next,
+    }))
 }
 
 /// GET /operations (any user) and /operations/me (own): without results.

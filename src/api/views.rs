@@ -1,7 +1,10 @@
 //! JSON shapes of the API, field for field those the original backend and its frontend use.
 
+use crate::ids::{ProbeId, ResultId};
 use crate::store::{MeasurementResult, Operation, Probe, User};
-use probe_protocol::OperationKind;
+use chrono::{DateTime, Utc};
+use probe_protocol::{ContentFormat, OperationKind, RawContent};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 /// `{_id, email, credits, is_superuser}`; never the password hash.
@@ -63,15 +66,31 @@ pub fn operation(operation: &Operation) -> Value {
 }
 
 /// One result entry: `{"probe": id, "results": content, ...}` as the original, with extras.
-pub fn result(result: &MeasurementResult) -> Value {
-    json!({
-        "_id": result.id,
-        "probe": result.probe,
-        "results": result.content,
-        "unique_code": result.unique_code,
-        "format": result.format,
-        "error": result.error,
-        "measured_at": result.measured_at,
-        "received_at": result.received_at,
-    })
+/// Serialised straight from the stored result: the content is written as the text the probe
+/// sent, never built into a tree (it can be as large as a frame).
+#[derive(Serialize)]
+pub struct ResultView<'a> {
+    #[serde(rename = "_id")]
+    id: ResultId,
+    probe: ProbeId,
+    results: &'a RawContent,
+    unique_code: &'a str,
+    format: ContentFormat,
+    error: Option<&'a str>,
+    measured_at: DateTime<Utc>,
+    received_at: DateTime<Utc>,
+}
+
+/// The entry of `result`.
+pub fn result(result: &MeasurementResult) -> ResultView<'_> {
+    ResultView {
+        id: result.id,
+        probe: result.probe,
+        results: &result.content,
+        unique_code: &result.unique_code,
+        format: result.format,
+        error: result.error.as_deref(),
+        measured_at: result.measured_at,
+        received_at: result.received_at,
+    }
 }

@@ -154,7 +154,7 @@ impl Store for ProbeChangeStore {
         &self,
         operation: OperationId,
         after: Option<ResultId>,
-        limit: usize,
+        limit: crate::store::PageLimit,
     ) -> StoreResult<Vec<MeasurementResult>> {
         self.inner.results(operation, after, limit).await
     }

@@ -156,12 +156,13 @@ pub trait Store: Send + Sync + 'static {
         result: &MeasurementResult,
         reward: &Reward,
     ) -> StoreResult<Insertion>;
-    /// Up to `limit` results of an operation in storage order, starting after the cursor.
+    /// Results of an operation in storage order, starting after the cursor, as many as `page`
+    /// allows: at most its count, and none past the one that brings their weight to its bytes.
     async fn results(
         &self,
         operation: OperationId,
         after: Option<ResultId>,
-        limit: usize,
+        page: PageLimit,
     ) -> StoreResult<Vec<MeasurementResult>>;
 
     /// A cheap round trip proving the store answers.

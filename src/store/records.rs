@@ -6,7 +6,7 @@ use crate::ids::{OperationId, ProbeId, ResultId, UserId};
 use crate::probes::Location;
 use chrono::{DateTime, Utc};
 use probe_protocol::params::ResultWindow;
-use probe_protocol::{ContentFormat, OperationKind, ResultFormat};
+use probe_protocol::{ContentFormat, OperationKind, RawContent, ResultFormat};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -186,14 +186,66 @@ pub struct MeasurementResult {
     pub unique_code: String,
     /// Encoding of `content`.
     pub format: ContentFormat,
-    /// The measurement output.
-    pub content: Value,
+    /// The measurement output, as the JSON text the probe sent (never built into a tree).
+    pub content: RawContent,
     /// Error reported by the probe's tool, if it failed.
     pub error: Option<String>,
     /// When the probe measured it.
     pub measured_at: DateTime<Utc>,
     /// When the coordinator stored it.
     pub received_at: DateTime<Utc>,
+}
+
+impl MeasurementResult {
+    /// What the result weighs in a page of results: the bytes of its content and error text,
+    /// which are all that can be large.
+    pub fn weight(&self) -> usize {
+        self.content.len() + self.error.as_ref().map_or(0, String::len)
+    }
+}
+
+/// How many results one read may return: what bounds the memory of a page, whatever the results
+/// weigh (each can be as large as a probe's frame).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageLimit {
+    /// At most this many results.
+    pub count: usize,
+    /// The page ends with the result that brings the page's [`MeasurementResult::weight`] to this
+    /// many bytes or more, so it weighs less than `bytes` plus one result.
+    pub bytes: usize,
+}
+
+impl PageLimit {
+    /// At most `count` results, whatever they weigh.
+    pub fn count(count: usize) -> Self {
+        Self {
+            count,
+            bytes: usize::MAX,
+        }
+    }
+
+    /// At most `count` results, ending at `bytes` of them.
+    pub fn new(count: usize, bytes: usize) -> Self {
+        Self { count, bytes }
+    }
+
+    /// Fills a page from `results` in order, stopping at the first error.
+    pub fn fill<E>(
+        &self,
+        results: impl IntoIterator<Item = Result<MeasurementResult, E>>,
+    ) -> Result<Vec<MeasurementResult>, E> {
+        let mut page = Vec::new();
+        let mut weight = 0usize;
+        for result in results.into_iter().take(self.count) {
+            if weight >= self.bytes {
+                break;
+            }
+            let result = result?;
+            weight = weight.saturating_add(result.weight());
+            page.push(result);
+        }
+        Ok(page)
+    }
 }
 
 /// Credits paid to a probe's owner for a new result.

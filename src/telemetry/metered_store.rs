@@ -5,8 +5,8 @@ use super::Telemetry;
 use crate::credits::Credits;
 use crate::ids::{OperationId, ProbeId, ResultId, UserId};
 use crate::store::{
-    AssignmentState, Email, Insertion, Inventory, Link, MeasurementResult, Operation, Probe,
-    Reward, SessionId, Store, StoreError, StoreResult, User,
+    AssignmentState, Email, Insertion, Inventory, Link, MeasurementResult, Operation, PageLimit,
+    Probe, Reward, SessionId, Store, StoreError, StoreResult, User,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -142,9 +142,9 @@ impl Store for MeteredStore {
         &self,
         operation: OperationId,
         after: Option<ResultId>,
-        limit: usize,
+        page: PageLimit,
     ) -> StoreResult<Vec<MeasurementResult>> {
-        self.count(self.inner.results(operation, after, limit).await)
+        self.count(self.inner.results(operation, after, page).await)
     }
     async fn ping(&self) -> StoreResult<()> {
         self.count(self.inner.ping().await)

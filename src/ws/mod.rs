@@ -6,6 +6,7 @@
 //! session reads (flow control, not disconnection), `liveness` whether the peer still reads.
 
 mod admission;
+mod budget;
 mod frames;
 mod handshake;
 mod liveness;
@@ -30,6 +31,7 @@ use warp::{Filter, Rejection, Reply};
 pub fn route(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     let limits = &state.settings.limits;
     let slots = LinkSlots::new(limits.ws_per_address, limits.ws_total);
+    let budget = budget::IngestBudget::new(state.settings.ingest_memory_bytes);
     warp::path!("probe" / "ws")
         .and(warp::get())
         .and(upgrade::request())
@@ -69,11 +71,12 @@ pub fn route(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Re
                 if let Some(client) = client {
                     span.record("client", tracing::field::display(client));
                 }
+                let budget = budget.clone();
                 upgrade.accept(limit, move |socket| {
                     let links = state.links.clone();
                     links.track_future(
                         async move {
-                            session::run(socket, token, state).await;
+                            session::run(socket, token, state, budget).await;
                             drop(slot);
                         }
                         .instrument(span),

@@ -1,5 +1,6 @@
 //! One probe link from handshake to close.
 
+use super::budget::{self, Held, IngestBudget};
 use super::frames::{classify, close_frame, Incoming};
 use super::handshake::{self, Refusal, TRY_AGAIN_LATER};
 use super::liveness::Liveness;
@@ -31,8 +32,8 @@ const CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// probe's queue (`PLADMED_PROBE_QUEUE`), so that a window of acks always fits in it.
 const WINDOW: usize = 64;
 
-/// Serves one upgraded socket until it closes.
-pub async fn run(socket: Socket, token: Option<String>, state: AppState) {
+/// Serves one upgraded socket until it closes; its results are held against `budget`.
+pub async fn run(socket: Socket, token: Option<String>, state: AppState, budget: IngestBudget) {
     let (mut sink, mut stream) = socket.split();
     let admitted = match handshake::authenticate(&state, token.as_deref()).await {
         Ok(probe) => handshake::hello(&mut stream, state.settings.limits.hello_timeout)
@@ -78,6 +79,7 @@ pub async fn run(socket: Socket, token: Option<String>, state: AppState) {
                 state: &state,
                 probe: &probe,
                 mailbox: &mailbox,
+                budget: &budget,
             };
             link.serve(&mut stream, &mut inbox.kick, &control).await
         }
@@ -151,6 +153,7 @@ struct Connected<'a> {
     state: &'a AppState,
     probe: &'a Probe,
     mailbox: &'a Mailbox,
+    budget: &'a IngestBudget,
 }
 
 impl Connected<'_> {
@@ -166,11 +169,14 @@ impl Connected<'_> {
         let period = self.state.settings.heartbeat;
         let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         let mut liveness = Liveness::new(period);
-        let mut pacer = Pacer::new(self.state.settings.limits.probe_frames_per_s);
+        let mut rate = Pacer::new(self.state.settings.limits.probe_frames_per_s);
+        let mut bytes = budget::LinkShare::new(self.budget.clone());
         let window = window(self.state);
         let mut storing = FuturesUnordered::new();
         loop {
-            let room = storing.len() < window;
+            // Room in the link's window and in the global ingest budget; while either is
+            // missing the link is not read, and that time is not held against the probe.
+            let room = storing.len() < window && bytes.may_read();
             liveness.server_reads(room, tokio::time::Instant::now());
             tokio::select! {
                 Some(stored) = storing.next(), if !storing.is_empty() => {
@@ -178,14 +184,21 @@ impl Connected<'_> {
                         return Some(refusal);
                     }
                 }
-                () = pacer.refilled(), if !pacer.ready() => pacer.take(),
-                item = stream.next(), if room && pacer.ready() => {
-                    pacer.take();
+                (report, held) = bytes.admitted(), if !bytes.may_read() => {
+                    storing.push(self.store_result(report, held));
+                }
+                () = rate.refilled(), if !rate.ready() => rate.take(),
+                item = stream.next(), if room && rate.ready() => {
+                    rate.take();
                     match classify(item) {
                         Incoming::Text(text) => {
                             self.state.telemetry.frames_in.inc();
                             match self.handle(text.as_str()).await {
-                                Ok(Some(report)) => storing.push(self.store_result(report)),
+                                Ok(Some(report)) => {
+                                    if let Some((report, held)) = bytes.admit(text.len(), report) {
+                                        storing.push(self.store_result(report, held));
+                                    }
+                                }
                                 Ok(None) => {}
                                 Err(refusal) => return Some(refusal),
                             }
@@ -250,8 +263,9 @@ impl Connected<'_> {
         self.settle(outcome).map(|()| None)
     }
 
-    /// Stores one result and acks it once durable.
-    async fn store_result(&self, report: ResultReport) -> Result<(), Refusal> {
+    /// Stores one result and acks it once durable; its frame's bytes are `held` against the
+    /// ingest budget until then.
+    async fn store_result(&self, report: ResultReport, held: Held) -> Result<(), Refusal> {
         let received = Instant::now();
         let telemetry = &self.state.telemetry;
         telemetry.results_received.inc();
@@ -272,6 +286,7 @@ impl Connected<'_> {
                     telemetry.results_duplicate.inc();
                 }
             });
+        drop(held);
         self.settle(outcome)
     }
 

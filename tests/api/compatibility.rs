@@ -182,7 +182,7 @@ async fn get_operation_streams_every_result_of_the_operation() {
             probe,
             unique_code: format!("r{n:04}"),
             format: ContentFormat::Json,
-            content: json!({"n": n}),
+            content: json!({"n": n}).into(),
             error: None,
             measured_at: Utc::now(),
             received_at: Utc::now(),

@@ -26,7 +26,7 @@ fn sized_result(operation_id: &str, n: usize) -> Message {
         operation_id: operation_id.into(),
         unique_code: format!("r{n:05}"),
         format: ContentFormat::Text,
-        content: json!("x".repeat(1_400)),
+        content: json!("x".repeat(1_400)).into(),
         measured_at: Utc::now(),
         error: None,
     });

@@ -165,7 +165,7 @@ fn result(operation_id: &str, code: &str) -> ProbeMessage {
         operation_id: operation_id.into(),
         unique_code: code.into(),
         format: ContentFormat::Json,
-        content: json!({"rtt": 1.5}),
+        content: json!({"rtt": 1.5}).into(),
         measured_at: Utc::now(),
         error: None,
     })

@@ -138,7 +138,7 @@ async fn accept_and_store_one_result(
             operation_id: operation.clone(),
             unique_code: "first".into(),
             format: ContentFormat::Json,
-            content: json!([]),
+            content: json!([]).into(),
             measured_at: chrono::Utc::now(),
             error: None,
         }))

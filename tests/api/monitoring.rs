@@ -154,7 +154,7 @@ fn report(operation_id: &str, code: &str) -> ProbeMessage {
         operation_id: operation_id.into(),
         unique_code: code.into(),
         format: ContentFormat::Json,
-        content: json!([]),
+        content: json!([]).into(),
         measured_at: Utc::now(),
         error: None,
     })

@@ -167,7 +167,7 @@ async fn results_for_operations_of_other_probes_are_refused() {
         operation_id: op["_id"].as_str().unwrap().into(),
         unique_code: "forged".into(),
         format: ContentFormat::Json,
-        content: json!({}),
+        content: json!({}).into(),
         measured_at: Utc::now(),
         error: None,
     });
@@ -202,7 +202,7 @@ async fn reports_for_unknown_operations_are_answered_and_the_link_stays_open() {
             operation_id: gone.into(),
             unique_code: "stale-1".into(),
             format: ContentFormat::Json,
-            content: json!({}),
+            content: json!({}).into(),
             measured_at: Utc::now(),
             error: None,
         }),

@@ -103,7 +103,7 @@ async fn a_removed_probe_is_closed_unlisted_and_unassignable_and_its_results_sta
         operation_id: operation_id.clone(),
         unique_code: "run-1".into(),
         format: ContentFormat::Json,
-        content: json!({"rtt": 1.5}),
+        content: json!({"rtt": 1.5}).into(),
         measured_at: Utc::now(),
         error: None,
     }))

@@ -19,7 +19,7 @@ fn result(operation_id: &str, code: &str, measured_at: DateTime<Utc>) -> ProbeMe
         operation_id: operation_id.into(),
         unique_code: code.into(),
         format: ContentFormat::Json,
-        content: json!([{"type": "ping", "rtt": 1.5}]),
+        content: json!([{"type": "ping", "rtt": 1.5}]).into(),
         measured_at,
         error: None,
     })

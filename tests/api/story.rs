@@ -14,7 +14,7 @@ fn result(operation_id: &str, code: &str, content: Value) -> ProbeMessage {
         operation_id: operation_id.into(),
         unique_code: code.into(),
         format: ContentFormat::Json,
-        content,
+        content: content.into(),
         measured_at: Utc::now(),
         error: None,
     })
@@ -261,6 +261,54 @@ async fn results_page_through_large_operations() {
         }
     }
     assert_eq!(seen, (0..250).collect::<Vec<u64>>());
+    app.stop().await;
+}
+
+/// Pages end at 4 MiB of results whatever their count: five results of 1.5 MiB are served as
+/// three (4.5 MiB, the third reaching the bound) and two, and the download streams all five.
+#[tokio::test]
+async fn results_pages_end_at_their_byte_bound_and_the_download_streams_them_all() {
+    let app = spawn_app().await;
+    let researcher = app.funded_user("heavy@example.org", 1000).await;
+    let (probe_id, probe_token) = app.probe(&researcher).await;
+    let mut probe = app.connect(&probe_token, 1000).await;
+    let (id, _) = create_and_receive(
+        &app,
+        &researcher,
+        &mut probe,
+        "/ping",
+        json!({"probes": [probe_id], "params": busy_ping_params(5)}),
+        OperationKind::Ping,
+        ResultFormat::Json,
+    )
+    .await;
+    let heavy = |n: usize| json!(format!("{n}").repeat(3 << 19));
+    for n in 0..5 {
+        probe.send(&result(&id, &format!("h{n}"), heavy(n))).await;
+        expect_ack(&mut probe, &format!("h{n}"), false).await;
+    }
+    let codes = |page: &Value| -> Vec<String> {
+        let results = page["results"].as_array().unwrap();
+        results
+            .iter()
+            .map(|r| r["unique_code"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (status, first) = app
+        .get(&format!("/operations/{id}/results?limit=1000"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(codes(&first), ["h0", "h1", "h2"]);
+    let cursor = first["next"]
+        .as_str()
+        .expect("a page cut by its bytes has a next");
+    let path = format!("/operations/{id}/results?limit=1000&after={cursor}");
+    let (_, second) = app.get(&path, None).await;
+    assert_eq!(codes(&second), ["h3", "h4"]);
+    assert_eq!(second["next"], Value::Null);
+    assert_eq!(second["results"][1]["results"], heavy(4));
+    let (_, op) = app.get(&format!("/operation?id={id}"), None).await;
+    assert_eq!(codes(&op), ["h0", "h1", "h2", "h3", "h4"]);
     app.stop().await;
 }
 

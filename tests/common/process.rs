@@ -194,7 +194,7 @@ pub fn result_frame(operation: &str, n: usize, content: Value) -> Message {
         operation_id: operation.into(),
         unique_code: format!("result-{n:05}"),
         format: ContentFormat::Json,
-        content,
+        content: content.into(),
         measured_at: Utc::now(),
         error: None,
     });

@@ -6,7 +6,8 @@ use pladmed::credits::Credits;
 use pladmed::ids::{OperationId, ProbeId, ResultId, UserId};
 use pladmed::probes::Location;
 use pladmed::store::{
-    Email, Insertion, Link, MeasurementResult, Operation, Probe, Reward, SessionId, Store, User,
+    Email, Insertion, Link, MeasurementResult, Operation, PageLimit, Probe, Reward, SessionId,
+    Store, User,
 };
 use probe_protocol::{ContentFormat, OperationKind, ResultFormat};
 use serde_json::{json, Map};
@@ -158,7 +159,7 @@ pub fn result(operation: &Operation, probe: &Probe, code: &str) -> MeasurementRe
         probe: probe.id,
         unique_code: code.into(),
         format: ContentFormat::Json,
-        content: json!([{ "type": "ping", "rtt": 12.5, "replies": [1, 2, 3] }]),
+        content: json!([{ "type": "ping", "rtt": 12.5, "replies": [1, 2, 3] }]).into(),
         error: None,
         measured_at: now(),
         received_at: now(),
@@ -184,7 +185,9 @@ pub async fn insert(store: &dyn Store, result: &MeasurementResult, credits: u64)
 
 /// Every stored result of `operation`, in storage order.
 pub async fn results_of(store: &dyn Store, operation: &Operation) -> Vec<MeasurementResult> {
-    let all = store.results(operation.id, None, 10_000).await;
+    let all = store
+        .results(operation.id, None, PageLimit::count(10_000))
+        .await;
     all.expect("store answers")
 }
 

@@ -6,7 +6,7 @@ use crate::fixtures::{
 };
 use pladmed::credits::MAX_CREDITS;
 use pladmed::ids::ResultId;
-use pladmed::store::{Insertion, StoreError};
+use pladmed::store::{Insertion, PageLimit, StoreError};
 
 pub async fn result_is_stored_and_paid_once(backend: &Backend) {
     let store = &*backend.open().await;
@@ -126,7 +126,9 @@ pub async fn results_are_paginated_in_storage_order(backend: &Backend) {
         stored.push(report);
     }
 
-    let page = |after: Option<ResultId>, limit| store.results(operation.id, after, limit);
+    let page = |after: Option<ResultId>, limit| {
+        store.results(operation.id, after, PageLimit::count(limit))
+    };
     let first = page(None, 2).await.unwrap();
     let second = page(Some(first[1].id), 2).await.unwrap();
     let third = page(Some(second[1].id), 2).await.unwrap();

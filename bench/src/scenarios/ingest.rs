@@ -16,7 +16,8 @@ use pladmed::credits::Credits;
 use pladmed::ids::{OperationId, ProbeId, ResultId};
 use pladmed::store::{MeasurementResult, Operation, Reward, Store};
 use probe_protocol::{
-    ContentFormat, OperationKind, ProbeMessage, ResultFormat, ResultReport, ServerMessage,
+    ContentFormat, OperationKind, ProbeMessage, RawContent, ResultFormat, ResultReport,
+    ServerMessage,
 };
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -84,7 +85,7 @@ impl Template {
             operation_id: operation.into(),
             unique_code: CODE.into(),
             format: ContentFormat::Json,
-            content: traceroute(),
+            content: traceroute().into(),
             measured_at: Utc::now(),
             error: None,
         })
@@ -244,7 +245,7 @@ async fn through_store(common: &Common, o: &Options) -> anyhow::Result<Outcome> 
         max_results_per_probe: o.results_per_probe as u64,
     };
     store.create_operation(&operation).await?;
-    let (operation, content) = (operation.id, traceroute());
+    let (operation, content) = (operation.id, RawContent::from(traceroute()));
     let deadline = Instant::now() + Duration::from_secs(o.max_seconds);
     let start = Instant::now();
     let writers: Vec<_> = probes

@@ -128,7 +128,7 @@ mod tests {
             operation_id: operation.into(),
             unique_code: code.into(),
             format: ContentFormat::Text,
-            content: json!("x"),
+            content: json!("x").into(),
             measured_at: Utc::now(),
             error: None,
         }

@@ -194,7 +194,7 @@ async fn an_operation_runs_at_once_and_a_re_sent_order_does_not_run_twice() {
     let result = outbox.next_batch(&HashSet::new(), 1).remove(0);
     assert_eq!(result.operation_id, "op");
     assert_eq!(result.format, ContentFormat::Text);
-    assert_eq!(result.content, json!("answer\n"));
+    assert_eq!(result.content.to_value(), json!("answer\n"));
     assert_eq!(result.error, None);
 
     cancel.cancel();
@@ -212,7 +212,7 @@ async fn unreadable_parameters_give_one_error_result_and_finish() {
     scheduler.wait_stopped(Duration::from_secs(5)).await;
     let results = outbox.next_batch(&HashSet::new(), 10);
     assert_eq!(results.len(), 1);
-    assert_eq!(results[0].content, Value::Null);
+    assert_eq!(results[0].content.to_value(), Value::Null);
     assert!(results[0]
         .error
         .as_deref()
@@ -257,7 +257,9 @@ async fn stopping_lets_running_executions_store_their_results_and_starts_no_run(
     assert!(scheduler.wait_stopped(Duration::from_secs(5)).await);
     let results = outbox.next_batch(&HashSet::new(), 100);
     assert!(!results.is_empty(), "the running lookup stored its result");
-    assert!(results.iter().all(|r| r.content == json!("answer\n")));
+    assert!(results
+        .iter()
+        .all(|r| r.content.to_value() == json!("answer\n")));
     assert!(results.iter().all(|r| r.measured_at <= stopped_at));
     let unfinished = scheduler.inner.ledger.unfinished();
     assert_eq!(

@@ -31,7 +31,7 @@ async fn seed_results(state_dir: &Path, operation: &str) -> HashSet<String> {
             operation_id: operation.into(),
             unique_code: code.clone(),
             format: ContentFormat::Json,
-            content: json!([]),
+            content: json!([]).into(),
             measured_at,
             error: None,
         };

@@ -43,7 +43,7 @@ async fn seed_stale_operation(state_dir: &Path) {
             operation_id: GONE.into(),
             unique_code: format!("stale-{i:03}"),
             format: ContentFormat::Text,
-            content: json!("answer"),
+            content: json!("answer").into(),
             measured_at: an_hour_ago + TimeDelta::seconds(i as i64),
             error: None,
         };

@@ -203,7 +203,7 @@ fn paths() -> Paths {
             .query("id", true, "Operation identifier", string())
             .replies(
                 200,
-                "The operation and all its results, streamed page by page",
+                "The operation and all its results, streamed page by page (each page at most 100 results, ending once their content and error text reach 4 MiB)",
                 "Operation",
             )
             .fails(404, "No such operation"),
@@ -211,7 +211,10 @@ fn paths() -> Paths {
     add(
         Get,
         "/operations/{id}/results",
-        endpoint("operations", "A page of an operation's results")
+        endpoint(
+            "operations",
+            "A page of an operation's results: at most `limit` results, and it ends early with the result that brings their content and error text to 4 MiB (then `next` is set, and the next page may be empty)",
+        )
             .path_param("id", "Operation identifier")
             .query(
                 "after",

@@ -197,7 +197,8 @@ pub struct Operation {
 pub struct ResultsPage {
     /// Results in storage order.
     pub results: Vec<MeasurementResult>,
-    /// The `after` cursor of the next page; null on the last page.
+    /// The `after` cursor of the next page; null on the last page. Set when the page is full by
+    /// count and more follow, or when it ended at its byte bound (the next page may be empty).
     pub next: Option<String>,
 }
 

@@ -19,8 +19,8 @@ mod tables;
 mod transaction;
 
 use super::{
-    AssignmentState, Email, Insertion, Inventory, Link, MeasurementResult, Operation, Probe,
-    Reward, SessionId, Store, StoreError, StoreResult, User,
+    AssignmentState, Email, Insertion, Inventory, Link, MeasurementResult, Operation, PageLimit,
+    Probe, Reward, SessionId, Store, StoreError, StoreResult, User,
 };
 use crate::credits::Credits;
 use crate::ids::{OperationId, ProbeId, ResultId, UserId};
@@ -221,9 +221,9 @@ impl Store for EmbeddedStore {
         &self,
         operation: OperationId,
         after: Option<ResultId>,
-        limit: usize,
+        page: PageLimit,
     ) -> StoreResult<Vec<MeasurementResult>> {
-        self.read(move |txn| results::results(txn, operation, after, limit))
+        self.read(move |txn| results::results(txn, operation, after, page))
             .await
     }
 

@@ -6,7 +6,7 @@ use super::tables::{ASSIGNMENTS, RESULTS, RESULT_ALLOWANCES, RESULT_CODES};
 use super::{accounts, keys};
 use crate::ids::{OperationId, ResultId};
 use crate::store::{
-    Insertion, MeasurementResult, ResultAllowance, Reward, StoreError, StoreResult,
+    Insertion, MeasurementResult, PageLimit, ResultAllowance, Reward, StoreError, StoreResult,
 };
 use chrono::{DateTime, Utc};
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
@@ -102,18 +102,19 @@ pub(super) fn insert_result(
     Ok(Ok(Insertion::Stored))
 }
 
-/// Up to `limit` results of `operation` in storage order, after the `after` cursor.
+/// The results of `operation` in storage order after the `after` cursor, as many as `page`
+/// allows; each record is decoded only once it is known to belong to the page.
 pub(super) fn results(
     txn: &ReadTransaction,
     operation: OperationId,
     after: Option<ResultId>,
-    limit: usize,
+    page: PageLimit,
 ) -> StoreResult<Vec<MeasurementResult>> {
     let results = txn.open_table(RESULTS)?;
     let range = keys::pairs_of(operation.bytes(), after.map(ResultId::bytes));
-    results
-        .range::<&[u8]>(range.bounds())?
-        .take(limit)
-        .map(|entry| decode(entry?.1.value()))
-        .collect()
+    page.fill(
+        results
+            .range::<&[u8]>(range.bounds())?
+            .map(|entry| decode(entry?.1.value())),
+    )
 }

@@ -5,7 +5,7 @@
 //! `_id` order is creation order. Amounts are 64-bit signed integers, times BSON dates (whole
 //! milliseconds), locations GeoJSON points.
 
-use super::json;
+use super::{content, json};
 use crate::credits::Credits;
 use crate::probes::Location;
 use crate::store::{
@@ -281,7 +281,8 @@ impl TryFrom<&MeasurementResult> for ResultDoc {
             probe: result.probe.oid(),
             unique_code: result.unique_code.clone(),
             format: result.format,
-            content: json::to_raw(&result.content).map_err(|e| unstorable("result content", e))?,
+            content: content::to_bson(&result.content)
+                .map_err(|e| unstorable("result content", e))?,
             error: result.error.clone(),
             measured_at: DateTime::from_chrono(result.measured_at),
             received_at: DateTime::from_chrono(result.received_at),
@@ -305,7 +306,7 @@ impl TryFrom<ResultDoc> for MeasurementResult {
             probe: doc.probe.into(),
             unique_code: doc.unique_code,
             format: doc.format,
-            content: json::from_raw(doc.content).map_err(|e| corrupt("result", doc.id, e))?,
+            content: content::to_json(&doc.content).map_err(|e| corrupt("result", doc.id, e))?,
             error: doc.error,
             measured_at: doc.measured_at.to_chrono(),
             received_at: doc.received_at.to_chrono(),

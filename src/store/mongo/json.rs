@@ -1,28 +1,19 @@
-//! JSON values as BSON and back, exactly.
+//! JSON values (operation parameters) as BSON and back, exactly. Result content, which can be
+//! as large as a frame, goes through [`super::content`] instead, without a tree.
 //!
 //! serde's route through [`Bson`] reads an object such as `{"$numberLong": "5"}` or
 //! `{"$date": 5}` as extended JSON and turns it into a number or a date, so such a value in a
-//! probe's output (or in operation parameters) would come back changed. Here each JSON type maps
+//! probe's output or in operation parameters would come back changed. Here each JSON type maps
 //! to one BSON type and back, keys are kept as they are, a value without an exact BSON
-//! counterpart is refused, and documents carry the result as raw BSON, which serde passes through
+//! counterpart is refused, and documents carry the value as raw BSON, which serde passes through
 //! untouched.
 
-use bson::{Bson, Document, RawBson, RawDocumentBuf};
+use bson::{Bson, Document, RawDocumentBuf};
 use serde_json::{Map, Number, Value};
-
-/// The raw BSON for `value`, or why it has none.
-pub(super) fn to_raw(value: &Value) -> Result<RawBson, String> {
-    RawBson::try_from(to_bson(value)?).map_err(|e| e.to_string())
-}
 
 /// The raw BSON document for a JSON object.
 pub(super) fn to_raw_document(map: &Map<String, Value>) -> Result<RawDocumentBuf, String> {
     RawDocumentBuf::from_document(&to_document(map)?).map_err(|e| e.to_string())
-}
-
-/// The JSON value stored as `raw`.
-pub(super) fn from_raw(raw: RawBson) -> Result<Value, String> {
-    from_bson(Bson::try_from(raw).map_err(|e| e.to_string())?)
 }
 
 /// The JSON object stored as `raw`.
@@ -110,10 +101,10 @@ mod tests {
             ],
             "numbers": [0, -1, 1.0, 2.5e-300, i64::MAX, i64::MIN],
         });
-        let raw = to_raw(&value).unwrap();
-        let doc = raw.as_document().unwrap();
-        assert_eq!(doc.get_str("$numberLong").unwrap(), "5");
-        assert_eq!(from_raw(raw).unwrap(), value);
+        let map = value.as_object().unwrap();
+        let raw = to_raw_document(map).unwrap();
+        assert_eq!(raw.get_str("$numberLong").unwrap(), "5");
+        assert_eq!(&from_raw_document(raw).unwrap(), map);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! acknowledged by a majority from the journal, so `Ok` means durable.
 
 mod accounts;
+mod content;
 mod documents;
 mod errors;
 mod indexes;
@@ -21,8 +22,8 @@ mod transaction;
 mod turns;
 
 use super::{
-    AssignmentState, Email, Insertion, Inventory, Link, MeasurementResult, Operation, Probe,
-    Reward, SessionId, Store, StoreError, StoreResult, User,
+    AssignmentState, Email, Insertion, Inventory, Link, MeasurementResult, Operation, PageLimit,
+    Probe, Reward, SessionId, Store, StoreError, StoreResult, User,
 };
 use crate::credits::Credits;
 use crate::ids::{OperationId, ProbeId, ResultId, UserId};
@@ -251,9 +252,9 @@ impl Store for MongoStore {
         &self,
         operation: OperationId,
         after: Option<ResultId>,
-        limit: usize,
+        page: PageLimit,
     ) -> StoreResult<Vec<MeasurementResult>> {
-        results::results(self, operation, after, limit).await
+        results::results(self, operation, after, page).await
     }
 
     async fn ping(&self) -> StoreResult<()> {

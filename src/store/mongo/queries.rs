@@ -5,7 +5,7 @@ use crate::store::StoreResult;
 use bson::{doc, Document};
 use futures::TryStreamExt;
 use mongodb::options::FindOptions;
-use mongodb::Collection;
+use mongodb::{Collection, Cursor};
 use serde::de::DeserializeOwned;
 
 /// The one document matching `filter`.
@@ -32,6 +32,22 @@ pub(super) async fn find_in_order<D>(
 where
     D: DeserializeOwned + Send + Sync,
 {
+    cursor_in_order(collection, filter, limit)
+        .await?
+        .try_collect()
+        .await
+        .map_err(errors::from_driver)
+}
+
+/// A cursor over what [`find_in_order`] returns, to read one document at a time.
+pub(super) async fn cursor_in_order<D>(
+    collection: &Collection<D>,
+    filter: Document,
+    limit: Option<i64>,
+) -> StoreResult<Cursor<D>>
+where
+    D: DeserializeOwned + Send + Sync,
+{
     let options = FindOptions::builder()
         .sort(doc! { "_id": 1 })
         .limit(limit)
@@ -39,9 +55,6 @@ where
     collection
         .find(filter)
         .with_options(options)
-        .await
-        .map_err(errors::from_driver)?
-        .try_collect()
         .await
         .map_err(errors::from_driver)
 }

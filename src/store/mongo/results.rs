@@ -7,9 +7,10 @@ use super::transaction::{self, Abort};
 use super::{errors, indexes, queries, MongoStore};
 use crate::ids::{OperationId, ResultId};
 use crate::store::{
-    Insertion, MeasurementResult, ResultAllowance, Reward, StoreError, StoreResult,
+    Insertion, MeasurementResult, PageLimit, ResultAllowance, Reward, StoreError, StoreResult,
 };
 use bson::{doc, Document};
+use futures::TryStreamExt;
 use mongodb::ClientSession;
 
 /// The unique index decides what is a duplicate, not a prior read: two copies of one result
@@ -98,22 +99,34 @@ async fn count(
     }
 }
 
-/// A page in `_id` order, served by the (operation, _id) index.
+/// A page in `_id` order, served by the (operation, _id) index. The cursor is read one document
+/// at a time and dropped (closing it on the server) once the page is full, so a page holds at
+/// most its own results plus the driver's batch (which MongoDB caps at 16 MiB).
 pub(super) async fn results(
     store: &MongoStore,
     operation: OperationId,
     after: Option<ResultId>,
-    limit: usize,
+    page: PageLimit,
 ) -> StoreResult<Vec<MeasurementResult>> {
     // MongoDB reads a limit of 0 as "no limit".
-    if limit == 0 {
+    if page.count == 0 {
         return Ok(Vec::new());
     }
     let mut filter = doc! { "operation": operation.oid() };
     if let Some(after) = after {
         filter.insert("_id", doc! { "$gt": after.oid() });
     }
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let docs = queries::find_in_order(&store.results, filter, Some(limit)).await?;
-    docs.into_iter().map(MeasurementResult::try_from).collect()
+    let limit = i64::try_from(page.count).unwrap_or(i64::MAX);
+    let mut cursor = queries::cursor_in_order(&store.results, filter, Some(limit)).await?;
+    let mut results = Vec::new();
+    let mut weight = 0usize;
+    while weight < page.bytes {
+        let Some(doc) = cursor.try_next().await.map_err(errors::from_driver)? else {
+            break;
+        };
+        let result = MeasurementResult::try_from(doc)?;
+        weight = weight.saturating_add(result.weight());
+        results.push(result);
+    }
+    Ok(results)
 }
