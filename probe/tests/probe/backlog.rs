@@ -24,7 +24,7 @@ fn leave_backlog(state_dir: &std::path::Path, operation: &str) -> HashSet<String
                 operation_id: operation.into(),
                 unique_code: format!("backlog-{n:05}"),
                 format: ContentFormat::Text,
-                content: json!("x".repeat(1_400)),
+                content: json!("x".repeat(1_400)).into(),
                 measured_at: start + TimeDelta::milliseconds(n as i64),
                 error: None,
             };
