@@ -202,3 +202,12 @@ fn a_value_that_looks_like_an_option_is_a_value() {
     );
     assert_eq!(s.instance, "-x");
 }
+
+#[test]
+fn the_parser_never_reads_the_process_environment() {
+    use clap::CommandFactory;
+    let declared = variables::Variables::command();
+    assert!(declared.get_arguments().all(|arg| arg.get_env().is_some()));
+    let parser = variables::hermetic(&declared);
+    assert!(parser.get_arguments().all(|arg| arg.get_env().is_none()));
+}

@@ -241,12 +241,16 @@ pub(super) fn read(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Variables,
             args.push(format!("--{long}={value}").into());
         }
     }
-    // Without their `env`, the arguments are all clap sees: the process environment stays out.
-    let hermetic = declared.clone().mut_args(|arg| arg.env(None));
-    let matches = hermetic
+    let matches = hermetic(&declared)
         .try_get_matches_from(args)
         .map_err(|e| blame(&declared, &e))?;
     Variables::from_arg_matches(&matches).map_err(|e| blame(&declared, &e))
+}
+
+/// The declared command without its `env` links: the arguments [`read`] builds are all clap
+/// sees, so the process environment never slips past the lookup.
+pub(super) fn hermetic(declared: &clap::Command) -> clap::Command {
+    declared.clone().mut_args(|arg| arg.env(None))
 }
 
 /// The content of the secret's `NAME_FILE`, when that variable is set.
