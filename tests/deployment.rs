@@ -2,7 +2,7 @@
 //! and is a valid production configuration, the images are built as documented, chrony accepts
 //! its configuration, and the README's configuration table lists every variable.
 
-use pladmed::config::{Mode, Settings, SECRETS, VARIABLES};
+use pladmed::config::{variables, Mode, Settings, Variable};
 use serde_norway::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -74,10 +74,12 @@ fn the_server_sets_only_known_settings_and_secrets_only_through_files() {
         .keys()
         .map(|k| k.as_str().unwrap().to_string())
         .collect();
+    let variables = variables();
     for (name, value) in environment(server) {
         let base = name.strip_suffix("_FILE").unwrap_or(&name);
-        assert!(VARIABLES.contains(&base), "{name} is not a setting");
-        if SECRETS.contains(&base) {
+        let variable = variables.iter().find(|v| v.name == base);
+        let variable = variable.unwrap_or_else(|| panic!("{name} is not a setting"));
+        if variable.secret {
             assert!(name.ends_with("_FILE"), "{name}: secrets go through _FILE");
             let secret = value
                 .strip_prefix("/run/secrets/")
@@ -188,22 +190,46 @@ fn chronyd_accepts_the_deployment_configuration() {
     assert!(printed.contains("local stratum 10"), "{printed}");
 }
 
-#[test]
-fn the_readme_configuration_table_lists_exactly_the_variables() {
-    let readme = read("README.md");
-    let in_table: BTreeSet<&str> = readme
+/// README's configuration table: `| `NAME` [✱] | default | meaning |` rows, by name.
+fn readme_table() -> BTreeMap<String, (bool, String)> {
+    read("README.md")
         .lines()
-        .filter_map(|line| line.strip_prefix("| `"))
-        .filter_map(|rest| rest.split('`').next())
-        .filter(|name| name.starts_with("PLADMED_"))
+        .filter_map(|line| line.strip_prefix("| `PLADMED_"))
+        .map(|rest| {
+            let cells: Vec<&str> = rest.split(" | ").collect();
+            let (name, mark) = cells[0].split_once('`').expect("a quoted name");
+            let default = cells.get(1).expect("a default column").trim().to_string();
+            (format!("PLADMED_{name}"), (mark.contains('✱'), default))
+        })
+        .collect()
+}
+
+/// The table lists exactly the declared variables, marks exactly the secrets with ✱, and
+/// shows each fixed default as it is written in the environment; a variable without one
+/// (unset, or depending on the machine or the mode) is described in words, not as a value.
+#[test]
+fn the_readme_configuration_table_matches_the_declaration() {
+    let table = readme_table();
+    let declared: BTreeMap<String, Variable> = variables()
+        .into_iter()
+        .map(|v| (v.name.clone(), v))
         .collect();
-    let known: BTreeSet<&str> = VARIABLES.iter().copied().collect();
-    assert_eq!(in_table, known);
-    for secret in SECRETS {
-        let row = readme
-            .lines()
-            .find(|l| l.starts_with(&format!("| `{secret}`")))
-            .unwrap();
-        assert!(row.contains('✱'), "{secret} is marked as a secret");
+    assert_eq!(
+        table.keys().collect::<Vec<_>>(),
+        declared.keys().collect::<Vec<_>>()
+    );
+    for (name, (marked, default)) in &table {
+        let variable = &declared[name];
+        assert_eq!(
+            *marked, variable.secret,
+            "{name}: ✱ marks exactly the secrets"
+        );
+        match &variable.default {
+            Some(value) => assert_eq!(default, &format!("`{value}`"), "{name}'s default"),
+            None => assert!(
+                !(default.starts_with('`') && default.ends_with('`')),
+                "{name} has no fixed default, README shows {default}"
+            ),
+        }
     }
 }
