@@ -31,20 +31,10 @@ fn parse_location(body: &Value) -> Result<Location, ApiError> {
 }
 
 /// POST /probes → 201 with the probe and its token; 403 once the owner has
-/// `PLADMED_MAX_PROBES_PER_USER` probes. The count is checked first without writing (a refused
-/// write costs the embedded store a replay of its commit group), then again, atomically, by
-/// the store.
+/// `PLADMED_MAX_PROBES_PER_USER` probes (counted atomically by the store).
 pub async fn register(state: AppState, owner: User, body: Value) -> Result<impl Reply, Rejection> {
     let location = parse_location(&body)?;
     let max_per_owner = state.settings.limits.probes_per_user;
-    let owned = state
-        .store
-        .probe_count(owner.id)
-        .await
-        .map_err(ApiError::from)?;
-    if owned >= u64::from(max_per_owner) {
-        return Err(ApiError::from(StoreError::TooManyProbes(max_per_owner)).into());
-    }
     let probe = Probe {
         id: ProbeId::generate(),
         owner: owner.id,

@@ -114,6 +114,11 @@ impl Store for EmbeddedStore {
     }
 
     async fn insert_probe(&self, probe: &Probe, max_per_owner: u32) -> StoreResult<()> {
+        // A write refused inside the group commit costs its batch a replay, so a registration
+        // past the cap is refused on a read first; the write counts again, atomically.
+        if self.probe_count(probe.owner).await? >= u64::from(max_per_owner) {
+            return Err(StoreError::TooManyProbes(max_per_owner));
+        }
         let probe = probe.clone();
         self.write(move |txn| probes::insert_probe(txn, &probe, max_per_owner))
             .await
