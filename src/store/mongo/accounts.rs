@@ -4,7 +4,7 @@
 //! (enough credits, room below the maximum) and the server applies the increment atomically, so
 //! concurrent changes can neither overdraw nor overflow a balance.
 
-use super::transaction::Abort;
+use super::transaction::{self, Abort};
 use super::{errors, indexes, MongoStore, USERS};
 use crate::credits::{Credits, MAX_CREDITS};
 use crate::ids::UserId;
@@ -57,7 +57,8 @@ pub(super) async fn pay<T>(
         .users
         .update_one(room_for(id, amount), increment(amount.as_i64()))
         .session(&mut *session)
-        .await?;
+        .await
+        .map_err(transaction::updating)?;
     if paid.matched_count == 1 {
         return Ok(());
     }
@@ -81,7 +82,8 @@ pub(super) async fn debit<T>(
         .users
         .update_one(covered, increment(-amount.as_i64()))
         .session(&mut *session)
-        .await?;
+        .await
+        .map_err(transaction::updating)?;
     if debited.matched_count == 1 {
         return Ok(());
     }

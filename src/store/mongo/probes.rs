@@ -40,7 +40,8 @@ pub(super) async fn insert_probe(
                     doc! { "$inc": { REGISTRATIONS: 1_i64 } },
                 )
                 .session(&mut *session)
-                .await?;
+                .await
+                .map_err(transaction::updating)?;
             if claimed.matched_count == 0 {
                 return Err(Abort::refuse(StoreError::NotFound("user")));
             }

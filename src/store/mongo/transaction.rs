@@ -41,12 +41,27 @@ pub(super) enum Abort<T> {
     Driver(Error),
     /// The body decided: roll back and answer this (a refused debit, a duplicate result).
     Answer(StoreResult<T>),
+    /// The body met a concurrent writer of the same document: roll back and run again, as for
+    /// a write conflict.
+    Conflict(Error),
 }
 
 impl<T> Abort<T> {
     /// Roll back and fail with `error`.
     pub(super) fn refuse(error: StoreError) -> Self {
         Abort::Answer(Err(error))
+    }
+}
+
+/// The abort for a failed update of one document that changes none of its unique keys: such an
+/// update can only clash with a concurrent transaction writing that same document. MongoDB
+/// reports the clash as a write conflict; SecantusDB (the test server) sometimes as a duplicate
+/// key (E11000) on one of the document's unique indexes. Both mean: run again.
+pub(super) fn updating<T>(error: Error) -> Abort<T> {
+    if errors::duplicate_key(&error).is_some() {
+        Abort::Conflict(error)
+    } else {
+        Abort::Driver(error)
     }
 }
 
@@ -89,12 +104,12 @@ pub(super) async fn run<C: ?Sized + Sync, T>(
     let mut runs = 0;
     loop {
         runs += 1;
-        let failure = match once(&mut session, context, &mut body).await {
+        let (failure, conflict) = match once(&mut session, context, &mut body).await {
             Ok(answer) => return answer,
             Err(failure) => failure,
         };
         // A run whose commit may have happened is never repeated: it could apply twice.
-        let retry = failure.contains_label(TRANSIENT_TRANSACTION_ERROR)
+        let retry = (conflict || failure.contains_label(TRANSIENT_TRANSACTION_ERROR))
             && !failure.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT)
             && runs < MAX_RUNS
             && !(errors::is_unreachable(&failure) && runs >= MAX_UNREACHABLE_RUNS);
@@ -106,24 +121,30 @@ pub(super) async fn run<C: ?Sized + Sync, T>(
     }
 }
 
-/// One run: `Ok` with the final answer, or the driver error that ended it (already rolled back).
+/// One run: `Ok` with the final answer, or the driver error that ended it (already rolled back)
+/// and whether the body called it a conflict.
 async fn once<C: ?Sized + Sync, T>(
     session: &mut ClientSession,
     context: &C,
     body: &mut impl for<'s> FnMut(&'s mut ClientSession, &'s C) -> BoxFuture<'s, Step<T>>,
-) -> Result<StoreResult<T>, Error> {
+) -> Result<StoreResult<T>, (Error, bool)> {
     session
         .start_transaction()
         .with_options(durable_options())
-        .await?;
+        .await
+        .map_err(|e| (e, false))?;
     match body(session, context).await {
-        Ok(value) => commit(session).await.map(|()| Ok(value)),
+        Ok(value) => commit(session)
+            .await
+            .map(|()| Ok(value))
+            .map_err(|e| (e, false)),
         Err(abort) => {
             // Rolling back can only fail if the server already dropped the transaction, which
             // has the same effect; the body's own error is the one worth reporting.
             let _ = session.abort_transaction().await;
             match abort {
-                Abort::Driver(error) => Err(error),
+                Abort::Driver(error) => Err((error, false)),
+                Abort::Conflict(error) => Err((error, true)),
                 Abort::Answer(answer) => Ok(answer),
             }
         }
