@@ -51,7 +51,7 @@ pub struct Application {
 pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StoreError> {
     Ok(match &settings.storage {
         StorageSettings::Mongo { uri, database } => {
-            Arc::new(MongoStore::connect(uri, database).await?)
+            Arc::new(MongoStore::connect_as(uri, database, &settings.instance).await?)
         }
         StorageSettings::Embedded { dir } => Arc::new(EmbeddedStore::open(dir)?),
     })

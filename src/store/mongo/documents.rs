@@ -142,7 +142,7 @@ impl TryFrom<LinkDoc> for Link {
 }
 
 /// An `operations` document, shaped as the original's.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct OperationDoc {
     #[serde(rename = "_id")]
     id: ObjectId,
@@ -206,7 +206,7 @@ impl TryFrom<OperationDoc> for Operation {
 /// An `assignments` document: where one operation stands on one probe, and what it may still
 /// deliver. Assignments stored before quotas existed have neither `allowance` nor `results`,
 /// and no limit.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct AssignmentDoc {
     pub(super) operation: ObjectId,
     pub(super) probe: ObjectId,
@@ -219,7 +219,7 @@ pub(super) struct AssignmentDoc {
 }
 
 /// A [`ResultAllowance`] as stored.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct AllowanceDoc {
     max_results: i64,
     measured_from: DateTime,
@@ -261,15 +261,31 @@ pub(super) fn state_name(state: AssignmentState) -> &'static str {
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct ResultDoc {
     #[serde(rename = "_id")]
-    id: ObjectId,
-    operation: ObjectId,
-    probe: ObjectId,
-    unique_code: String,
+    pub(super) id: ObjectId,
+    pub(super) operation: ObjectId,
+    pub(super) probe: ObjectId,
+    pub(super) unique_code: String,
     format: ContentFormat,
     content: RawBson,
     error: Option<String>,
     measured_at: DateTime,
     received_at: DateTime,
+    /// The reward the result still owes its probe's owner; absent once paid (see `settlement`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) pending: Option<PendingReward>,
+}
+
+/// The unpaid reward of a stored result, and the settlement that pays it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct PendingReward {
+    /// Pays this result together with the others of one batch and owner, exactly once.
+    pub(super) settlement: ObjectId,
+    /// Who is paid.
+    pub(super) owner: ObjectId,
+    /// How much.
+    pub(super) credits: i64,
+    /// The server instance that stored it, which finishes its settlements after a crash.
+    pub(super) instance: String,
 }
 
 impl TryFrom<&MeasurementResult> for ResultDoc {
@@ -286,6 +302,7 @@ impl TryFrom<&MeasurementResult> for ResultDoc {
             error: result.error.clone(),
             measured_at: DateTime::from_chrono(result.measured_at),
             received_at: DateTime::from_chrono(result.received_at),
+            pending: None,
         })
     }
 }

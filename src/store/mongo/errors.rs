@@ -94,3 +94,32 @@ pub(super) fn is_unreachable(error: &Error) -> bool {
 fn is_transient_code(code: i32) -> bool {
     TRANSIENT_CODES.contains(&code)
 }
+
+/// Whether an unordered `insert_many` failed only because some documents were there already
+/// (every other document was inserted).
+pub(super) fn only_duplicates(error: &Error) -> bool {
+    match &*error.kind {
+        ErrorKind::InsertMany(e) => {
+            e.write_concern_error.is_none()
+                && e.write_errors
+                    .iter()
+                    .flatten()
+                    .all(|w| w.code == DUPLICATE_KEY)
+        }
+        _ => false,
+    }
+}
+
+/// Whether a write error code is MongoDB's duplicate key error.
+pub(super) fn is_duplicate_code(code: i32) -> bool {
+    code == DUPLICATE_KEY
+}
+
+/// One document's write error (e.g. of an `insert_many`) as a [`StoreError`].
+pub(super) fn from_write_error(code: i32, message: &str) -> StoreError {
+    if is_transient_code(code) {
+        StoreError::Unavailable(format!("MongoDB: {message}"))
+    } else {
+        StoreError::Corrupt(format!("MongoDB refused the document: {message}"))
+    }
+}

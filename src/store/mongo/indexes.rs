@@ -17,9 +17,12 @@ pub(super) const RESULT_CODE: &str = "operation_probe_unique_code_unique";
 /// Creates every index of every collection.
 pub(super) async fn create(db: &Database) -> mongodb::error::Result<()> {
     for (collection, keys, name, unique) in all() {
+        // Only results owing a reward have `pending`: sparse keeps that index as small.
+        let sparse = name.starts_with("pending_");
         let options = IndexOptions::builder()
             .name(name.to_owned())
             .unique(unique)
+            .sparse(sparse.then_some(true))
             .build();
         let model = IndexModel::builder().keys(keys).options(options).build();
         db.collection::<Document>(collection)
@@ -30,7 +33,7 @@ pub(super) async fn create(db: &Database) -> mongodb::error::Result<()> {
 }
 
 /// (collection, keys, name, unique).
-fn all() -> [(&'static str, Document, &'static str, bool); 7] {
+fn all() -> [(&'static str, Document, &'static str, bool); 9] {
     [
         (USERS, doc! { "email": 1 }, USER_EMAIL, true),
         (PROBES, doc! { "owner": 1 }, "owner", false),
@@ -58,6 +61,19 @@ fn all() -> [(&'static str, Document, &'static str, bool); 7] {
             RESULTS,
             doc! { "operation": 1, "_id": 1 },
             "operation_id",
+            false,
+        ),
+        // Recovery's searches for unpaid rewards (see `settlement`).
+        (
+            RESULTS,
+            doc! { "pending.settlement": 1 },
+            "pending_settlement",
+            false,
+        ),
+        (
+            RESULTS,
+            doc! { "pending.instance": 1 },
+            "pending_instance",
             false,
         ),
     ]

@@ -2,24 +2,36 @@
 //!
 //! Collections and documents follow the original pladmed-backend (`users`, `probes`,
 //! `operations`), plus `assignments` (where an operation stands on each probe) and `results`
-//! (one document per result). Single-document writes are atomic by themselves; writes spanning
-//! documents (a debit with its operation, a result with its reward) are multi-document
-//! transactions, so MongoDB must run as a replica set (one node is enough). Every write is
-//! acknowledged by a majority from the journal, so `Ok` means durable.
+//! (one document per result). Every write is acknowledged by a majority from the journal, so
+//! `Ok` means durable.
+//!
+//! The hot paths use no multi-document transaction and write no document per request that
+//! every request writes: an operation is paid by one conditional update of its owner that
+//! carries the operation ([`debits`]); results are stored in batches, one unordered
+//! `insert_many` per batch, and paid with one update per owner and batch ([`ingest`],
+//! [`settlement`]). What a crash leaves half done is finished by [`recovery`], at startup and
+//! every minute. Rarer writes spanning documents (accepting an operation, registering a probe
+//! under the per-owner cap) are transactions, so MongoDB must run as a replica set (one node is
+//! enough).
 
 mod accounts;
+mod batcher;
 mod content;
+mod debits;
 mod documents;
 mod errors;
 mod indexes;
+mod ingest;
 mod json;
 mod monitoring;
 mod operations;
 mod probes;
 mod queries;
+mod quota;
+mod recovery;
 mod results;
+mod settlement;
 mod transaction;
-mod turns;
 
 use super::{
     AssignmentState, Email, Insertion, Inventory, Link, MeasurementResult, Operation, PageLimit,
@@ -33,6 +45,7 @@ use chrono::{DateTime, Utc};
 use documents::{AssignmentDoc, OperationDoc, ProbeDoc, ResultDoc, UserDoc};
 use mongodb::options::{ClientOptions, ReadConcern, ReadPreference, SelectionCriteria};
 use mongodb::{Client, Collection, Database};
+use std::sync::Arc;
 use std::time::Duration;
 
 const USERS: &str = "users";
@@ -46,8 +59,21 @@ const RESULTS: &str = "results";
 /// during an outage). A `serverSelectionTimeoutMS` in the URI takes precedence.
 const SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The instance name [`MongoStore::connect`] writes under (`PLADMED_INSTANCE`'s default).
+const DEFAULT_INSTANCE: &str = "pladmed";
+
 /// The [`Store`] on a MongoDB replica set.
 pub struct MongoStore {
+    handles: Handles,
+    /// Collects concurrent result inserts into batches.
+    batcher: batcher::Batcher,
+    /// Finishes what crashed writers left half done, every minute; stopped on drop.
+    sweeper: tokio::task::JoinHandle<()>,
+}
+
+/// The database and its collections: cheap to clone, shared with the background tasks.
+#[derive(Clone)]
+pub(crate) struct Handles {
     client: Client,
     db: Database,
     users: Collection<UserDoc>,
@@ -55,14 +81,27 @@ pub struct MongoStore {
     operations: Collection<OperationDoc>,
     assignments: Collection<AssignmentDoc>,
     results: Collection<ResultDoc>,
-    /// Result transactions paying one owner run one at a time (see [`turns`]).
-    rewards: turns::Turns,
+    /// Written into every pending marker, so that this instance, restarted after a crash,
+    /// finishes its own half-done writes at once rather than after [`recovery::STALE_AFTER`].
+    instance: Arc<str>,
+}
+
+impl Drop for MongoStore {
+    fn drop(&mut self) {
+        self.sweeper.abort();
+    }
 }
 
 impl MongoStore {
-    /// Connects to `uri`, uses `database`, and creates the indexes. Fails with
-    /// [`StoreError::Unavailable`] when no primary answers within a few seconds.
+    /// [`MongoStore::connect_as`] the default instance name.
     pub async fn connect(uri: &str, database: &str) -> StoreResult<MongoStore> {
+        Self::connect_as(uri, database, DEFAULT_INSTANCE).await
+    }
+
+    /// Connects to `uri`, uses `database`, creates the indexes and starts the background
+    /// tasks (batching results, the periodic recovery); writes as server instance `instance`.
+    /// Fails with [`StoreError::Unavailable`] when no primary answers within a few seconds.
+    pub async fn connect_as(uri: &str, database: &str, instance: &str) -> StoreResult<MongoStore> {
         let mut options = ClientOptions::parse(uri)
             .await
             .map_err(|e| StoreError::Unavailable(format!("invalid MongoDB URI: {e}")))?;
@@ -82,18 +121,25 @@ impl MongoStore {
         let db = client.database(database);
         require_transactions(&db).await?;
         indexes::create(&db).await.map_err(errors::from_driver)?;
-        Ok(MongoStore {
+        let handles = Handles {
             users: db.collection(USERS),
             probes: db.collection(PROBES),
             operations: db.collection(OPERATIONS),
             assignments: db.collection(ASSIGNMENTS),
             results: db.collection(RESULTS),
-            rewards: turns::Turns::new(turns::MAX_WAIT),
+            instance: instance.into(),
             client,
             db,
+        };
+        Ok(MongoStore {
+            batcher: batcher::Batcher::start(handles.clone()),
+            sweeper: recovery::start_sweeper(handles.clone()),
+            handles,
         })
     }
+}
 
+impl Handles {
     /// A collection without a document type, for existence checks and deletes.
     fn raw(&self, name: &str) -> Collection<Document> {
         self.db.collection(name)
@@ -125,42 +171,42 @@ fn of_owner(owner: Option<UserId>) -> Document {
 #[async_trait]
 impl Store for MongoStore {
     async fn insert_user(&self, user: &User) -> StoreResult<()> {
-        accounts::insert_user(self, user).await
+        accounts::insert_user(&self.handles, user).await
     }
 
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
-        let found = queries::find_one(&self.users, doc! { "email": email.as_str() }).await?;
+        let found = queries::find_one(&self.handles.users, doc! { "email": email.as_str() }).await?;
         found.map(User::try_from).transpose()
     }
 
     async fn user(&self, id: UserId) -> StoreResult<Option<User>> {
-        let found = queries::find_one(&self.users, doc! { "_id": id.oid() }).await?;
+        let found = queries::find_one(&self.handles.users, doc! { "_id": id.oid() }).await?;
         found.map(User::try_from).transpose()
     }
 
     async fn add_credits(&self, id: UserId, amount: Credits) -> StoreResult<Option<User>> {
-        accounts::add_credits(self, id, amount).await
+        accounts::add_credits(&self.handles, id, amount).await
     }
 
     async fn insert_probe(&self, probe: &Probe, max_per_owner: u32) -> StoreResult<()> {
-        probes::insert_probe(self, probe, max_per_owner).await
+        probes::insert_probe(&self.handles, probe, max_per_owner).await
     }
 
     async fn probe_count(&self, owner: UserId) -> StoreResult<u64> {
-        probes::probe_count(self, owner, None)
+        probes::probe_count(&self.handles, owner, None)
             .await
             .map_err(errors::from_driver)
     }
 
     async fn probe(&self, id: ProbeId) -> StoreResult<Option<Probe>> {
-        let found = queries::find_one(&self.probes, doc! { "_id": id.oid() }).await?;
+        let found = queries::find_one(&self.handles.probes, doc! { "_id": id.oid() }).await?;
         found.map(Probe::try_from).transpose()
     }
 
     async fn probes_by_id(&self, ids: &[ProbeId]) -> StoreResult<Vec<Option<Probe>>> {
         let oids: Vec<_> = ids.iter().map(|id| id.oid()).collect();
         let filter = doc! { "_id": { "$in": oids } };
-        let docs = queries::find_in_order(&self.probes, filter, None).await?;
+        let docs = queries::find_in_order(&self.handles.probes, filter, None).await?;
         let mut found = std::collections::HashMap::with_capacity(docs.len());
         for doc in docs {
             let probe = Probe::try_from(doc)?;
@@ -170,28 +216,32 @@ impl Store for MongoStore {
     }
 
     async fn probes(&self, owner: Option<UserId>) -> StoreResult<Vec<Probe>> {
-        let docs = queries::find_in_order(&self.probes, of_owner(owner), None).await?;
+        let docs = queries::find_in_order(&self.handles.probes, of_owner(owner), None).await?;
         docs.into_iter().map(Probe::try_from).collect()
     }
 
     async fn link_up(&self, id: ProbeId, link: &Link) -> StoreResult<()> {
-        probes::link_up(self, id, link).await
+        probes::link_up(&self.handles, id, link).await
     }
 
     async fn link_down(&self, id: ProbeId, session: &SessionId) -> StoreResult<()> {
-        probes::unlink(self, doc! { "_id": id.oid(), "link.session": &session.0 }).await
+        probes::unlink(&self.handles, doc! { "_id": id.oid(), "link.session": &session.0 }).await
     }
 
+    /// Also finishes what this instance left half done when it stopped: no write of it can
+    /// still be running.
     async fn reset_links(&self, instance: &str) -> StoreResult<()> {
-        probes::unlink(self, doc! { "link.instance": instance }).await
+        probes::unlink(&self.handles, doc! { "link.instance": instance }).await?;
+        recovery::of_instance(&self.handles, instance).await
     }
 
     async fn revoke_probe_tokens(&self, id: ProbeId) -> StoreResult<Option<Probe>> {
-        probes::revoke_tokens(self, id).await
+        probes::revoke_tokens(&self.handles, id).await
     }
 
     async fn remove_probe(&self, id: ProbeId) -> StoreResult<bool> {
         let removed = self
+            .handles
             .probes
             .delete_one(doc! { "_id": id.oid() })
             .await
@@ -200,16 +250,16 @@ impl Store for MongoStore {
     }
 
     async fn create_operation(&self, operation: &Operation) -> StoreResult<()> {
-        operations::create_operation(self, operation).await
+        debits::create_operation(&self.handles, operation).await
     }
 
     async fn operation(&self, id: OperationId) -> StoreResult<Option<Operation>> {
-        let found = queries::find_one(&self.operations, doc! { "_id": id.oid() }).await?;
+        let found = queries::find_one(&self.handles.operations, doc! { "_id": id.oid() }).await?;
         found.map(Operation::try_from).transpose()
     }
 
     async fn operations(&self, owner: Option<UserId>) -> StoreResult<Vec<Operation>> {
-        let docs = queries::find_in_order(&self.operations, of_owner(owner), None).await?;
+        let docs = queries::find_in_order(&self.handles.operations, of_owner(owner), None).await?;
         docs.into_iter().map(Operation::try_from).collect()
     }
 
@@ -218,7 +268,7 @@ impl Store for MongoStore {
         probe: ProbeId,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<Operation>> {
-        operations::pending_operations(self, probe, now).await
+        operations::pending_operations(&self.handles, probe, now).await
     }
 
     async fn assignment(
@@ -226,7 +276,7 @@ impl Store for MongoStore {
         operation: OperationId,
         probe: ProbeId,
     ) -> StoreResult<Option<AssignmentState>> {
-        operations::assignment(self, operation, probe).await
+        operations::assignment(&self.handles, operation, probe).await
     }
 
     async fn advance_assignment(
@@ -236,7 +286,7 @@ impl Store for MongoStore {
         to: AssignmentState,
         credits: u64,
     ) -> StoreResult<bool> {
-        operations::advance_assignment(self, operation, probe, to, credits).await
+        operations::advance_assignment(&self.handles, operation, probe, to, credits).await
     }
 
     async fn insert_result(
@@ -244,8 +294,7 @@ impl Store for MongoStore {
         result: &MeasurementResult,
         reward: &Reward,
     ) -> StoreResult<Insertion> {
-        let _turn = self.rewards.of(reward.user).await;
-        results::insert_result(self, result, reward).await
+        self.batcher.insert(result, reward).await
     }
 
     async fn results(
@@ -254,11 +303,11 @@ impl Store for MongoStore {
         after: Option<ResultId>,
         page: PageLimit,
     ) -> StoreResult<Vec<MeasurementResult>> {
-        results::results(self, operation, after, page).await
+        results::results(&self.handles, operation, after, page).await
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        self.db
+        self.handles.db
             .run_command(doc! { "ping": 1 })
             .await
             .map(drop)
@@ -269,7 +318,7 @@ impl Store for MongoStore {
     /// the original lost its unique e-mail index that way on every reset.
     async fn delete_all(&self) -> StoreResult<()> {
         for name in [USERS, PROBES, OPERATIONS, ASSIGNMENTS, RESULTS] {
-            self.raw(name)
+            self.handles.raw(name)
                 .delete_many(doc! {})
                 .await
                 .map_err(errors::from_driver)?;
@@ -280,10 +329,10 @@ impl Store for MongoStore {
     // Monitoring.
 
     async fn write_marker(&self, marker: &str) -> StoreResult<()> {
-        monitoring::write_marker(self, marker).await
+        monitoring::write_marker(&self.handles, marker).await
     }
 
     async fn inventory(&self) -> StoreResult<Inventory> {
-        monitoring::inventory(self).await
+        monitoring::inventory(&self.handles).await
     }
 }

@@ -1,6 +1,6 @@
 //! What GET /health and GET /metrics ask of MongoDB: a real write, and counts.
 
-use super::{errors, MongoStore, OPERATIONS, PROBES, RESULTS, USERS};
+use super::{errors, Handles, OPERATIONS, PROBES, RESULTS, USERS};
 use crate::store::{Inventory, StoreResult};
 use bson::{doc, DateTime};
 
@@ -9,7 +9,7 @@ const HEALTH_MARKERS: &str = "health_markers";
 
 /// Inserts then deletes `{_id: marker}`, each acknowledged by a majority from the journal (the
 /// client's write concern): a lost primary or a member that cannot write fails here.
-pub(super) async fn write_marker(store: &MongoStore, marker: &str) -> StoreResult<()> {
+pub(super) async fn write_marker(store: &Handles, marker: &str) -> StoreResult<()> {
     let markers = store.raw(HEALTH_MARKERS);
     markers
         .insert_one(doc! { "_id": marker, "at": DateTime::now() })
@@ -24,7 +24,7 @@ pub(super) async fn write_marker(store: &MongoStore, marker: &str) -> StoreResul
 
 /// Collection sizes from MongoDB's metadata (`estimatedDocumentCount`: no scan, whatever the
 /// size); the connected probes are counted exactly, over the probes collection, which is small.
-pub(super) async fn inventory(store: &MongoStore) -> StoreResult<Inventory> {
+pub(super) async fn inventory(store: &Handles) -> StoreResult<Inventory> {
     let estimate = |name: &'static str| async move {
         store
             .raw(name)

@@ -1,52 +1,17 @@
 //! Operations and their assignments to probes.
 
-use super::accounts;
-use super::documents::{state_name, AssignmentDoc, OperationDoc};
+use super::documents::{state_name, AssignmentDoc};
 use super::probes::{adjust_in_use, InUse};
 use super::transaction::{self, Abort};
-use super::{errors, queries, MongoStore};
+use super::{queries, Handles};
 use crate::ids::{OperationId, ProbeId};
 use crate::store::{AssignmentState, Operation, ResultAllowance, StoreError, StoreResult};
 use bson::{doc, DateTime as BsonDateTime, Document};
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 
-/// The debit, the operation and its assignments in one transaction: a crash or a refusal in
-/// between leaves neither a paid operation without assignments nor an unpaid one.
-pub(super) async fn create_operation(store: &MongoStore, operation: &Operation) -> StoreResult<()> {
-    let document = OperationDoc::try_from(operation)?;
-    let assignments = assignments_of(operation);
-    let context = (store, operation, document, assignments);
-    transaction::run(&store.client, &context, |session, context| {
-        let (store, operation, document, assignments) = context;
-        Box::pin(async move {
-            accounts::debit(store, session, operation.owner, operation.credits).await?;
-            if let Err(e) = store
-                .operations
-                .insert_one(document)
-                .session(&mut *session)
-                .await
-            {
-                return Err(match errors::duplicate_key(&e) {
-                    Some(_) => Abort::refuse(StoreError::Duplicate("operation")),
-                    None => Abort::Driver(e),
-                });
-            }
-            if !assignments.is_empty() {
-                store
-                    .assignments
-                    .insert_many(assignments)
-                    .session(&mut *session)
-                    .await?;
-            }
-            Ok(())
-        })
-    })
-    .await
-}
-
 /// One `Assigned` assignment per distinct probe (a probe listed twice is assigned once).
-fn assignments_of(operation: &Operation) -> Vec<AssignmentDoc> {
+pub(super) fn assignments_of(operation: &Operation) -> Vec<AssignmentDoc> {
     let allowance = ResultAllowance::of(operation);
     let mut seen = HashSet::new();
     operation
@@ -66,7 +31,7 @@ fn assignments_of(operation: &Operation) -> Vec<AssignmentDoc> {
 /// Two reads, not one snapshot: an assignment created or accepted between them is simply seen
 /// (or not) by the next call, as it would be had it happened a moment later.
 pub(super) async fn pending_operations(
-    store: &MongoStore,
+    store: &Handles,
     probe: ProbeId,
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<Operation>> {
@@ -90,7 +55,7 @@ pub(super) async fn pending_operations(
 }
 
 pub(super) async fn assignment(
-    store: &MongoStore,
+    store: &Handles,
     operation: OperationId,
     probe: ProbeId,
 ) -> StoreResult<Option<AssignmentState>> {
@@ -102,7 +67,7 @@ pub(super) async fn assignment(
 /// cannot leave credits taken forever (or released twice). Two concurrent moves of one
 /// assignment conflict; the one run again sees the new state and changes nothing.
 pub(super) async fn advance_assignment(
-    store: &MongoStore,
+    store: &Handles,
     operation: OperationId,
     probe: ProbeId,
     to: AssignmentState,

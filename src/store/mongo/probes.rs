@@ -5,7 +5,7 @@
 
 use super::documents::{LinkDoc, ProbeDoc};
 use super::transaction::{self, Abort};
-use super::{errors, queries, MongoStore};
+use super::{errors, queries, Handles};
 use crate::ids::{ProbeId, UserId};
 use crate::store::{Link, Probe, StoreError, StoreResult};
 use bson::{doc, Bson, Document};
@@ -25,7 +25,7 @@ const REGISTRATIONS: &str = "probes_registered";
 /// one added. Counting alone would not do: snapshot isolation lets two transactions that wrote
 /// different documents both commit, each having counted one probe short.
 pub(super) async fn insert_probe(
-    store: &MongoStore,
+    store: &Handles,
     probe: &Probe,
     max_per_owner: u32,
 ) -> StoreResult<()> {
@@ -68,7 +68,7 @@ pub(super) async fn insert_probe(
 /// The probes of `owner` (in the transaction's snapshot, given its session): the one count the
 /// per-user cap uses.
 pub(super) async fn probe_count(
-    store: &MongoStore,
+    store: &Handles,
     owner: UserId,
     session: Option<&mut ClientSession>,
 ) -> Result<u64, mongodb::error::Error> {
@@ -80,7 +80,7 @@ pub(super) async fn probe_count(
 }
 
 /// Replaces the link; [`StoreError::NotFound`] if there is no such probe.
-pub(super) async fn link_up(store: &MongoStore, id: ProbeId, link: &Link) -> StoreResult<()> {
+pub(super) async fn link_up(store: &Handles, id: ProbeId, link: &Link) -> StoreResult<()> {
     let link = bson::to_bson(&LinkDoc::from(link))
         .map_err(|e| StoreError::Corrupt(format!("link cannot be stored: {e}")))?;
     let updated = store
@@ -97,7 +97,7 @@ pub(super) async fn link_up(store: &MongoStore, id: ProbeId, link: &Link) -> Sto
 /// One `find_one_and_update`, so the version returned is exactly the one this call made. The
 /// filter leaves out a probe at the last version (see the embedded store: wrapping around
 /// would revive old tokens).
-pub(super) async fn revoke_tokens(store: &MongoStore, id: ProbeId) -> StoreResult<Option<Probe>> {
+pub(super) async fn revoke_tokens(store: &Handles, id: ProbeId) -> StoreResult<Option<Probe>> {
     let updated = store
         .probes
         .find_one_and_update(
@@ -122,7 +122,7 @@ pub(super) async fn revoke_tokens(store: &MongoStore, id: ProbeId) -> StoreResul
 }
 
 /// Sets the link of every probe matching `filter` to `null`.
-pub(super) async fn unlink(store: &MongoStore, filter: Document) -> StoreResult<()> {
+pub(super) async fn unlink(store: &Handles, filter: Document) -> StoreResult<()> {
     store
         .probes
         .update_many(filter, doc! { "$set": { "link": Bson::Null } })
@@ -146,7 +146,7 @@ pub(super) enum InUse {
 /// first increments when the result stays in range, the second (run only if the first matched
 /// nothing) pins the value to the bound it would have crossed.
 pub(super) async fn adjust_in_use<T>(
-    store: &MongoStore,
+    store: &Handles,
     session: &mut ClientSession,
     probe: ProbeId,
     change: InUse,

@@ -1,0 +1,367 @@
+//! Storing a batch of results without a transaction.
+//!
+//! For a batch (the results that queued up while the previous batch was written, see
+//! `batcher`):
+//! 1. the assignments of the batch are read in one query: a result without one is refused, as
+//!    is one measured outside its window;
+//! 2. each assignment's quota is counted for all of its results at once ([`super::quota`]);
+//! 3. the results are inserted with one unordered `insert_many`, each carrying its unpaid
+//!    reward; the unique (operation, probe, unique_code) index finds duplicates;
+//! 4. each owner is paid once for the batch ([`super::settlement`]), and only then are the
+//!    callers answered; removing the reward markers follows, after the answer.
+//!
+//! A result refused in step 1 or 2 is looked up, so that a duplicate is answered as one whatever
+//! else holds. A crash after step 3 leaves marked results, which recovery pays.
+
+use super::batcher::Job;
+use super::documents::{AssignmentDoc, PendingReward, ResultDoc};
+use super::settlement::{self, Settlement, Unpaid};
+use super::{errors, indexes, quota, Handles};
+use crate::store::{Insertion, Reward, StoreError, StoreResult};
+use bson::oid::ObjectId;
+use bson::{doc, Document};
+use futures::TryStreamExt;
+use mongodb::error::ErrorKind;
+use std::collections::HashMap;
+
+type Pair = (ObjectId, ObjectId);
+
+/// One result of the batch and what became of it.
+struct Entry {
+    doc: ResultDoc,
+    reward: Reward,
+    /// Counted against its assignment's quota (to be given back if not inserted).
+    counted: bool,
+    inserted: bool,
+    outcome: Option<StoreResult<Insertion>>,
+}
+
+impl Entry {
+    fn pair(&self) -> Pair {
+        (self.doc.operation, self.doc.probe)
+    }
+
+    fn refused(&self) -> bool {
+        matches!(
+            self.outcome,
+            Some(Err(StoreError::NotAssigned | StoreError::OverQuota(_) | StoreError::OutsideWindow { .. }))
+        )
+    }
+}
+
+/// Writes the batch and answers every job; returns the paid settlements, for [`finish`].
+pub(super) async fn write(store: &Handles, jobs: Vec<Job>) -> Vec<Settlement> {
+    let mut entries = Vec::with_capacity(jobs.len());
+    let mut replies = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        match ResultDoc::try_from(&job.result) {
+            Ok(doc) => {
+                entries.push(Entry {
+                    doc,
+                    reward: job.reward,
+                    counted: false,
+                    inserted: false,
+                    outcome: None,
+                });
+                replies.push(job.reply);
+            }
+            Err(error) => drop(job.reply.send(Err(error))),
+        }
+    }
+    let settled = match store_batch(store, &mut entries).await {
+        Ok(settled) => settled,
+        Err(error) => {
+            for entry in entries.iter_mut().filter(|e| e.outcome.is_none()) {
+                entry.outcome = Some(Err(copy(&error)));
+            }
+            Vec::new()
+        }
+    };
+    for (entry, reply) in entries.into_iter().zip(replies) {
+        let outcome = entry.outcome.unwrap_or_else(|| {
+            Err(StoreError::Unavailable("the result's batch ended without an answer".into()))
+        });
+        let _ = reply.send(outcome);
+    }
+    settled
+}
+
+/// Removes the reward markers of paid settlements (what is left is recovery's).
+pub(super) async fn finish(store: &Handles, settled: Vec<Settlement>) {
+    let finishing = settled.iter().map(|s| settlement::finish(store, s));
+    if let Err(error) = futures::future::try_join_all(finishing).await {
+        tracing::debug!(%error, "reward markers left for recovery");
+    }
+}
+
+/// Steps 1 to 4; returns the settlements paid, to be finished.
+async fn store_batch(store: &Handles, entries: &mut [Entry]) -> StoreResult<Vec<Settlement>> {
+    admit(store, entries).await?;
+    insert(store, entries).await?;
+    give_back(store, entries, |e| e.counted && !e.inserted).await?;
+    answer_duplicates(store, entries).await?;
+    pay(store, entries).await
+}
+
+/// Step 1 and 2: refuses what has no assignment, lies outside its window or past its quota.
+async fn admit(store: &Handles, entries: &mut [Entry]) -> StoreResult<()> {
+    let mut pairs: Vec<Pair> = entries.iter().map(Entry::pair).collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let any: Vec<Document> = pairs.iter().map(|&(o, p)| key(o, p)).collect();
+    let assignments: Vec<AssignmentDoc> = store
+        .assignments
+        .find(doc! { "$or": any })
+        .await
+        .map_err(errors::from_driver)?
+        .try_collect()
+        .await
+        .map_err(errors::from_driver)?;
+    let assignments: HashMap<Pair, AssignmentDoc> = assignments
+        .into_iter()
+        .map(|a| ((a.operation, a.probe), a))
+        .collect();
+    let mut counted: HashMap<Pair, Vec<usize>> = HashMap::new();
+    for (i, entry) in entries.iter_mut().enumerate() {
+        let Some(assignment) = assignments.get(&entry.pair()) else {
+            entry.outcome = Some(Err(StoreError::NotAssigned));
+            continue;
+        };
+        let Some(allowance) = &assignment.allowance else {
+            continue; // stored before quotas: no limit
+        };
+        match allowance.allowance().admit(0, entry.doc.measured_at()) {
+            Ok(()) => counted.entry(entry.pair()).or_default().push(i),
+            Err(refusal) => entry.outcome = Some(Err(refusal)),
+        }
+    }
+    let reservations = counted.iter().map(|(&(o, p), members)| {
+        let max = assignments[&(o, p)]
+            .allowance
+            .as_ref()
+            .map_or(0, |a| a.allowance().max_results);
+        async move {
+            let granted = quota::reserve(store, &key(o, p), max, members.len()).await?;
+            Ok::<_, StoreError>((members, granted, max))
+        }
+    });
+    for reserved in futures::future::join_all(reservations).await {
+        let (members, granted, max) = reserved?;
+        for (n, &i) in members.iter().enumerate() {
+            if n < granted {
+                entries[i].counted = true;
+            } else {
+                entries[i].outcome = Some(Err(StoreError::OverQuota(max)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Step 3: one unordered insert of every admitted result, with its unpaid reward.
+async fn insert(store: &Handles, entries: &mut [Entry]) -> StoreResult<()> {
+    let mut settlements: HashMap<ObjectId, ObjectId> = HashMap::new();
+    let todo: Vec<usize> = (0..entries.len())
+        .filter(|&i| entries[i].outcome.is_none())
+        .collect();
+    if todo.is_empty() {
+        return Ok(());
+    }
+    for &i in &todo {
+        let entry = &mut entries[i];
+        let owner = entry.reward.user.oid();
+        entry.doc.pending = Some(PendingReward {
+            settlement: *settlements.entry(owner).or_insert_with(ObjectId::new),
+            owner,
+            credits: entry.reward.credits.as_i64(),
+            instance: store.instance.to_string(),
+        });
+    }
+    let inserted = store
+        .results
+        .insert_many(todo.iter().map(|&i| &entries[i].doc))
+        .ordered(false)
+        .await;
+    let failures = match inserted {
+        Ok(_) => Vec::new(),
+        Err(error) => match &*error.kind {
+            ErrorKind::InsertMany(failure) if failure.write_concern_error.is_none() => failure
+                .write_errors
+                .iter()
+                .flatten()
+                .map(|w| (w.index, w.code, w.message.clone()))
+                .collect(),
+            // Outcome unknown: whatever was inserted stays marked, and recovery pays it.
+            _ => return Err(errors::from_driver(error)),
+        },
+    };
+    for &i in &todo {
+        entries[i].inserted = true;
+    }
+    for (index, code, message) in failures {
+        let entry = &mut entries[todo[index]];
+        entry.inserted = false;
+        entry.outcome = Some(match errors::is_duplicate_code(code) {
+            true if message.contains(indexes::RESULT_CODE) => Ok(Insertion::Duplicate),
+            true => Err(StoreError::Duplicate("result")),
+            false => Err(errors::from_write_error(code, &message)),
+        });
+    }
+    Ok(())
+}
+
+/// Gives back the quota slots of the entries `select` picks, per assignment.
+async fn give_back(
+    store: &Handles,
+    entries: &mut [Entry],
+    select: impl Fn(&Entry) -> bool,
+) -> StoreResult<()> {
+    let mut unused: HashMap<Pair, usize> = HashMap::new();
+    for entry in entries.iter_mut().filter(|e| select(e)) {
+        *unused.entry(entry.pair()).or_default() += 1;
+        entry.counted = false;
+    }
+    let releases = unused
+        .into_iter()
+        .map(|((o, p), slots)| async move { quota::release(store, &key(o, p), slots).await });
+    futures::future::try_join_all(releases).await.map(drop)
+}
+
+/// Answers refused results that were stored before as duplicates.
+async fn answer_duplicates(store: &Handles, entries: &mut [Entry]) -> StoreResult<()> {
+    let refused: Vec<usize> = (0..entries.len()).filter(|&i| entries[i].refused()).collect();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let any: Vec<Document> = refused
+        .iter()
+        .map(|&i| {
+            let doc = &entries[i].doc;
+            doc! { "operation": doc.operation, "probe": doc.probe, "unique_code": &doc.unique_code }
+        })
+        .collect();
+    let stored: Vec<Document> = store
+        .raw(super::RESULTS)
+        .find(doc! { "$or": any })
+        .projection(doc! { "operation": 1, "probe": 1, "unique_code": 1 })
+        .await
+        .map_err(errors::from_driver)?
+        .try_collect()
+        .await
+        .map_err(errors::from_driver)?;
+    for found in stored {
+        let (Ok(o), Ok(p), Ok(code)) = (
+            found.get_object_id("operation"),
+            found.get_object_id("probe"),
+            found.get_str("unique_code"),
+        ) else {
+            continue;
+        };
+        for &i in &refused {
+            let doc = &entries[i].doc;
+            if doc.operation == o && doc.probe == p && doc.unique_code == code {
+                entries[i].outcome = Some(Ok(Insertion::Duplicate));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Step 4: pays each owner once for its inserted results; answers them.
+async fn pay(store: &Handles, entries: &mut [Entry]) -> StoreResult<Vec<Settlement>> {
+    let mut owed: HashMap<ObjectId, (Settlement, Vec<usize>)> = HashMap::new();
+    for (i, entry) in entries.iter().enumerate().filter(|(_, e)| e.inserted) {
+        let Some(pending) = &entry.doc.pending else {
+            continue;
+        };
+        let (settlement, members) = owed.entry(pending.settlement).or_insert_with(|| {
+            let settlement = Settlement {
+                id: pending.settlement,
+                owner: entry.reward.user,
+                results: Vec::new(),
+                credits: 0,
+            };
+            (settlement, Vec::new())
+        });
+        settlement.results.push(entry.doc.id);
+        settlement.credits = settlement.credits.saturating_add(pending.credits);
+        members.push(i);
+    }
+    let payments = owed.into_values().map(|(settlement, members)| async move {
+        let paid = settlement::pay(store, &settlement).await;
+        (settlement, members, paid)
+    });
+    let mut settled = Vec::new();
+    let mut undo = Vec::new();
+    for (settlement, members, paid) in futures::future::join_all(payments).await {
+        let outcome = match paid {
+            Ok(Ok(())) => Ok(Insertion::Stored),
+            Ok(Err(Unpaid::Fenced)) => Err(StoreError::Unavailable(
+                "the result is stored; its reward is being paid by recovery".into(),
+            )),
+            Ok(Err(Unpaid::Overflow)) => Err(StoreError::CreditOverflow),
+            Ok(Err(Unpaid::NoOwner)) => Err(StoreError::NotFound("user")),
+            // Unknown: the results stay marked, and recovery pays them.
+            Err(error) => Err(error),
+        };
+        if matches!(outcome, Err(StoreError::CreditOverflow | StoreError::NotFound(_))) {
+            undo.push(settlement.id);
+        }
+        for &i in &members {
+            entries[i].outcome = Some(copy_outcome(&outcome));
+        }
+        if outcome.is_ok() {
+            settled.push(settlement);
+        }
+    }
+    if !undo.is_empty() {
+        unstore(store, entries, &undo).await?;
+    }
+    Ok(settled)
+}
+
+/// Deletes the results of settlements that cannot be paid (the owner is gone or at the maximum
+/// balance) and gives back their quota: such a result is refused, not stored unpaid.
+async fn unstore(store: &Handles, entries: &mut [Entry], settlements: &[ObjectId]) -> StoreResult<()> {
+    store
+        .results
+        .delete_many(doc! { "pending.settlement": { "$in": settlements } })
+        .await
+        .map_err(errors::from_driver)?;
+    let unpaid = |e: &Entry| {
+        e.counted
+            && e.inserted
+            && e.doc.pending.as_ref().is_some_and(|p| settlements.contains(&p.settlement))
+    };
+    give_back(store, entries, unpaid).await
+}
+
+fn key(operation: ObjectId, probe: ObjectId) -> Document {
+    doc! { "operation": operation, "probe": probe }
+}
+
+fn copy_outcome(outcome: &StoreResult<Insertion>) -> StoreResult<Insertion> {
+    match outcome {
+        Ok(insertion) => Ok(*insertion),
+        Err(error) => Err(copy(error)),
+    }
+}
+
+/// The same error for another result of the batch.
+fn copy(error: &StoreError) -> StoreError {
+    match error {
+        StoreError::Duplicate(what) => StoreError::Duplicate(what),
+        StoreError::NotEnoughCredits => StoreError::NotEnoughCredits,
+        StoreError::CreditOverflow => StoreError::CreditOverflow,
+        StoreError::NotAssigned => StoreError::NotAssigned,
+        StoreError::TooManyProbes(n) => StoreError::TooManyProbes(*n),
+        StoreError::OverQuota(n) => StoreError::OverQuota(*n),
+        StoreError::OutsideWindow { from, until } => StoreError::OutsideWindow {
+            from: *from,
+            until: *until,
+        },
+        StoreError::NotFound(what) => StoreError::NotFound(what),
+        StoreError::Unavailable(why) => StoreError::Unavailable(why.clone()),
+        StoreError::Corrupt(why) => StoreError::Corrupt(why.clone()),
+    }
+}
