@@ -302,6 +302,22 @@ pub async fn run(common: &Common, o: &Options, report: &mut Report) -> anyhow::R
         let (ours, frame_bytes) = through_server(&common, o).await?;
         let raw = through_store(&common, o).await?;
         let name = format!("ingest {label} p={} w={}", o.probes, o.window);
+        if let Some(uri) = &common.mongodb {
+            let floor = super::mongo_floor::insert_one_rate(
+                uri,
+                o.probes,
+                o.results_per_probe,
+                o.max_seconds,
+            )
+            .await?;
+            report.add(
+                &name,
+                "acked results/s (vs bare insert_one/s, w:majority j:true)",
+                "1/s",
+                ours.per_second,
+                Some(floor),
+            );
+        }
         report.add(
             &name,
             "results acked / stored",

@@ -3,6 +3,7 @@
 pub mod fanout;
 pub mod idle;
 pub mod ingest;
+pub mod mongo_floor;
 pub mod rest;
 
 use crate::api::ProbeCredentials;
