@@ -36,9 +36,7 @@ pub(super) async fn add_credits(
         .map_err(errors::from_driver)?;
     match updated {
         Some(doc) => User::try_from(doc).map(Some),
-        None if exists(store, id).await? => {
-            Err(StoreError::CreditOverflow)
-        }
+        None if exists(store, id).await? => Err(StoreError::CreditOverflow),
         None => Ok(None),
     }
 }

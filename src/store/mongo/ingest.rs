@@ -44,7 +44,9 @@ impl Entry {
     fn refused(&self) -> bool {
         matches!(
             self.outcome,
-            Some(Err(StoreError::NotAssigned | StoreError::OverQuota(_) | StoreError::OutsideWindow { .. }))
+            Some(Err(StoreError::NotAssigned
+                | StoreError::OverQuota(_)
+                | StoreError::OutsideWindow { .. }))
         )
     }
 }
@@ -79,7 +81,9 @@ pub(super) async fn write(store: &Handles, jobs: Vec<Job>) -> Vec<Settlement> {
     };
     for (entry, reply) in entries.into_iter().zip(replies) {
         let outcome = entry.outcome.unwrap_or_else(|| {
-            Err(StoreError::Unavailable("the result's batch ended without an answer".into()))
+            Err(StoreError::Unavailable(
+                "the result's batch ended without an answer".into(),
+            ))
         });
         let _ = reply.send(outcome);
     }
@@ -229,7 +233,9 @@ async fn give_back(
 
 /// Answers refused results that were stored before as duplicates.
 async fn answer_duplicates(store: &Handles, entries: &mut [Entry]) -> StoreResult<()> {
-    let refused: Vec<usize> = (0..entries.len()).filter(|&i| entries[i].refused()).collect();
+    let refused: Vec<usize> = (0..entries.len())
+        .filter(|&i| entries[i].refused())
+        .collect();
     if refused.is_empty() {
         return Ok(());
     }
@@ -304,7 +310,10 @@ async fn pay(store: &Handles, entries: &mut [Entry]) -> StoreResult<Vec<Settleme
             // Unknown: the results stay marked, and recovery pays them.
             Err(error) => Err(error),
         };
-        if matches!(outcome, Err(StoreError::CreditOverflow | StoreError::NotFound(_))) {
+        if matches!(
+            outcome,
+            Err(StoreError::CreditOverflow | StoreError::NotFound(_))
+        ) {
             undo.push(settlement.id);
         }
         for &i in &members {
@@ -322,7 +331,11 @@ async fn pay(store: &Handles, entries: &mut [Entry]) -> StoreResult<Vec<Settleme
 
 /// Deletes the results of settlements that cannot be paid (the owner is gone or at the maximum
 /// balance) and gives back their quota: such a result is refused, not stored unpaid.
-async fn unstore(store: &Handles, entries: &mut [Entry], settlements: &[ObjectId]) -> StoreResult<()> {
+async fn unstore(
+    store: &Handles,
+    entries: &mut [Entry],
+    settlements: &[ObjectId],
+) -> StoreResult<()> {
     store
         .results
         .delete_many(doc! { "pending.settlement": { "$in": settlements } })
@@ -331,7 +344,10 @@ async fn unstore(store: &Handles, entries: &mut [Entry], settlements: &[ObjectId
     let unpaid = |e: &Entry| {
         e.counted
             && e.inserted
-            && e.doc.pending.as_ref().is_some_and(|p| settlements.contains(&p.settlement))
+            && e.doc
+                .pending
+                .as_ref()
+                .is_some_and(|p| settlements.contains(&p.settlement))
     };
     give_back(store, entries, unpaid).await
 }

@@ -175,7 +175,8 @@ impl Store for MongoStore {
     }
 
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
-        let found = queries::find_one(&self.handles.users, doc! { "email": email.as_str() }).await?;
+        let found =
+            queries::find_one(&self.handles.users, doc! { "email": email.as_str() }).await?;
         found.map(User::try_from).transpose()
     }
 
@@ -225,7 +226,11 @@ impl Store for MongoStore {
     }
 
     async fn link_down(&self, id: ProbeId, session: &SessionId) -> StoreResult<()> {
-        probes::unlink(&self.handles, doc! { "_id": id.oid(), "link.session": &session.0 }).await
+        probes::unlink(
+            &self.handles,
+            doc! { "_id": id.oid(), "link.session": &session.0 },
+        )
+        .await
     }
 
     /// Also finishes what this instance left half done when it stopped: no write of it can
@@ -307,7 +312,8 @@ impl Store for MongoStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        self.handles.db
+        self.handles
+            .db
             .run_command(doc! { "ping": 1 })
             .await
             .map(drop)
@@ -318,7 +324,8 @@ impl Store for MongoStore {
     /// the original lost its unique e-mail index that way on every reset.
     async fn delete_all(&self) -> StoreResult<()> {
         for name in [USERS, PROBES, OPERATIONS, ASSIGNMENTS, RESULTS] {
-            self.handles.raw(name)
+            self.handles
+                .raw(name)
                 .delete_many(doc! {})
                 .await
                 .map_err(errors::from_driver)?;

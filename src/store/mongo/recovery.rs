@@ -23,7 +23,8 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60);
 pub(super) async fn of_instance(store: &Handles, instance: &str) -> StoreResult<()> {
     debits::recover(store, Selection::Instance(instance)).await?;
     settlement::recover(store, doc! { "pending.instance": instance }).await?;
-    Ok(())
+    let own = |entry: &bson::Document| entry.get_str("instance") == Ok(instance);
+    settlement::recover_entries(store, doc! { "settled.instance": instance }, own).await
 }
 
 /// Finishes every marker older than [`STALE_AFTER`].
@@ -33,7 +34,8 @@ async fn stale(store: &Handles) -> StoreResult<()> {
     debits::recover(store, Selection::Before(cutoff)).await?;
     let before = settlement_id_at(cutoff);
     settlement::recover(store, doc! { "pending.settlement": { "$lt": before } }).await?;
-    Ok(())
+    let old = |entry: &bson::Document| entry.get_object_id("s").is_ok_and(|s| s < before);
+    settlement::recover_entries(store, doc! { "settled.s": { "$lt": before } }, old).await
 }
 
 /// The smallest ObjectId of second `at`: settlement ids below it are older.
@@ -57,4 +59,3 @@ pub(super) fn start_sweeper(store: Handles) -> tokio::task::JoinHandle<()> {
         }
     })
 }
-

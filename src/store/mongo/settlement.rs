@@ -46,13 +46,17 @@ pub(super) struct Settlement {
 }
 
 /// Pays `settlement` unless it was paid or fenced before.
-pub(super) async fn pay(store: &Handles, settlement: &Settlement) -> StoreResult<Result<(), Unpaid>> {
+pub(super) async fn pay(
+    store: &Handles,
+    settlement: &Settlement,
+) -> StoreResult<Result<(), Unpaid>> {
     let filter = doc! {
         "_id": settlement.owner.oid(),
         "settled.s": { "$ne": settlement.id },
         "credits": { "$lte": i64::MAX - settlement.credits },
     };
-    let entry = doc! { "s": settlement.id, "ids": &settlement.results };
+    let entry =
+        doc! { "s": settlement.id, "ids": &settlement.results, "instance": &*store.instance };
     let update = doc! {
         "$inc": { "credits": settlement.credits },
         "$push": { "settled": entry },
@@ -65,11 +69,13 @@ pub(super) async fn pay(store: &Handles, settlement: &Settlement) -> StoreResult
     if paid.matched_count == 1 {
         return Ok(Ok(()));
     }
-    Ok(Err(match entry_of(store, settlement.owner.oid(), settlement.id).await? {
-        Lookup::NoOwner => Unpaid::NoOwner,
-        Lookup::Entry(_) => Unpaid::Fenced,
-        Lookup::None => Unpaid::Overflow,
-    }))
+    Ok(Err(
+        match entry_of(store, settlement.owner.oid(), settlement.id).await? {
+            Lookup::NoOwner => Unpaid::NoOwner,
+            Lookup::Entry(_) => Unpaid::Fenced,
+            Lookup::None => Unpaid::Overflow,
+        },
+    ))
 }
 
 /// Removes the markers of a paid settlement's results, then its entry on the owner.
@@ -146,9 +152,15 @@ pub(super) async fn recover(store: &Handles, filter: Document) -> StoreResult<us
             pending.get_object_id("settlement"),
             pending.get_object_id("owner"),
         ) else {
-            return Err(StoreError::Corrupt(format!("result {id}: bad pending reward")));
+            return Err(StoreError::Corrupt(format!(
+                "result {id}: bad pending reward"
+            )));
         };
-        settlements.entry(settlement).or_insert((owner, Vec::new())).1.push(id);
+        settlements
+            .entry(settlement)
+            .or_insert((owner, Vec::new()))
+            .1
+            .push(id);
     }
     let mut paid = 0;
     for (settlement, (owner, results)) in settlements {
@@ -178,8 +190,11 @@ async fn resolve(
             },
         },
     };
-    let (paid, unpaid): (Vec<_>, Vec<_>) = results.into_iter().partition(|r| entry.contains(r));
+    // All the entry paid, not only what was seen: once the entry goes, a marked result must be
+    // an unpaid one.
+    let paid: Vec<ObjectId> = entry.iter().copied().collect();
     unmark(store, settlement, &paid).await?;
+    let unpaid: Vec<ObjectId> = results.into_iter().filter(|r| !entry.contains(r)).collect();
     let repaid = if unpaid.is_empty() {
         0
     } else {
@@ -195,6 +210,44 @@ async fn resolve(
         finish(store, &done).await?;
     }
     Ok(repaid)
+}
+
+/// Finishes the settlement entries `filter` selects on owners (paid, but the writer died
+/// before removing the entry, maybe after unmarking its results); `select` picks the entries.
+pub(super) async fn recover_entries(
+    store: &Handles,
+    filter: Document,
+    select: impl Fn(&Document) -> bool,
+) -> StoreResult<()> {
+    let mut users = store
+        .raw(USERS)
+        .find(filter)
+        .projection(doc! { "settled": 1 })
+        .await
+        .map_err(errors::from_driver)?;
+    while let Some(user) = users.try_next().await.map_err(errors::from_driver)? {
+        let Ok(owner) = user.get_object_id("_id") else {
+            continue;
+        };
+        let entries = user.get_array("settled").map(Vec::as_slice).unwrap_or(&[]);
+        for entry in entries.iter().filter_map(Bson::as_document) {
+            let ids = entry.get_array("ids").map(Vec::as_slice).unwrap_or(&[]);
+            let Ok(settlement) = entry.get_object_id("s") else {
+                continue;
+            };
+            if ids.is_empty() || !select(entry) {
+                continue; // a fence: stays
+            }
+            let done = Settlement {
+                id: settlement,
+                owner: owner.into(),
+                results: ids.iter().filter_map(Bson::as_object_id).collect(),
+                credits: 0,
+            };
+            finish(store, &done).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Pushes an empty entry for `settlement` unless one is there; whether it did.
@@ -239,7 +292,9 @@ async fn repay(
         credits: 0,
     };
     while let Some(result) = moved.try_next().await.map_err(errors::from_driver)? {
-        let id = result.get_object_id("_id").map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let id = result
+            .get_object_id("_id")
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let credits = result
             .get_document("pending")
             .and_then(|p| p.get_i64("credits"))

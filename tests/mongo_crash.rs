@@ -1,0 +1,315 @@
+//! SIGKILL on MongoDB, where the hot paths use no transaction (see `src/store/mongo/`):
+//! results of one owner ingested by two server instances at once, one of them killed and
+//! restarted mid-stream; operations created by concurrent clients while the server is killed.
+//! Afterwards every acknowledged write is there exactly once, every result was paid exactly
+//! once, every debit has its operation, and no pending marker is left behind.
+
+#[path = "common/mongo.rs"]
+mod mongo;
+#[path = "common/process.rs"]
+mod process;
+
+use bson::doc;
+use chrono::Utc;
+use futures::{SinkExt, StreamExt};
+use probe_protocol::ServerMessage;
+use process::{
+    create_superuser, free_port, funded_user, get, hello, ping_operation, registered_probe,
+    stored_codes, wait_until_up, Server, SECRET,
+};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+const RESULTS: usize = 600;
+const WINDOW: usize = 32;
+
+/// The environment of one server instance on database `database`.
+fn env(uri: &str, database: &str, instance: &str) -> Vec<(String, String)> {
+    [
+        ("PLADMED_JWT_SECRET", SECRET),
+        ("PLADMED_MONGODB_URI", uri),
+        ("PLADMED_MONGODB_DATABASE", database),
+        ("PLADMED_INSTANCE", instance),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// Streams results 0..RESULTS of `operation` to `url`, WINDOW in flight, re-sending what is
+/// not acknowledged after each reconnect, until every one is acknowledged.
+async fn stream_all(url: String, operation: String, acked: Arc<AtomicUsize>) {
+    let mut unacked: BTreeSet<usize> = (0..RESULTS).collect();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while !unacked.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "unacknowledged: {}",
+            unacked.len()
+        );
+        let Ok((mut socket, _)) = tokio_tungstenite::connect_async(&url).await else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        if socket.send(hello()).await.is_err() {
+            continue;
+        }
+        let mut to_send = unacked.iter().copied().collect::<Vec<_>>().into_iter();
+        let mut in_flight = 0;
+        'link: while !unacked.is_empty() {
+            while in_flight < WINDOW {
+                let Some(n) = to_send.next() else { break };
+                let frame = process::result_frame(&operation, n, json!([{"seq": n}]));
+                if socket.send(frame).await.is_err() {
+                    break 'link;
+                }
+                in_flight += 1;
+            }
+            let frame = tokio::time::timeout(Duration::from_secs(20), socket.next()).await;
+            let Ok(Some(Ok(Message::Text(text)))) = frame else {
+                match frame {
+                    Ok(Some(Ok(_))) => continue,
+                    _ => break 'link,
+                }
+            };
+            match ServerMessage::decode(&text) {
+                Ok(ServerMessage::ResultAck(ack)) => {
+                    let n: usize = ack.unique_code["result-".len()..].parse().unwrap();
+                    if unacked.remove(&n) {
+                        acked.fetch_add(1, Ordering::SeqCst);
+                    }
+                    in_flight -= 1;
+                }
+                // store_unavailable: re-sent on the next link.
+                Ok(ServerMessage::Error(_)) => in_flight -= 1,
+                _ => {}
+            }
+            if in_flight == 0 && to_send.len() == 0 {
+                break 'link;
+            }
+        }
+    }
+}
+
+/// Pending markers left in the database: debits whose operation may be missing, results whose
+/// reward may be unpaid, settlement entries not cleared.
+async fn markers_left(uri: &str, database: &str) -> (u64, u64, u64) {
+    let client = mongodb::Client::with_uri_str(uri).await.unwrap();
+    let db = client.database(database);
+    let users = db.collection::<bson::Document>("users");
+    let debits = users
+        .count_documents(doc! { "pending_debits.0": { "$exists": true } })
+        .await
+        .unwrap();
+    let rewards = db
+        .collection::<bson::Document>("results")
+        .count_documents(doc! { "pending": { "$exists": true } })
+        .await
+        .unwrap();
+    let entries = users
+        .count_documents(doc! { "settled.ids.0": { "$exists": true } })
+        .await
+        .unwrap();
+    (debits, rewards, entries)
+}
+
+/// Waits (bounded) until the markers of finished writes are cleared (they go after the answer).
+async fn assert_no_markers(uri: &str, database: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = markers_left(uri, database).await;
+        if left == (0, 0, 0) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "markers left (debits, rewards, entries): {left:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_ingesting_for_one_owner_lose_and_double_nothing_across_a_sigkill() {
+    let Some(uri) = mongo::mongo_uri() else {
+        return;
+    };
+    let database = mongo::unique_db_name("two_instances");
+    let (env_a, env_b) = (env(&uri, &database, "a"), env(&uri, &database, "b"));
+    create_superuser(&env_a);
+    let mut a = Server::start(env_a, free_port());
+    let b = Server::start(env_b, free_port());
+    let client = reqwest::Client::new();
+    wait_until_up(&client, &a).await;
+    wait_until_up(&client, &b).await;
+    let token = funded_user(&client, &a, "owner@example.org", 20_000).await;
+    let mut streams = Vec::new();
+    let acked = Arc::new(AtomicUsize::new(0));
+    for server in [&a, &b] {
+        let (probe, probe_token) = registered_probe(&client, server, &token).await;
+        let url = server.ws_url(&probe_token);
+        let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        socket.send(hello()).await.unwrap();
+        socket.next().await.unwrap().unwrap();
+        let operation = ping_operation(&client, server, &token, &probe).await;
+        drop(socket);
+        streams.push((url, operation));
+    }
+    let me: Value = get(&client, a.url("/users/me"), &token).await;
+    let left = me["credits"].as_u64().unwrap();
+
+    let streamers: Vec<_> = streams
+        .iter()
+        .map(|(url, operation)| {
+            tokio::spawn(stream_all(url.clone(), operation.clone(), acked.clone()))
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while acked.load(Ordering::SeqCst) < RESULTS / 2 {
+        assert!(
+            Instant::now() < deadline,
+            "results are not being acknowledged"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    a.kill_and_restart();
+    assert!(
+        acked.load(Ordering::SeqCst) < 2 * RESULTS,
+        "killed mid-stream"
+    );
+    wait_until_up(&client, &a).await;
+    for streamer in streamers {
+        streamer.await.expect("every result acknowledged");
+    }
+
+    for (_, operation) in &streams {
+        let codes = stored_codes(&client, &b, operation).await;
+        let distinct: BTreeSet<&String> = codes.iter().collect();
+        assert_eq!(codes.len(), RESULTS, "stored results of {operation}");
+        assert_eq!(
+            distinct.len(),
+            RESULTS,
+            "a result of {operation} stored twice"
+        );
+    }
+    let me: Value = get(&client, b.url("/users/me"), &token).await;
+    let paid = me["credits"].as_u64().unwrap();
+    assert_eq!(
+        paid,
+        left + 10 * 2 * RESULTS as u64,
+        "each reward paid exactly once"
+    );
+    assert_no_markers(&uri, &database).await;
+}
+
+/// Creates 1-credit ping operations until the server stops answering; returns the ids
+/// acknowledged with 201.
+async fn create_until_killed(
+    base: String,
+    token: String,
+    probe: String,
+    created: Arc<AtomicUsize>,
+) -> Vec<String> {
+    let client = reqwest::Client::new();
+    let stop = (Utc::now() + chrono::Duration::minutes(30))
+        .format("%d/%m/%Y %H:%M")
+        .to_string();
+    let body = json!({"probes": [probe], "params": {"cron": "0 0 1 1 *", "stop_time": stop, "times_per_minute": 1, "ips": ["127.0.0.1"]}});
+    let mut ids = Vec::new();
+    for _ in 0..5_000 {
+        let sent = client
+            .post(format!("{base}/ping"))
+            .header("access_token", &token)
+            .json(&body)
+            .send()
+            .await;
+        let Ok(response) = sent else { break };
+        if response.status() != reqwest::StatusCode::CREATED {
+            break;
+        }
+        let Ok(operation) = response.json::<Value>().await else {
+            break;
+        };
+        ids.push(operation["_id"].as_str().unwrap().to_string());
+        created.fetch_add(1, Ordering::SeqCst);
+    }
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_operation_creation_on_mongodb_completes_every_debit() {
+    const GRANTED: u64 = 1_000_000;
+    let Some(uri) = mongo::mongo_uri() else {
+        return;
+    };
+    let database = mongo::unique_db_name("debits_crash");
+    let env = env(&uri, &database, "solo");
+    create_superuser(&env);
+    let mut server = Server::start(env, free_port());
+    let client = reqwest::Client::new();
+    wait_until_up(&client, &server).await;
+    let token = funded_user(&client, &server, "buyer@example.org", GRANTED).await;
+    let (probe, probe_token) = registered_probe(&client, &server, &token).await;
+    let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url(&probe_token))
+        .await
+        .unwrap();
+    socket.send(hello()).await.unwrap();
+    socket.next().await.unwrap().unwrap();
+    let reader = tokio::spawn(async move { while let Some(Ok(_)) = socket.next().await {} });
+
+    let created = Arc::new(AtomicUsize::new(0));
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let creators: Vec<_> = (0..8)
+        .map(|_| {
+            tokio::spawn(create_until_killed(
+                base.clone(),
+                token.clone(),
+                probe.clone(),
+                created.clone(),
+            ))
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while created.load(Ordering::SeqCst) < 50 {
+        assert!(
+            Instant::now() < deadline,
+            "operations are not being created"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.kill_and_restart();
+    let mut acknowledged = Vec::new();
+    for creator in creators {
+        acknowledged.extend(creator.await.unwrap());
+    }
+    reader.abort();
+    wait_until_up(&client, &server).await;
+
+    let me: Value = get(&client, server.url("/users/me"), &token).await;
+    let mine: Value = get(&client, server.url("/operations/me"), &token).await;
+    let operations = mine.as_array().unwrap();
+    let debited: u64 = operations
+        .iter()
+        .map(|op| op["credits"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        me["credits"].as_u64().unwrap() + debited,
+        GRANTED,
+        "every debit has its operation and every operation its debit"
+    );
+    let stored: BTreeSet<&str> = operations
+        .iter()
+        .map(|op| op["_id"].as_str().unwrap())
+        .collect();
+    for id in &acknowledged {
+        assert!(
+            stored.contains(id.as_str()),
+            "operation {id} was acknowledged with 201 but is gone"
+        );
+    }
+    assert_no_markers(&uri, &database).await;
+}
