@@ -27,6 +27,8 @@ mod assignments;
 mod backend;
 #[path = "store_contract/fixtures.rs"]
 mod fixtures;
+#[path = "store_contract/interleaving.rs"]
+mod interleaving;
 #[path = "store_contract/lifecycle.rs"]
 mod lifecycle;
 #[path = "common/mongo.rs"]
@@ -104,6 +106,8 @@ contract!(
     quota::results_measured_outside_the_window_are_refused_unpaid,
     quota::concurrent_results_never_pass_the_quota,
     quota::each_probe_has_its_own_quota_and_it_survives_reopening,
+    interleaving::results_of_many_probes_and_their_resends_are_stored_and_paid_once,
+    interleaving::debits_and_rewards_of_one_owner_interleave_exactly,
     lifecycle::ping_answers,
     lifecycle::data_survives_reopening,
     lifecycle::delete_all_empties_every_collection,
