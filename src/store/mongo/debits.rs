@@ -3,7 +3,8 @@
 //! 1. One conditional update of the owner takes the price if the balance covers it and, in the
 //!    same update, pushes a pending-debit marker that carries the whole operation document.
 //! 2. The operation and its assignments are inserted, side by side; then the caller hears `Ok`.
-//! 3. The marker is pulled, after the answer.
+//! 3. The marker is pulled, after the answer, by the [`Clearer`]: one `$pull` per owner for all
+//!    the markers of that owner's operations completed meanwhile.
 //!
 //! A crash after step 1 leaves the marker, and with it everything needed to finish: recovery
 //! ([`super::recovery`]) inserts the operation and its assignments, skipping those already
@@ -22,6 +23,8 @@ use bson::oid::ObjectId;
 use bson::{doc, DateTime, Document};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use tokio::sync::mpsc;
 
 /// The marker of a debit whose operation may not be stored yet.
 #[derive(Debug, Serialize, Deserialize)]
@@ -60,7 +63,41 @@ impl Selection<'_> {
     }
 }
 
-pub(super) async fn create_operation(store: &Handles, operation: &Operation) -> StoreResult<()> {
+/// Pulls the markers of completed operations in the background, many per update.
+pub(super) struct Clearer {
+    completed: mpsc::UnboundedSender<(UserId, ObjectId)>,
+}
+
+impl Clearer {
+    /// Starts the clearing task on the current runtime; it ends when this is dropped.
+    pub(super) fn start(store: Handles) -> Clearer {
+        let (completed, queue) = mpsc::unbounded_channel();
+        tokio::spawn(clear_completed(store, queue));
+        Clearer { completed }
+    }
+}
+
+async fn clear_completed(store: Handles, mut queue: mpsc::UnboundedReceiver<(UserId, ObjectId)>) {
+    while let Some(first) = queue.recv().await {
+        let mut by_owner: HashMap<UserId, Vec<ObjectId>> = HashMap::new();
+        let mut next = Some(first);
+        while let Some((owner, id)) = next {
+            by_owner.entry(owner).or_default().push(id);
+            next = queue.try_recv().ok();
+        }
+        for (owner, ids) in by_owner {
+            if let Err(error) = clear(&store, owner, &ids).await {
+                tracing::debug!(%error, %owner, "pending debits left for recovery");
+            }
+        }
+    }
+}
+
+pub(super) async fn create_operation(
+    store: &Handles,
+    clearer: &Clearer,
+    operation: &Operation,
+) -> StoreResult<()> {
     let document = OperationDoc::try_from(operation)?;
     let price = operation.credits.as_i64();
     let marker = PendingDebit {
@@ -87,13 +124,10 @@ pub(super) async fn create_operation(store: &Handles, operation: &Operation) -> 
     }
     // Failing here leaves the marker: the operation is completed by recovery.
     insert(store, &document, assignments_of(operation)).await?;
-    let store = store.clone();
-    let (owner, id) = (operation.owner, operation.id.oid());
-    tokio::spawn(async move {
-        if let Err(error) = clear(&store, owner, id).await {
-            tracing::debug!(%error, operation = %id, "pending debit left for recovery");
-        }
-    });
+    // If the clearer is gone, so is the store: recovery pulls the marker.
+    let _ = clearer
+        .completed
+        .send((operation.owner, operation.id.oid()));
     Ok(())
 }
 
@@ -128,12 +162,12 @@ async fn insert(
     operation.and(assignments)
 }
 
-async fn clear(store: &Handles, owner: UserId, id: ObjectId) -> StoreResult<()> {
+async fn clear(store: &Handles, owner: UserId, ids: &[ObjectId]) -> StoreResult<()> {
     store
         .users
         .update_one(
             doc! { "_id": owner.oid() },
-            doc! { "$pull": { "pending_debits": { "id": id } } },
+            doc! { "$pull": { "pending_debits": { "id": { "$in": ids } } } },
         )
         .await
         .map(drop)
@@ -161,7 +195,7 @@ pub(super) async fn recover(store: &Handles, selection: Selection<'_>) -> StoreR
         for marker in markers.into_iter().filter(|m| selection.selects(m)) {
             let operation = Operation::try_from(marker.operation.clone())?;
             insert(store, &marker.operation, assignments_of(&operation)).await?;
-            clear(store, owner.into(), marker.id).await?;
+            clear(store, owner.into(), &[marker.id]).await?;
             tracing::info!(operation = %marker.id, "operation of an interrupted debit completed");
             completed += 1;
         }

@@ -67,6 +67,8 @@ pub struct MongoStore {
     handles: Handles,
     /// Collects concurrent result inserts into batches.
     batcher: batcher::Batcher,
+    /// Pulls the pending-debit markers of completed operations.
+    clearer: debits::Clearer,
     /// Finishes what crashed writers left half done, every minute; stopped on drop.
     sweeper: tokio::task::JoinHandle<()>,
 }
@@ -133,6 +135,7 @@ impl MongoStore {
         };
         Ok(MongoStore {
             batcher: batcher::Batcher::start(handles.clone()),
+            clearer: debits::Clearer::start(handles.clone()),
             sweeper: recovery::start_sweeper(handles.clone()),
             handles,
         })
@@ -237,7 +240,11 @@ impl Store for MongoStore {
     /// still be running.
     async fn reset_links(&self, instance: &str) -> StoreResult<()> {
         probes::unlink(&self.handles, doc! { "link.instance": instance }).await?;
-        recovery::of_instance(&self.handles, instance).await
+        // Not fatal: the periodic sweep finishes these markers a minute later anyway.
+        if let Err(error) = recovery::of_instance(&self.handles, instance).await {
+            tracing::error!(%error, "recovery of this instance's half-done writes failed");
+        }
+        Ok(())
     }
 
     async fn revoke_probe_tokens(&self, id: ProbeId) -> StoreResult<Option<Probe>> {
@@ -255,7 +262,7 @@ impl Store for MongoStore {
     }
 
     async fn create_operation(&self, operation: &Operation) -> StoreResult<()> {
-        debits::create_operation(&self.handles, operation).await
+        debits::create_operation(&self.handles, &self.clearer, operation).await
     }
 
     async fn operation(&self, id: OperationId) -> StoreResult<Option<Operation>> {

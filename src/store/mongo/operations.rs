@@ -1,13 +1,14 @@
 //! Operations and their assignments to probes.
 
 use super::documents::{state_name, AssignmentDoc};
+use super::errors;
 use super::probes::{adjust_in_use, InUse};
-use super::transaction::{self, Abort};
 use super::{queries, Handles};
 use crate::ids::{OperationId, ProbeId};
 use crate::store::{AssignmentState, Operation, ResultAllowance, StoreError, StoreResult};
 use bson::{doc, DateTime as BsonDateTime, Document};
 use chrono::{DateTime, Utc};
+use mongodb::options::ReturnDocument;
 use std::collections::HashSet;
 
 /// One `Assigned` assignment per distinct probe (a probe listed twice is assigned once).
@@ -63,9 +64,11 @@ pub(super) async fn assignment(
     Ok(found.map(|a| a.state))
 }
 
-/// The state change and the in-use credits in one transaction, so that a crash between them
-/// cannot leave credits taken forever (or released twice). Two concurrent moves of one
-/// assignment conflict; the one run again sees the new state and changes nothing.
+/// The state change, then the in-use credits: single-document updates, no transaction. The
+/// move is one conditional update that matches only a state before `to`, so of concurrent moves
+/// each state is entered once, and only the move that entered it adjusts the credits. A crash
+/// between the two leaves the probe's in-use credits unadjusted; they belong to its link, which
+/// died with the server, and the probe reports its own in-use credits when it links again.
 pub(super) async fn advance_assignment(
     store: &Handles,
     operation: OperationId,
@@ -74,37 +77,35 @@ pub(super) async fn advance_assignment(
     credits: u64,
 ) -> StoreResult<bool> {
     use AssignmentState::{Accepted, Assigned, Finished};
-    let context = (store, assignment_key(operation, probe));
-    transaction::run(&store.client, &context, |session, (store, key)| {
-        Box::pin(async move {
-            let current = store
-                .assignments
-                .find_one(key.clone())
-                .session(&mut *session)
-                .await?;
-            let from = current.ok_or(Abort::refuse(StoreError::NotAssigned))?.state;
-            if to <= from {
-                return Ok(false);
-            }
-            let mut unmoved = key.clone();
-            unmoved.insert("state", state_name(from));
-            store
-                .assignments
-                .update_one(unmoved, doc! { "$set": { "state": state_name(to) } })
-                .session(&mut *session)
-                .await?;
-            let change = match (from, to) {
-                (Assigned, Accepted) => Some(InUse::Take),
-                (Accepted, Finished) => Some(InUse::Release),
-                _ => None,
-            };
-            if let Some(change) = change {
-                adjust_in_use(store, session, probe, change, credits).await?;
-            }
-            Ok(true)
-        })
-    })
-    .await
+    let key = assignment_key(operation, probe);
+    let earlier: Vec<&str> = [Assigned, Accepted]
+        .into_iter()
+        .filter(|state| *state < to)
+        .map(state_name)
+        .collect();
+    let mut before_to = key.clone();
+    before_to.insert("state", doc! { "$in": earlier });
+    let moved = store
+        .assignments
+        .find_one_and_update(before_to, doc! { "$set": { "state": state_name(to) } })
+        .return_document(ReturnDocument::Before)
+        .await
+        .map_err(errors::from_driver)?;
+    let Some(from) = moved.map(|a| a.state) else {
+        return match queries::find_one(&store.assignments, key).await? {
+            Some(_) => Ok(false),
+            None => Err(StoreError::NotAssigned),
+        };
+    };
+    let change = match (from, to) {
+        (Assigned, Accepted) => Some(InUse::Take),
+        (Accepted, Finished) => Some(InUse::Release),
+        _ => None,
+    };
+    if let Some(change) = change {
+        adjust_in_use(store, probe, change, credits).await?;
+    }
+    Ok(true)
 }
 
 pub(super) fn assignment_key(operation: OperationId, probe: ProbeId) -> Document {

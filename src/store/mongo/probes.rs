@@ -141,17 +141,16 @@ pub(super) enum InUse {
     Release,
 }
 
-/// Takes or releases `credits` on the link of `probe` inside a transaction; a probe without a
-/// link has nothing to adjust. Two conditional updates, because `$inc` cannot saturate: the
-/// first increments when the result stays in range, the second (run only if the first matched
-/// nothing) pins the value to the bound it would have crossed.
-pub(super) async fn adjust_in_use<T>(
+/// Takes or releases `credits` on the link of `probe`; a probe without a link has nothing to
+/// adjust. Two conditional updates, because `$inc` cannot saturate: the first increments when
+/// the result stays in range, the second (run only if the first matched nothing) pins the value
+/// to the bound it would have crossed.
+pub(super) async fn adjust_in_use(
     store: &Handles,
-    session: &mut ClientSession,
     probe: ProbeId,
     change: InUse,
     credits: u64,
-) -> Result<(), Abort<T>> {
+) -> StoreResult<()> {
     let credits = i64::try_from(credits).unwrap_or(i64::MAX);
     let (fits, increment, crosses, bound) = match change {
         InUse::Take => {
@@ -177,8 +176,8 @@ pub(super) async fn adjust_in_use<T>(
             doc! { "_id": id, IN_USE: fits },
             doc! { "$inc": { IN_USE: increment } },
         )
-        .session(&mut *session)
-        .await?;
+        .await
+        .map_err(errors::from_driver)?;
     if incremented.matched_count == 0 {
         store
             .probes
@@ -186,8 +185,8 @@ pub(super) async fn adjust_in_use<T>(
                 doc! { "_id": id, IN_USE: crosses },
                 doc! { "$set": { IN_USE: bound } },
             )
-            .session(&mut *session)
-            .await?;
+            .await
+            .map_err(errors::from_driver)?;
     }
     Ok(())
 }
