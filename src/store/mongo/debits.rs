@@ -108,14 +108,20 @@ pub(super) async fn create_operation(
     };
     let marker = bson::to_bson(&marker)
         .map_err(|e| StoreError::Corrupt(format!("pending debit cannot be stored: {e}")))?;
-    let covered = doc! { "_id": operation.owner.oid(), "credits": { "$gte": price } };
+    // Conditional on the marker's absence, so that repeating the update (see
+    // `errors::repeat_on_clash`) cannot debit twice: a repeat finds its own marker.
+    let id = operation.id.oid();
+    let covered = doc! {
+        "_id": operation.owner.oid(),
+        "credits": { "$gte": price },
+        "pending_debits.id": { "$ne": id },
+    };
     let debit = doc! { "$inc": { "credits": -price }, "$push": { "pending_debits": marker } };
-    let debited = store
-        .users
-        .update_one(covered, debit)
-        .await
-        .map_err(errors::from_driver)?;
-    if debited.matched_count == 0 {
+    let debited =
+        errors::repeat_on_clash(|| store.users.update_one(covered.clone(), debit.clone()))
+            .await
+            .map_err(errors::from_driver)?;
+    if debited.matched_count == 0 && !marked(store, operation.owner, id).await? {
         return Err(if accounts::exists(store, operation.owner).await? {
             StoreError::NotEnoughCredits
         } else {
@@ -129,6 +135,17 @@ pub(super) async fn create_operation(
         .completed
         .send((operation.owner, operation.id.oid()));
     Ok(())
+}
+
+/// Whether the owner holds the pending-debit marker of operation `id`.
+async fn marked(store: &Handles, owner: UserId, id: ObjectId) -> StoreResult<bool> {
+    let found = store
+        .raw(USERS)
+        .find_one(doc! { "_id": owner.oid(), "pending_debits.id": id })
+        .projection(doc! { "_id": 1 })
+        .await
+        .map_err(errors::from_driver)?;
+    Ok(found.is_some())
 }
 
 /// Inserts the operation and its assignments; those already there (recovery or the writer got
@@ -163,12 +180,9 @@ async fn insert(
 }
 
 async fn clear(store: &Handles, owner: UserId, ids: &[ObjectId]) -> StoreResult<()> {
-    store
-        .users
-        .update_one(
-            doc! { "_id": owner.oid() },
-            doc! { "$pull": { "pending_debits": { "id": { "$in": ids } } } },
-        )
+    let user = doc! { "_id": owner.oid() };
+    let pull = doc! { "$pull": { "pending_debits": { "id": { "$in": ids } } } };
+    errors::repeat_on_clash(|| store.users.update_one(user.clone(), pull.clone()))
         .await
         .map(drop)
         .map_err(errors::from_driver)

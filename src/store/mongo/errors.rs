@@ -123,3 +123,27 @@ pub(super) fn from_write_error(code: i32, message: &str) -> StoreError {
         StoreError::Corrupt(format!("MongoDB refused the document: {message}"))
     }
 }
+
+/// Tries of an update that keeps failing with a spurious duplicate key error.
+const MAX_CLASH_TRIES: u32 = 8;
+
+/// Runs an update of documents whose unique keys it does not change again while the server
+/// answers with a duplicate key error: such an update cannot clash on a unique index, yet
+/// SecantusDB (the test server) sometimes says it did when another connection writes the same
+/// collection. Only updates that are safe to repeat (conditional, or idempotent) go through here.
+pub(super) async fn repeat_on_clash<T, F, A>(mut update: F) -> Result<T, Error>
+where
+    F: FnMut() -> A,
+    A: std::future::IntoFuture<Output = Result<T, Error>>,
+{
+    let mut tries = 1;
+    loop {
+        match update().into_future().await {
+            Err(error) if duplicate_key(&error).is_some() && tries < MAX_CLASH_TRIES => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(u64::from(tries))).await;
+            }
+            outcome => return outcome,
+        }
+    }
+}

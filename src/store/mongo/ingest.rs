@@ -15,19 +15,22 @@
 
 use super::batcher::Job;
 use super::documents::{AssignmentDoc, PendingReward, ResultDoc};
-use super::settlement::{self, Settlement, Unpaid};
+use super::settlement::{self, Held, Settlement, Unpaid};
 use super::{errors, indexes, quota, Handles};
 use crate::store::{Insertion, Reward, StoreError, StoreResult};
 use bson::oid::ObjectId;
 use bson::{doc, Document};
+use duplicates::{copy, copy_outcome};
 use futures::TryStreamExt;
 use mongodb::error::ErrorKind;
 use std::collections::HashMap;
 
+mod duplicates;
+
 type Pair = (ObjectId, ObjectId);
 
 /// One result of the batch and what became of it.
-struct Entry {
+pub(super) struct Entry {
     doc: ResultDoc,
     reward: Reward,
     /// Counted against its assignment's quota (to be given back if not inserted).
@@ -41,7 +44,7 @@ impl Entry {
         (self.doc.operation, self.doc.probe)
     }
 
-    fn refused(&self) -> bool {
+    pub(super) fn refused(&self) -> bool {
         matches!(
             self.outcome,
             Some(Err(StoreError::NotAssigned
@@ -92,18 +95,33 @@ pub(super) async fn write(store: &Handles, jobs: Vec<Job>) -> Vec<Settlement> {
 
 /// Removes the reward markers of paid settlements (what is left is recovery's).
 pub(super) async fn finish(store: &Handles, settled: Vec<Settlement>) {
-    let finishing = settled.iter().map(|s| settlement::finish(store, s));
-    if let Err(error) = futures::future::try_join_all(finishing).await {
-        tracing::debug!(%error, "reward markers left for recovery");
+    let finishing = settled.iter().map(|s| finish_one(store, s));
+    futures::future::join_all(finishing).await;
+}
+
+/// Tries of removing one settlement's markers before leaving them to recovery.
+const FINISH_TRIES: u64 = 4;
+
+async fn finish_one(store: &Handles, settled: &Settlement) {
+    for tries in 1..=FINISH_TRIES {
+        match settlement::finish(store, settled).await {
+            Ok(()) => return,
+            Err(error) if tries == FINISH_TRIES => {
+                tracing::warn!(%error, "reward markers left for recovery");
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(250 * tries)).await,
+        }
     }
 }
 
 /// Steps 1 to 4; returns the settlements paid, to be finished.
 async fn store_batch(store: &Handles, entries: &mut [Entry]) -> StoreResult<Vec<Settlement>> {
     admit(store, entries).await?;
-    insert(store, entries).await?;
+    // This batch's settlements stay registered as live until it ends, paid or not.
+    let live = insert(store, entries).await?;
     give_back(store, entries, |e| e.counted && !e.inserted).await?;
-    answer_duplicates(store, entries).await?;
+    duplicates::answer(store, entries).await?;
+    duplicates::settle(store, entries, live.ids()).await;
     pay(store, entries).await
 }
 
@@ -162,15 +180,13 @@ async fn admit(store: &Handles, entries: &mut [Entry]) -> StoreResult<()> {
     Ok(())
 }
 
-/// Step 3: one unordered insert of every admitted result, with its unpaid reward.
-async fn insert(store: &Handles, entries: &mut [Entry]) -> StoreResult<()> {
+/// Step 3: one unordered insert of every admitted result, with its unpaid reward; returns the
+/// batch's settlements, registered as live.
+async fn insert(store: &Handles, entries: &mut [Entry]) -> StoreResult<Held> {
     let mut settlements: HashMap<ObjectId, ObjectId> = HashMap::new();
     let todo: Vec<usize> = (0..entries.len())
         .filter(|&i| entries[i].outcome.is_none())
         .collect();
-    if todo.is_empty() {
-        return Ok(());
-    }
     for &i in &todo {
         let entry = &mut entries[i];
         let owner = entry.reward.user.oid();
@@ -180,6 +196,10 @@ async fn insert(store: &Handles, entries: &mut [Entry]) -> StoreResult<()> {
             credits: entry.reward.credits.as_i64(),
             instance: store.instance.to_string(),
         });
+    }
+    let held = store.live.hold(settlements.values().copied());
+    if todo.is_empty() {
+        return Ok(held);
     }
     let inserted = store
         .results
@@ -202,14 +222,49 @@ async fn insert(store: &Handles, entries: &mut [Entry]) -> StoreResult<()> {
     for &i in &todo {
         entries[i].inserted = true;
     }
+    let mut clashes = Vec::new();
     for (index, code, message) in failures {
         let entry = &mut entries[todo[index]];
         entry.inserted = false;
         entry.outcome = Some(match errors::is_duplicate_code(code) {
-            true if message.contains(indexes::RESULT_CODE) => Ok(Insertion::Duplicate),
+            true if message.contains(indexes::RESULT_CODE) => {
+                clashes.push(todo[index]);
+                Ok(Insertion::Duplicate)
+            }
             true => Err(StoreError::Duplicate("result")),
             false => Err(errors::from_write_error(code, &message)),
         });
+    }
+    confirm_duplicates(store, entries, &clashes).await?;
+    Ok(held)
+}
+
+/// Checks each reported duplicate against what is stored: SecantusDB (the test server) has
+/// been seen to report a duplicate key for a document it did insert. Our own copy stored means
+/// inserted; nothing stored means not inserted, to be sent again.
+async fn confirm_duplicates(
+    store: &Handles,
+    entries: &mut [Entry],
+    clashes: &[usize],
+) -> StoreResult<()> {
+    if clashes.is_empty() {
+        return Ok(());
+    }
+    let stored = duplicates::stored_ids(store, entries, clashes).await?;
+    for (&i, stored) in clashes.iter().zip(stored) {
+        let entry = &mut entries[i];
+        match stored {
+            Some(id) if id == entry.doc.id => {
+                entry.inserted = true;
+                entry.outcome = None;
+            }
+            Some(_) => {}
+            None => {
+                entry.outcome = Some(Err(StoreError::Unavailable(
+                    "the database reported a duplicate it does not hold; send again".into(),
+                )))
+            }
+        }
     }
     Ok(())
 }
@@ -229,48 +284,6 @@ async fn give_back(
         .into_iter()
         .map(|((o, p), slots)| async move { quota::release(store, &key(o, p), slots).await });
     futures::future::try_join_all(releases).await.map(drop)
-}
-
-/// Answers refused results that were stored before as duplicates.
-async fn answer_duplicates(store: &Handles, entries: &mut [Entry]) -> StoreResult<()> {
-    let refused: Vec<usize> = (0..entries.len())
-        .filter(|&i| entries[i].refused())
-        .collect();
-    if refused.is_empty() {
-        return Ok(());
-    }
-    let any: Vec<Document> = refused
-        .iter()
-        .map(|&i| {
-            let doc = &entries[i].doc;
-            doc! { "operation": doc.operation, "probe": doc.probe, "unique_code": &doc.unique_code }
-        })
-        .collect();
-    let stored: Vec<Document> = store
-        .raw(super::RESULTS)
-        .find(doc! { "$or": any })
-        .projection(doc! { "operation": 1, "probe": 1, "unique_code": 1 })
-        .await
-        .map_err(errors::from_driver)?
-        .try_collect()
-        .await
-        .map_err(errors::from_driver)?;
-    for found in stored {
-        let (Ok(o), Ok(p), Ok(code)) = (
-            found.get_object_id("operation"),
-            found.get_object_id("probe"),
-            found.get_str("unique_code"),
-        ) else {
-            continue;
-        };
-        for &i in &refused {
-            let doc = &entries[i].doc;
-            if doc.operation == o && doc.probe == p && doc.unique_code == code {
-                entries[i].outcome = Some(Ok(Insertion::Duplicate));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Step 4: pays each owner once for its inserted results; answers them.
@@ -354,30 +367,4 @@ async fn unstore(
 
 fn key(operation: ObjectId, probe: ObjectId) -> Document {
     doc! { "operation": operation, "probe": probe }
-}
-
-fn copy_outcome(outcome: &StoreResult<Insertion>) -> StoreResult<Insertion> {
-    match outcome {
-        Ok(insertion) => Ok(*insertion),
-        Err(error) => Err(copy(error)),
-    }
-}
-
-/// The same error for another result of the batch.
-fn copy(error: &StoreError) -> StoreError {
-    match error {
-        StoreError::Duplicate(what) => StoreError::Duplicate(what),
-        StoreError::NotEnoughCredits => StoreError::NotEnoughCredits,
-        StoreError::CreditOverflow => StoreError::CreditOverflow,
-        StoreError::NotAssigned => StoreError::NotAssigned,
-        StoreError::TooManyProbes(n) => StoreError::TooManyProbes(*n),
-        StoreError::OverQuota(n) => StoreError::OverQuota(*n),
-        StoreError::OutsideWindow { from, until } => StoreError::OutsideWindow {
-            from: *from,
-            until: *until,
-        },
-        StoreError::NotFound(what) => StoreError::NotFound(what),
-        StoreError::Unavailable(why) => StoreError::Unavailable(why.clone()),
-        StoreError::Corrupt(why) => StoreError::Corrupt(why.clone()),
-    }
 }

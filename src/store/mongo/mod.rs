@@ -86,6 +86,8 @@ pub(crate) struct Handles {
     /// Written into every pending marker, so that this instance, restarted after a crash,
     /// finishes its own half-done writes at once rather than after [`recovery::STALE_AFTER`].
     instance: Arc<str>,
+    /// Settlements this process is writing (see [`settlement::Live`]).
+    live: settlement::Live,
 }
 
 impl Drop for MongoStore {
@@ -130,6 +132,7 @@ impl MongoStore {
             assignments: db.collection(ASSIGNMENTS),
             results: db.collection(RESULTS),
             instance: instance.into(),
+            live: settlement::Live::default(),
             client,
             db,
         };

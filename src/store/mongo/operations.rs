@@ -85,12 +85,15 @@ pub(super) async fn advance_assignment(
         .collect();
     let mut before_to = key.clone();
     before_to.insert("state", doc! { "$in": earlier });
-    let moved = store
-        .assignments
-        .find_one_and_update(before_to, doc! { "$set": { "state": state_name(to) } })
-        .return_document(ReturnDocument::Before)
-        .await
-        .map_err(errors::from_driver)?;
+    let advance = doc! { "$set": { "state": state_name(to) } };
+    let moved = errors::repeat_on_clash(|| {
+        store
+            .assignments
+            .find_one_and_update(before_to.clone(), advance.clone())
+            .return_document(ReturnDocument::Before)
+    })
+    .await
+    .map_err(errors::from_driver)?;
     let Some(from) = moved.map(|a| a.state) else {
         return match queries::find_one(&store.assignments, key).await? {
             Some(_) => Ok(false),

@@ -31,11 +31,11 @@ pub(super) async fn reserve(
         }
         let mut room = key.clone();
         room.insert("results", doc! { "$lte": max - want });
-        let counted = store
-            .assignments
-            .update_one(room, doc! { "$inc": { "results": want } })
-            .await
-            .map_err(errors::from_driver)?;
+        let count = doc! { "$inc": { "results": want } };
+        let counted =
+            errors::repeat_on_clash(|| store.assignments.update_one(room.clone(), count.clone()))
+                .await
+                .map_err(errors::from_driver)?;
         if counted.matched_count == 1 {
             return Ok(usize::try_from(want).unwrap_or(0));
         }
@@ -56,9 +56,8 @@ pub(super) async fn reserve(
 /// Gives back `slots` counted but not used.
 pub(super) async fn release(store: &Handles, key: &Document, slots: usize) -> StoreResult<()> {
     let slots = i64::try_from(slots).unwrap_or(i64::MAX);
-    store
-        .assignments
-        .update_one(key.clone(), doc! { "$inc": { "results": -slots } })
+    let give_back = doc! { "$inc": { "results": -slots } };
+    errors::repeat_on_clash(|| store.assignments.update_one(key.clone(), give_back.clone()))
         .await
         .map(drop)
         .map_err(errors::from_driver)

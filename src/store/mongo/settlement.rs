@@ -22,6 +22,7 @@ use bson::oid::ObjectId;
 use bson::{doc, Bson, Document};
 use futures::TryStreamExt;
 use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 /// Most marked results one recovery pass reads.
 const MAX_RECOVERED: i64 = 100_000;
@@ -45,6 +46,56 @@ pub(super) struct Settlement {
     pub(super) credits: i64,
 }
 
+/// The settlements of this process's batches still being written: a duplicate of one of their
+/// results waits for them rather than settling them through recovery.
+#[derive(Clone, Default)]
+pub(crate) struct Live(Arc<Mutex<HashSet<ObjectId>>>);
+
+impl Live {
+    /// Registers `ids` until the returned guard is dropped.
+    pub(super) fn hold(&self, ids: impl IntoIterator<Item = ObjectId>) -> Held {
+        let ids: Vec<ObjectId> = ids.into_iter().collect();
+        self.lock().extend(ids.iter().copied());
+        Held {
+            live: self.clone(),
+            ids,
+        }
+    }
+
+    /// Whether `id` is being written by this process.
+    pub(super) fn contains(&self, id: &ObjectId) -> bool {
+        self.lock().contains(id)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<ObjectId>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Keeps settlements registered in [`Live`] while it lives.
+pub(super) struct Held {
+    live: Live,
+    ids: Vec<ObjectId>,
+}
+
+impl Held {
+    /// The settlements held.
+    pub(super) fn ids(&self) -> &[ObjectId] {
+        &self.ids
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let mut live = self.live.lock();
+        for id in &self.ids {
+            live.remove(id);
+        }
+    }
+}
+
 /// Pays `settlement` unless it was paid or fenced before.
 pub(super) async fn pay(
     store: &Handles,
@@ -61,9 +112,7 @@ pub(super) async fn pay(
         "$inc": { "credits": settlement.credits },
         "$push": { "settled": entry },
     };
-    let paid = store
-        .users
-        .update_one(filter, update)
+    let paid = errors::repeat_on_clash(|| store.users.update_one(filter.clone(), update.clone()))
         .await
         .map_err(errors::from_driver)?;
     if paid.matched_count == 1 {
@@ -72,6 +121,14 @@ pub(super) async fn pay(
     Ok(Err(
         match entry_of(store, settlement.owner.oid(), settlement.id).await? {
             Lookup::NoOwner => Unpaid::NoOwner,
+            // Ours: an attempt that was applied although it reported an error, repeated.
+            Lookup::Entry(paid)
+                if !paid.is_empty()
+                    && paid.len() == settlement.results.len()
+                    && settlement.results.iter().all(|r| paid.contains(r)) =>
+            {
+                return Ok(Ok(()))
+            }
             Lookup::Entry(_) => Unpaid::Fenced,
             Lookup::None => Unpaid::Overflow,
         },
@@ -81,24 +138,18 @@ pub(super) async fn pay(
 /// Removes the markers of a paid settlement's results, then its entry on the owner.
 pub(super) async fn finish(store: &Handles, settlement: &Settlement) -> StoreResult<()> {
     unmark(store, settlement.id, &settlement.results).await?;
-    store
-        .users
-        .update_one(
-            doc! { "_id": settlement.owner.oid() },
-            doc! { "$pull": { "settled": { "s": settlement.id } } },
-        )
+    let owner = doc! { "_id": settlement.owner.oid() };
+    let pull = doc! { "$pull": { "settled": { "s": settlement.id } } };
+    errors::repeat_on_clash(|| store.users.update_one(owner.clone(), pull.clone()))
         .await
         .map(drop)
         .map_err(errors::from_driver)
 }
 
 async fn unmark(store: &Handles, settlement: ObjectId, results: &[ObjectId]) -> StoreResult<()> {
-    store
-        .results
-        .update_many(
-            doc! { "_id": { "$in": results }, "pending.settlement": settlement },
-            doc! { "$unset": { "pending": "" } },
-        )
+    let marked = doc! { "_id": { "$in": results }, "pending.settlement": settlement };
+    let unset = doc! { "$unset": { "pending": "" } };
+    errors::repeat_on_clash(|| store.results.update_many(marked.clone(), unset.clone()))
         .await
         .map(drop)
         .map_err(errors::from_driver)
@@ -252,14 +303,12 @@ pub(super) async fn recover_entries(
 
 /// Pushes an empty entry for `settlement` unless one is there; whether it did.
 async fn fence(store: &Handles, owner: ObjectId, settlement: ObjectId) -> StoreResult<bool> {
-    let fenced = store
-        .users
-        .update_one(
-            doc! { "_id": owner, "settled.s": { "$ne": settlement } },
-            doc! { "$push": { "settled": { "s": settlement, "ids": [] } } },
-        )
-        .await
-        .map_err(errors::from_driver)?;
+    let unfenced = doc! { "_id": owner, "settled.s": { "$ne": settlement } };
+    let fence = doc! { "$push": { "settled": { "s": settlement, "ids": [] } } };
+    let fenced =
+        errors::repeat_on_clash(|| store.users.update_one(unfenced.clone(), fence.clone()))
+            .await
+            .map_err(errors::from_driver)?;
     Ok(fenced.matched_count == 1)
 }
 
@@ -271,12 +320,10 @@ async fn repay(
     unpaid: Vec<ObjectId>,
 ) -> StoreResult<usize> {
     let fresh = ObjectId::new();
-    store
-        .results
-        .update_many(
-            doc! { "_id": { "$in": &unpaid }, "pending.settlement": old },
-            doc! { "$set": { "pending.settlement": fresh, "pending.instance": &*store.instance } },
-        )
+    let unpaid = doc! { "_id": { "$in": &unpaid }, "pending.settlement": old };
+    let moved =
+        doc! { "$set": { "pending.settlement": fresh, "pending.instance": &*store.instance } };
+    errors::repeat_on_clash(|| store.results.update_many(unpaid.clone(), moved.clone()))
         .await
         .map_err(errors::from_driver)?;
     let mut moved = store

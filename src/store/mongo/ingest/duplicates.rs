@@ -1,0 +1,192 @@
+//! Duplicates of a batch: results stored before, whatever else holds, and the rewards their
+//! stored copies may still owe.
+
+use super::super::settlement;
+use super::super::{errors, Handles};
+use super::Entry;
+use crate::store::{Insertion, StoreError, StoreResult};
+use bson::oid::ObjectId;
+use bson::{doc, Document};
+use futures::TryStreamExt;
+use std::time::{Duration, Instant};
+
+/// Answers refused results that were stored before as duplicates.
+pub(super) async fn answer(store: &Handles, entries: &mut [Entry]) -> StoreResult<()> {
+    let refused: Vec<usize> = (0..entries.len())
+        .filter(|&i| entries[i].refused())
+        .collect();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let any: Vec<Document> = refused
+        .iter()
+        .map(|&i| {
+            let doc = &entries[i].doc;
+            doc! { "operation": doc.operation, "probe": doc.probe, "unique_code": &doc.unique_code }
+        })
+        .collect();
+    let stored: Vec<Document> = store
+        .raw(super::super::RESULTS)
+        .find(doc! { "$or": any })
+        .projection(doc! { "operation": 1, "probe": 1, "unique_code": 1 })
+        .await
+        .map_err(errors::from_driver)?
+        .try_collect()
+        .await
+        .map_err(errors::from_driver)?;
+    for found in stored {
+        let (Ok(o), Ok(p), Ok(code)) = (
+            found.get_object_id("operation"),
+            found.get_object_id("probe"),
+            found.get_str("unique_code"),
+        ) else {
+            continue;
+        };
+        for &i in &refused {
+            let doc = &entries[i].doc;
+            if doc.operation == o && doc.probe == p && doc.unique_code == code {
+                entries[i].outcome = Some(Ok(Insertion::Duplicate));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Before a duplicate is acknowledged, its stored copy's reward must be paid. A copy marked
+/// with one of `own` settlements is paid by this batch before it answers; one marked by another
+/// batch of this process is waited for; any other (a batch that failed, a previous run of this
+/// instance, another instance) is settled here through recovery, which is safe even if its
+/// writer still runs. If that fails the duplicate is not acknowledged, and the probe sends it
+/// again later.
+pub(super) async fn settle(store: &Handles, entries: &mut [Entry], own: &[ObjectId]) {
+    let duplicates: Vec<usize> = (0..entries.len())
+        .filter(|&i| matches!(entries[i].outcome, Some(Ok(Insertion::Duplicate))))
+        .collect();
+    if duplicates.is_empty() {
+        return;
+    }
+    let any: Vec<Document> = duplicates
+        .iter()
+        .map(|&i| {
+            let doc = &entries[i].doc;
+            doc! { "operation": doc.operation, "probe": doc.probe, "unique_code": &doc.unique_code }
+        })
+        .collect();
+    let settled = async {
+        let marked: Vec<Document> = store
+            .raw(super::super::RESULTS)
+            .find(doc! { "$or": any, "pending": { "$exists": true } })
+            .projection(doc! { "pending.settlement": 1 })
+            .await?
+            .try_collect()
+            .await?;
+        let mut owing: Vec<ObjectId> = marked
+            .iter()
+            .filter_map(|m| {
+                m.get_document("pending")
+                    .ok()?
+                    .get_object_id("settlement")
+                    .ok()
+            })
+            .filter(|s| !own.contains(s))
+            .collect();
+        owing.sort_unstable();
+        owing.dedup();
+        Ok::<_, mongodb::error::Error>(owing)
+    };
+    let outcome = match settled.await {
+        Ok(owing) => {
+            let mut outcome = Ok(());
+            for id in owing {
+                wait_while_live(store, &id).await;
+                let filter = doc! { "pending.settlement": id };
+                if let Err(error) = settlement::recover(store, filter).await {
+                    outcome = Err(error);
+                }
+            }
+            outcome
+        }
+        Err(error) => Err(errors::from_driver(error)),
+    };
+    if let Err(error) = outcome {
+        for &i in &duplicates {
+            entries[i].outcome = Some(Err(copy(&error)));
+        }
+    }
+}
+
+pub(super) fn copy_outcome(outcome: &StoreResult<Insertion>) -> StoreResult<Insertion> {
+    match outcome {
+        Ok(insertion) => Ok(*insertion),
+        Err(error) => Err(copy(error)),
+    }
+}
+
+/// The same error for another result of the batch.
+pub(super) fn copy(error: &StoreError) -> StoreError {
+    match error {
+        StoreError::Duplicate(what) => StoreError::Duplicate(what),
+        StoreError::NotEnoughCredits => StoreError::NotEnoughCredits,
+        StoreError::CreditOverflow => StoreError::CreditOverflow,
+        StoreError::NotAssigned => StoreError::NotAssigned,
+        StoreError::TooManyProbes(n) => StoreError::TooManyProbes(*n),
+        StoreError::OverQuota(n) => StoreError::OverQuota(*n),
+        StoreError::OutsideWindow { from, until } => StoreError::OutsideWindow {
+            from: *from,
+            until: *until,
+        },
+        StoreError::NotFound(what) => StoreError::NotFound(what),
+        StoreError::Unavailable(why) => StoreError::Unavailable(why.clone()),
+        StoreError::Corrupt(why) => StoreError::Corrupt(why.clone()),
+    }
+}
+
+/// Longest a duplicate waits for this process's batch holding its stored copy.
+const MAX_WAIT: Duration = Duration::from_secs(30);
+
+/// Waits until no batch of this process writes settlement `id` (it then paid it, or failed and
+/// left it to recovery).
+async fn wait_while_live(store: &Handles, id: &ObjectId) {
+    let deadline = Instant::now() + MAX_WAIT;
+    while store.live.contains(id) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// The stored `_id` of each result with the keys of `entries[i]`, for `indices`.
+pub(super) async fn stored_ids(
+    store: &Handles,
+    entries: &[Entry],
+    indices: &[usize],
+) -> StoreResult<Vec<Option<ObjectId>>> {
+    let any: Vec<Document> = indices
+        .iter()
+        .map(|&i| {
+            let doc = &entries[i].doc;
+            doc! { "operation": doc.operation, "probe": doc.probe, "unique_code": &doc.unique_code }
+        })
+        .collect();
+    let stored: Vec<Document> = store
+        .raw(super::super::RESULTS)
+        .find(doc! { "$or": any })
+        .projection(doc! { "operation": 1, "probe": 1, "unique_code": 1 })
+        .await
+        .map_err(errors::from_driver)?
+        .try_collect()
+        .await
+        .map_err(errors::from_driver)?;
+    Ok(indices
+        .iter()
+        .map(|&i| {
+            let doc = &entries[i].doc;
+            stored
+                .iter()
+                .find(|s| {
+                    s.get_object_id("operation") == Ok(doc.operation)
+                        && s.get_object_id("probe") == Ok(doc.probe)
+                        && s.get_str("unique_code") == Ok(doc.unique_code.as_str())
+                })
+                .and_then(|s| s.get_object_id("_id").ok())
+        })
+        .collect())
+}
