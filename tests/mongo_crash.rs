@@ -197,7 +197,6 @@ async fn two_instances_ingesting_for_one_owner_lose_and_double_nothing_across_a_
             "a result of {operation} stored twice"
         );
     }
-    let me: Value = get(&client, b.url("/users/me"), &token).await;
     assert_no_markers(&uri, &database).await;
     let me: Value = get(&client, b.url("/users/me"), &token).await;
     let paid = me["credits"].as_u64().unwrap();
