@@ -10,9 +10,8 @@
 //! carries the operation ([`debits`]); results are stored in batches, one unordered
 //! `insert_many` per batch, and paid with one update per owner and batch ([`ingest`],
 //! [`settlement`]). What a crash leaves half done is finished by [`recovery`], at startup and
-//! every minute. Rarer writes spanning documents (accepting an operation, registering a probe
-//! under the per-owner cap) are transactions, so MongoDB must run as a replica set (one node is
-//! enough).
+//! every minute. Only registering a probe under the per-owner cap is still a transaction, so
+//! MongoDB must run as a replica set (one node is enough). See docs/storage.md.
 
 mod accounts;
 mod batcher;

@@ -2,16 +2,15 @@
 //!
 //! A transaction that touches a document another transaction changed first fails with the
 //! `TransientTransactionError` label (a write conflict) and must be run again from the start:
-//! this is what serialises concurrent moves of one assignment. (The hot paths, operation creation
-//! and result ingest, use no transaction: see `debits` and `ingest`.) A commit whose outcome is
-//! unknown
-//! (`UnknownTransactionCommitResult`, e.g. the connection dropped) is committed again; committing
-//! is idempotent. Both are bounded, so a store that keeps failing surfaces as an error.
+//! this is what serialises concurrent registrations of one owner's probes (the only transaction
+//! left: operation creation, result ingest and assignment moves use none, see `debits`, `ingest`
+//! and `operations`). A commit whose outcome is unknown (`UnknownTransactionCommitResult`, e.g.
+//! the connection dropped) is committed again; committing is idempotent. Both are bounded, so a store that keeps failing surfaces as an error.
 //!
 //! A process killed between a transaction's first write and its commit leaves that transaction
 //! open on the server, holding its writes, until the server reaps it (MongoDB's
 //! `transactionLifetimeLimitSeconds`, 60 s by default; SecantusDB does the same). Until then every
-//! transaction touching the same documents (e.g. moves of the same probe's credits) conflicts; after the
+//! transaction touching the same documents (registrations of the same owner's probes) conflicts; after the
 //! bounded retries the caller gets [`StoreError::Unavailable`] and retries later, which probes do
 //! on `store_unavailable`. Nothing is lost or doubled: the orphan is rolled back as a whole.
 
