@@ -240,8 +240,8 @@ async fn insert(store: &Handles, entries: &mut [Entry]) -> StoreResult<Held> {
 }
 
 /// Checks each reported duplicate against what is stored: SecantusDB (the test server) has
-/// been seen to report a duplicate key for a document it did insert. Our own copy stored means
-/// inserted; nothing stored means not inserted, to be sent again.
+/// been seen to report a duplicate key for a document it did insert. Our own copy stored (its id,
+/// marked by this batch) means inserted; nothing stored means not inserted, to be sent again.
 async fn confirm_duplicates(
     store: &Handles,
     entries: &mut [Entry],
@@ -250,11 +250,15 @@ async fn confirm_duplicates(
     if clashes.is_empty() {
         return Ok(());
     }
-    let stored = duplicates::stored_ids(store, entries, clashes).await?;
+    let stored = duplicates::stored_copies(store, entries, clashes).await?;
     for (&i, stored) in clashes.iter().zip(stored) {
         let entry = &mut entries[i];
+        let ours = entry.doc.pending.as_ref().map(|p| p.settlement);
         match stored {
-            Some(id) if id == entry.doc.id => {
+            // This very insert: same id, marked by this batch.
+            Some((id, settlement))
+                if id == entry.doc.id && settlement.is_some() && settlement == ours =>
+            {
                 entry.inserted = true;
                 entry.outcome = None;
             }

@@ -153,12 +153,13 @@ async fn wait_while_live(store: &Handles, id: &ObjectId) {
     }
 }
 
-/// The stored `_id` of each result with the keys of `entries[i]`, for `indices`.
-pub(super) async fn stored_ids(
+/// The `_id` and reward settlement (if still marked) of the stored result with the keys of
+/// `entries[i]`, for each of `indices`.
+pub(super) async fn stored_copies(
     store: &Handles,
     entries: &[Entry],
     indices: &[usize],
-) -> StoreResult<Vec<Option<ObjectId>>> {
+) -> StoreResult<Vec<Option<(ObjectId, Option<ObjectId>)>>> {
     let any: Vec<Document> = indices
         .iter()
         .map(|&i| {
@@ -169,7 +170,7 @@ pub(super) async fn stored_ids(
     let stored: Vec<Document> = store
         .raw(super::super::RESULTS)
         .find(doc! { "$or": any })
-        .projection(doc! { "operation": 1, "probe": 1, "unique_code": 1 })
+        .projection(doc! { "operation": 1, "probe": 1, "unique_code": 1, "pending.settlement": 1 })
         .await
         .map_err(errors::from_driver)?
         .try_collect()
@@ -186,7 +187,11 @@ pub(super) async fn stored_ids(
                         && s.get_object_id("probe") == Ok(doc.probe)
                         && s.get_str("unique_code") == Ok(doc.unique_code.as_str())
                 })
-                .and_then(|s| s.get_object_id("_id").ok())
+                .and_then(|s| {
+                    let settlement = s.get_document("pending").ok();
+                    let settlement = settlement.and_then(|p| p.get_object_id("settlement").ok());
+                    Some((s.get_object_id("_id").ok()?, settlement))
+                })
         })
         .collect())
 }
