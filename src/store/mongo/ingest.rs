@@ -191,7 +191,7 @@ async fn insert(store: &Handles, entries: &mut [Entry]) -> StoreResult<Held> {
         let entry = &mut entries[i];
         let owner = entry.reward.user.oid();
         entry.doc.pending = Some(PendingReward {
-            settlement: *settlements.entry(owner).or_insert_with(ObjectId::new),
+            settlement: *settlements.entry(owner).or_default(), // a fresh ObjectId
             owner,
             credits: entry.reward.credits.as_i64(),
             instance: store.instance.to_string(),
