@@ -18,35 +18,10 @@ pub(super) async fn answer(store: &Handles, entries: &mut [Entry]) -> StoreResul
     if refused.is_empty() {
         return Ok(());
     }
-    let any: Vec<Document> = refused
-        .iter()
-        .map(|&i| {
-            let doc = &entries[i].doc;
-            doc! { "operation": doc.operation, "probe": doc.probe, "unique_code": &doc.unique_code }
-        })
-        .collect();
-    let stored: Vec<Document> = store
-        .raw(super::super::RESULTS)
-        .find(doc! { "$or": any })
-        .projection(doc! { "operation": 1, "probe": 1, "unique_code": 1 })
-        .await
-        .map_err(errors::from_driver)?
-        .try_collect()
-        .await
-        .map_err(errors::from_driver)?;
-    for found in stored {
-        let (Ok(o), Ok(p), Ok(code)) = (
-            found.get_object_id("operation"),
-            found.get_object_id("probe"),
-            found.get_str("unique_code"),
-        ) else {
-            continue;
-        };
-        for &i in &refused {
-            let doc = &entries[i].doc;
-            if doc.operation == o && doc.probe == p && doc.unique_code == code {
-                entries[i].outcome = Some(Ok(Insertion::Duplicate));
-            }
+    let stored = stored_copies(store, entries, &refused).await?;
+    for (&i, stored) in refused.iter().zip(stored) {
+        if stored.is_some() {
+            entries[i].outcome = Some(Ok(Insertion::Duplicate));
         }
     }
     Ok(())
@@ -65,34 +40,16 @@ pub(super) async fn settle(store: &Handles, entries: &mut [Entry], own: &[Object
     if duplicates.is_empty() {
         return;
     }
-    let any: Vec<Document> = duplicates
-        .iter()
-        .map(|&i| {
-            let doc = &entries[i].doc;
-            doc! { "operation": doc.operation, "probe": doc.probe, "unique_code": &doc.unique_code }
-        })
-        .collect();
     let settled = async {
-        let marked: Vec<Document> = store
-            .raw(super::super::RESULTS)
-            .find(doc! { "$or": any, "pending": { "$exists": true } })
-            .projection(doc! { "pending.settlement": 1 })
-            .await?
-            .try_collect()
-            .await?;
-        let mut owing: Vec<ObjectId> = marked
-            .iter()
-            .filter_map(|m| {
-                m.get_document("pending")
-                    .ok()?
-                    .get_object_id("settlement")
-                    .ok()
-            })
+        let copies = stored_copies(store, entries, &duplicates).await?;
+        let mut owing: Vec<ObjectId> = copies
+            .into_iter()
+            .filter_map(|copy| copy?.1)
             .filter(|s| !own.contains(s))
             .collect();
         owing.sort_unstable();
         owing.dedup();
-        Ok::<_, mongodb::error::Error>(owing)
+        Ok::<_, StoreError>(owing)
     };
     let outcome = match settled.await {
         Ok(owing) => {
@@ -106,7 +63,7 @@ pub(super) async fn settle(store: &Handles, entries: &mut [Entry], own: &[Object
             }
             outcome
         }
-        Err(error) => Err(errors::from_driver(error)),
+        Err(error) => Err(error),
     };
     if let Err(error) = outcome {
         for &i in &duplicates {
