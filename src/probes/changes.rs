@@ -10,11 +10,10 @@
 //! Only this instance's calls are seen; with MongoDB, another instance's changes reach this one's
 //! cache through the cache's maximum age.
 
-use crate::credits::Credits;
-use crate::ids::{OperationId, ProbeId, ResultId, UserId};
+use crate::domain::{Credits, Email, OperationId, ProbeId, ResultId, UserId};
 use crate::store::{
-    AssignmentState, Email, Insertion, Inventory, Link, MeasurementResult, Operation, Probe,
-    Reward, SessionId, Store, StoreResult, User,
+    AssignmentState, Insertion, Inventory, Link, MeasurementResult, Operation, Probe, Reward,
+    SessionId, Store, StoreResult, User,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -15,8 +15,7 @@ mod records;
 pub use inventory::Inventory;
 pub use records::*;
 
-use crate::credits::Credits;
-use crate::ids::{OperationId, ProbeId, ResultId, UserId};
+use crate::domain::{Credits, Email, OperationId, ProbeId, ResultId, UserId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -29,7 +28,7 @@ pub enum StoreError {
     /// The user's balance does not cover the debit; nothing was changed.
     #[error("not enough credits")]
     NotEnoughCredits,
-    /// A balance would pass [`crate::credits::MAX_CREDITS`]; nothing was changed.
+    /// A balance would pass [`crate::domain::MAX_CREDITS`]; nothing was changed.
     #[error("credit balance would overflow")]
     CreditOverflow,
     /// The operation is not assigned to that probe.

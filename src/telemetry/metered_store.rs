@@ -2,11 +2,10 @@
 //! outage once when it starts and once when it ends (not once per failed call).
 
 use super::Telemetry;
-use crate::credits::Credits;
-use crate::ids::{OperationId, ProbeId, ResultId, UserId};
+use crate::domain::{Credits, Email, OperationId, ProbeId, ResultId, UserId};
 use crate::store::{
-    AssignmentState, Email, Insertion, Inventory, Link, MeasurementResult, Operation, PageLimit,
-    Probe, Reward, SessionId, Store, StoreError, StoreResult, User,
+    AssignmentState, Insertion, Inventory, Link, MeasurementResult, Operation, PageLimit, Probe,
+    Reward, SessionId, Store, StoreError, StoreResult, User,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -5,8 +5,7 @@
 use crate::helpers::*;
 use chrono::{DateTime, Duration as ChronoDuration, Timelike, Utc};
 use futures::future::join_all;
-use pladmed::credits::Credits;
-use pladmed::ids::{OperationId, ProbeId, ResultId, UserId};
+use pladmed::domain::{Credits, OperationId, ProbeId, ResultId, UserId};
 use pladmed::store::{Insertion, MeasurementResult, Reward};
 use probe_protocol::{ContentFormat, ServerMessage};
 use reqwest::StatusCode;
