@@ -7,5 +7,5 @@ pub mod link_audit;
 pub mod listing;
 pub mod revocation;
 
-pub use changes::{ProbeChangeStore, ProbeGeneration};
+pub use changes::ProbeGeneration;
 pub use listing::ProbeListCache;

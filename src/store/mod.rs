@@ -10,9 +10,11 @@
 pub mod embedded;
 mod inventory;
 pub mod mongo;
+mod observed;
 mod records;
 
 pub use inventory::Inventory;
+pub use observed::{ObservedStore, StoreObserver, Touched};
 pub use records::*;
 
 use crate::domain::{Credits, Email, OperationId, ProbeId, ResultId, UserId};
