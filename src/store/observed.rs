@@ -113,3 +113,56 @@ observed_store! {
     write_marker(marker: &str) -> (), NoProbes;
     inventory() -> Inventory, NoProbes;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::embedded::EmbeddedStore;
+    use std::sync::Mutex;
+
+    /// Records what each call reported.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<(Touched, bool)>>);
+
+    impl StoreObserver for Recorder {
+        fn after_call(&self, touched: Touched, outcome: Result<(), &StoreError>) {
+            self.0.lock().unwrap().push((touched, outcome.is_err()));
+        }
+    }
+
+    #[tokio::test]
+    async fn every_observer_sees_each_call_with_what_it_may_change_and_its_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let recorders = [Arc::new(Recorder::default()), Arc::new(Recorder::default())];
+        let observers = recorders.iter().map(|r| r.clone() as _).collect();
+        let store = ObservedStore::new(
+            Arc::new(EmbeddedStore::open(dir.path()).unwrap()),
+            observers,
+        );
+
+        assert_eq!(store.user(UserId::generate()).await.unwrap(), None);
+        store.reset_links("instance").await.unwrap();
+        assert!(!store.remove_probe(ProbeId::generate()).await.unwrap());
+        let unassigned = store
+            .advance_assignment(
+                OperationId::generate(),
+                ProbeId::generate(),
+                AssignmentState::Finished,
+                1,
+            )
+            .await;
+        assert!(matches!(unassigned, Err(StoreError::NotAssigned)));
+
+        let expected = [
+            (Touched::NoProbes, false),
+            (Touched::Probes, false),
+            // Removing a probe that is not there is still reported as a probe change.
+            (Touched::Probes, false),
+            // A failed write may still have written.
+            (Touched::Probes, true),
+        ];
+        for recorder in recorders {
+            assert_eq!(*recorder.0.lock().unwrap(), expected);
+        }
+    }
+}
