@@ -67,6 +67,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// The persistence contract. Every method is atomic: it applies entirely or not at all, also
 /// across a crash of the process. Writes are durable when the method returns `Ok`.
+///
+/// The server reaches its store through [`ObservedStore`]: a new method gets one line there,
+/// saying whether it can change a probe record.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Creates an account. [`StoreError::Duplicate`]`("email")` if the address is taken.
