@@ -117,6 +117,7 @@ pub struct Finished {
 
 /// How the `content` of a [`ResultReport`] is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ContentFormat {
     /// `content` is any JSON value (scamper's JSON output: an array of its objects).
@@ -205,6 +206,7 @@ fn default_window() -> u32 {
 
 /// The kind of measurement an operation runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OperationKind {
     /// scamper trace.
@@ -217,6 +219,7 @@ pub enum OperationKind {
 
 /// The output format the operation's owner asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ResultFormat {
     /// scamper JSON (traceroute, ping).

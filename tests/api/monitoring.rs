@@ -327,3 +327,21 @@ async fn health_fails_when_the_store_answers_but_refuses_writes() {
     app.stop().await;
     db.drop().await.unwrap();
 }
+
+/// The code is checked before the rest of the query: without it, even a bad format is a 403.
+#[tokio::test]
+async fn metrics_check_the_code_before_the_format() {
+    let app = monitored_app("127.0.0.1:9".into()).await;
+    let (status, body) = app.get("/metrics?format=xml", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body, json!({"Error": "a valid code is required"}));
+    let (status, body) = app
+        .get(&format!("/metrics?code={METRICS_CODE}&format=xml"), None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        json!({"Error": "format: must be prometheus or influx, not \"xml\""})
+    );
+    app.stop().await;
+}

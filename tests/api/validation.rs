@@ -307,3 +307,66 @@ async fn account_rules_follow_the_original() {
     assert!(me.get("password").is_none() && me.get("password_hash").is_none());
     app.stop().await;
 }
+
+/// The query strings of the result routes: each bad value is a 400 naming its field, the
+/// operation is looked up first (an unknown one is a 404 whatever the query), and a repeated key
+/// counts once, with its last value.
+#[tokio::test]
+async fn result_queries_name_the_field_after_the_operation_is_found() {
+    let app = spawn_app().await;
+    let researcher = app.funded_user("queries@example.org", 1000).await;
+    let (probe_id, probe_token) = app.probe(&researcher).await;
+    let _probe = app.connect(&probe_token, 1000).await;
+    let (status, operation) = app
+        .post(
+            "/ping",
+            Some(&researcher.token),
+            json!({"probes": [probe_id], "params": ping_params(5)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{operation}");
+    let id = operation["_id"].as_str().unwrap();
+    let limit = json!({"Error": "limit: must be an integer between 1 and 1000"});
+    for query in [
+        "limit=0",
+        "limit=1001",
+        "limit=ten",
+        "limit=",
+        "limit=5&limit=0",
+    ] {
+        let (status, body) = app
+            .get(&format!("/operations/{id}/results?{query}"), None)
+            .await;
+        assert_eq!(
+            (status, &body),
+            (StatusCode::BAD_REQUEST, &limit),
+            "{query}"
+        );
+    }
+    let (status, body) = app
+        .get(&format!("/operations/{id}/results?after=xyz"), None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        json!({"Error": "after: \"xyz\" is not a result cursor"})
+    );
+    let (status, body) = app
+        .get(&format!("/operations/{id}/results?limit=0&limit=5"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let missing = json!({"Error": "Operation doesn't exist"});
+    for path in [
+        "/operations/000000000000000000000000/results?limit=0".to_string(),
+        "/operations/nope/results?after=xyz".to_string(),
+        "/operation".to_string(),
+        "/operation?id=nope".to_string(),
+        "/operation?id=000000000000000000000000&id".to_string(),
+    ] {
+        let (status, body) = app.get(&path, None).await;
+        assert_eq!((status, &body), (StatusCode::NOT_FOUND, &missing), "{path}");
+    }
+    let (status, _) = app.get(&format!("/operation?id=nope&id={id}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    app.stop().await;
+}
