@@ -27,62 +27,38 @@ pub const PAGE_BYTES: usize = 4 * 1024 * 1024;
 const UNAVAILABLE_PROBES: &str =
     "Unknown or malformed probe identifier, or none of the probes can take it";
 
-/// Creates a traceroute operation.
-#[utoipa::path(
-    post, path = "/traceroute", tag = "operations", summary = "Create a traceroute operation",
-    security(("access_token" = []), ("bearer" = [])),
-    request_body = CreateRequest,
-    responses(
-        (status = 201, description = "The operation, paid for and sent to its probes", body = replies::Operation),
-        (status = 400, description = BAD_REQUEST, body = ErrorBody),
-        (status = 404, description = UNAVAILABLE_PROBES, body = ErrorBody),
-    )
-)]
-pub async fn create_traceroute(
-    state: AppState,
-    owner: User,
-    body: CreateRequest,
-) -> Result<impl Reply, ApiError> {
-    create(OperationKind::Traceroute, state, owner, body).await
+/// A documented handler per kind, all three the same [`create`]: the document lists each path.
+macro_rules! create_handler {
+    ($name:ident, $kind:ident, $path:literal, $summary:literal) => {
+        #[doc = concat!("POST ", $path, ": ", $summary, ".")]
+        #[utoipa::path(
+            post, path = $path, tag = "operations", summary = $summary,
+            security(("access_token" = []), ("bearer" = [])),
+            request_body = CreateRequest,
+            responses(
+                (status = 201, description = "The operation, paid for and sent to its probes", body = replies::Operation),
+                (status = 400, description = BAD_REQUEST, body = ErrorBody),
+                (status = 404, description = UNAVAILABLE_PROBES, body = ErrorBody),
+            )
+        )]
+        pub async fn $name(
+            state: AppState,
+            owner: User,
+            body: CreateRequest,
+        ) -> Result<impl Reply, ApiError> {
+            create(OperationKind::$kind, state, owner, body).await
+        }
+    };
 }
 
-/// Creates a ping operation.
-#[utoipa::path(
-    post, path = "/ping", tag = "operations", summary = "Create a ping operation",
-    security(("access_token" = []), ("bearer" = [])),
-    request_body = CreateRequest,
-    responses(
-        (status = 201, description = "The operation, paid for and sent to its probes", body = replies::Operation),
-        (status = 400, description = BAD_REQUEST, body = ErrorBody),
-        (status = 404, description = UNAVAILABLE_PROBES, body = ErrorBody),
-    )
-)]
-pub async fn create_ping(
-    state: AppState,
-    owner: User,
-    body: CreateRequest,
-) -> Result<impl Reply, ApiError> {
-    create(OperationKind::Ping, state, owner, body).await
-}
-
-/// Creates a dns operation.
-#[utoipa::path(
-    post, path = "/dns", tag = "operations", summary = "Create a dns operation",
-    security(("access_token" = []), ("bearer" = [])),
-    request_body = CreateRequest,
-    responses(
-        (status = 201, description = "The operation, paid for and sent to its probes", body = replies::Operation),
-        (status = 400, description = BAD_REQUEST, body = ErrorBody),
-        (status = 404, description = UNAVAILABLE_PROBES, body = ErrorBody),
-    )
-)]
-pub async fn create_dns(
-    state: AppState,
-    owner: User,
-    body: CreateRequest,
-) -> Result<impl Reply, ApiError> {
-    create(OperationKind::Dns, state, owner, body).await
-}
+create_handler!(
+    create_traceroute,
+    Traceroute,
+    "/traceroute",
+    "Create a traceroute operation"
+);
+create_handler!(create_ping, Ping, "/ping", "Create a ping operation");
+create_handler!(create_dns, Dns, "/dns", "Create a dns operation");
 
 /// POST /traceroute, /ping, /dns → 201 with the operation and its (empty) results.
 #[tracing::instrument(name = "create_operation", skip_all, fields(user = %owner.id, ?kind))]
