@@ -15,7 +15,7 @@ pub mod openapi;
 mod operations;
 mod probes;
 mod rate_limit;
-pub mod replies;
+mod replies;
 
 pub use error::ApiError;
 
