@@ -6,7 +6,8 @@
 //! reads: each ping carries a number masked with a key of this link, which a peer cannot echo
 //! without reading it. A ping not answered by the next heartbeat drops the peer: one that stops
 //! reading is dropped within two periods ([`answer_time`]) and its link closed within the
-//! protocol's [`MISSED_HEARTBEATS`](probe_protocol::MISSED_HEARTBEATS) ([`close_grace`]), whatever it sends.
+//! protocol's [`MISSED_HEARTBEATS`](probe_protocol::MISSED_HEARTBEATS) periods
+//! ([`close_grace`]), whatever it sends.
 
 use probe_protocol::silence_limit;
 use std::collections::VecDeque;
