@@ -23,6 +23,9 @@ fn the_ntp_server_defaults_to_the_coordinators_host_on_port_123() {
     }
     let given = ntp("http://h", &["--ntp-server", "time.example:1123"]);
     assert_eq!(given.as_deref(), Some("time.example:1123"));
+    // Without a port, the NTP port: the coordinator reads PLADMED_NTP_SERVER the same way.
+    let bare = ntp("http://h", &["--ntp-server", "chrony"]);
+    assert_eq!(bare.as_deref(), Some("chrony:123"));
     assert_eq!(ntp("http://h", &["--no-ntp"]), None);
     // The last of --no-ntp and --ntp-server wins.
     let later = ntp("http://h", &["--no-ntp", "--ntp-server", "192.0.2.1"]);
