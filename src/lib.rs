@@ -21,12 +21,12 @@ pub mod domain;
 pub mod health;
 /// The broadcast hub fanning operations out to connected probes.
 pub mod hub;
+/// The HTTP accept loop with header and request timeouts.
+pub mod listener;
 /// Operations: creation and what probes report about them.
 pub mod operations;
 /// Probes: the cached public list, revocation and removal, the link audit.
 pub mod probes;
-/// The HTTP accept loop with header and request timeouts.
-pub mod server;
 /// Building and running a server from its settings.
 pub mod startup;
 /// Shared services handed to handlers and probe links.

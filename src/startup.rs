@@ -4,7 +4,7 @@ use crate::accounts::{PasswordHashing, TokenKeys};
 use crate::admin::AdminSocket;
 use crate::clock::Clock;
 use crate::config::{Settings, StorageSettings};
-use crate::hub::{Hub, Kick, LocalHub};
+use crate::hub::{kick, Hub, LocalHub};
 use crate::probes::link_audit;
 use crate::probes::{ProbeGeneration, ProbeListCache};
 use crate::state::AppState;
@@ -160,7 +160,7 @@ impl Application {
         let (stop_accepting, accepting_stopped) = tokio::sync::oneshot::channel::<()>();
         let settings = state.settings.clone();
         let server = tokio::spawn(async move {
-            crate::server::serve(listener, routes, &settings, async move {
+            crate::listener::serve(listener, routes, &settings, async move {
                 let _ = accepting_stopped.await;
             })
             .await;
@@ -175,7 +175,7 @@ impl Application {
         if let Some(admin) = admin {
             let _ = admin.await;
         }
-        hub.kick_all(Kick::SHUTDOWN);
+        hub.kick_all(kick::SHUTDOWN);
         links.close();
         if tokio::time::timeout(DRAIN_TIMEOUT, links.wait())
             .await

@@ -117,7 +117,7 @@ fn the_server_environment_is_a_valid_production_configuration() {
     let settings = Settings::from_lookup(|name| env.get(name).cloned())
         .unwrap_or_else(|e| panic!("compose settings refused: {e}"));
     assert_eq!(settings.mode, Mode::Production);
-    assert_eq!(settings.clock.ntp_server, "chrony:123");
+    assert_eq!(settings.clock.ntp_server.as_str(), "chrony:123");
     let published = service(&compose, "server")["ports"][0].as_str().unwrap();
     assert!(
         published.ends_with(&format!(":{}", settings.bind.port())),

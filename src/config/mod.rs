@@ -15,6 +15,7 @@ mod variables;
 pub use variables::{variables, Variable};
 
 use crate::client::TrustedProxies;
+use probe_protocol::NtpServer;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -151,8 +152,8 @@ pub struct Limits {
 /// How the server watches its own clock.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClockSettings {
-    /// `host:port` of the NTP server to measure against.
-    pub ntp_server: String,
+    /// The NTP server to measure against.
+    pub ntp_server: NtpServer,
     /// Time between two samples.
     pub interval: Duration,
     /// A larger |offset| is logged as a warning and makes the clock unhealthy.

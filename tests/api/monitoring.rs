@@ -25,7 +25,7 @@ async fn monitored_app(ntp_server: String) -> TestApp {
     spawn_app_with(|s| {
         s.health_code = Some(HEALTH_CODE.into());
         s.metrics_code = Some(METRICS_CODE.into());
-        s.clock.ntp_server = ntp_server;
+        s.clock.ntp_server = ntp_server.parse().unwrap();
         s.clock.interval = Duration::from_secs(1);
         s.instance = "test-instance".into();
     })

@@ -7,7 +7,8 @@ use crate::backoff::Backoff;
 use futures::stream::SplitStream;
 use futures::StreamExt;
 use probe_protocol::{
-    close, error_code, ErrorNotice, Hello, ProbeMessage, ServerMessage, Welcome, PROTOCOL_VERSION,
+    close, error_code, silence_limit, CloseReason, ErrorNotice, Hello, ProbeMessage, ServerMessage,
+    Welcome, MISSED_HEARTBEATS, PROTOCOL_VERSION,
 };
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -30,8 +31,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const WELCOME_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long closing may wait for the writer to flush.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
-/// A link silent for this many heartbeat periods is dead (the coordinator uses the same rule).
-const MISSED_HEARTBEATS: u32 = 3;
 /// Re-sending after a `store_unavailable` error starts after about this long.
 const STORE_RETRY: Duration = Duration::from_secs(1);
 /// … and waits at most this long.
@@ -79,9 +78,10 @@ pub async fn serve(context: &Context, cancel: &CancellationToken) -> Ended {
     };
     let ended = session.run(stream, cancel).await;
     if matches!(ended, Ended::Shutdown) {
+        let goodbye = CloseReason::fixed(close::NORMAL, "probe shutting down");
         let goodbye = CloseFrame {
-            code: CloseCode::Normal,
-            reason: "probe shutting down".into(),
+            code: CloseCode::from(goodbye.code),
+            reason: goodbye.frame_reason().into(),
         };
         if session
             .frames
@@ -89,7 +89,7 @@ pub async fn serve(context: &Context, cancel: &CancellationToken) -> Ended {
             .await
             .is_ok()
         {
-            tracing::info!("link closed with 1000");
+            tracing::info!("link closed with {}", close::NORMAL);
         }
     }
     drop(session);
@@ -192,8 +192,9 @@ impl Session<'_> {
                     self.delivery.resend_results();
                 }
                 _ = liveness.tick() => {
-                    if last_seen.elapsed() > heartbeat * MISSED_HEARTBEATS {
-                        return dropped("the coordinator was silent for three heartbeats");
+                    if last_seen.elapsed() > silence_limit(heartbeat) {
+                        let reason = format!("the coordinator was silent for {MISSED_HEARTBEATS} heartbeats");
+                        return dropped(reason);
                     }
                 }
             }
@@ -357,12 +358,12 @@ fn classify(frame: Option<Result<Message, tungstenite::Error>>) -> Incoming {
 }
 
 fn closed(frame: Option<CloseFrame>) -> Ended {
-    let (code, reason) = frame
-        .map(|f| (u16::from(f.code), f.reason.to_string()))
-        .unwrap_or((u16::from(CloseCode::Status), String::new()));
-    match code {
-        close::UNAUTHORIZED => Ended::Refused(Refused::Unauthorized(reason)),
-        close::SUPERSEDED => Ended::Refused(Refused::Superseded(reason)),
-        _ => dropped(format!("closed by the coordinator with {code}: {reason}")),
+    let close = frame.map_or(CloseReason::fixed(CloseCode::Status.into(), ""), |f| {
+        CloseReason::new(f.code.into(), f.reason.to_string())
+    });
+    match close.code {
+        close::UNAUTHORIZED => Ended::Refused(Refused::Unauthorized(close.reason.into_owned())),
+        close::SUPERSEDED => Ended::Refused(Refused::Superseded(close.reason.into_owned())),
+        _ => dropped(format!("closed by the coordinator with {close}")),
     }
 }
