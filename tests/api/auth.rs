@@ -1,6 +1,6 @@
 //! Credentials: 401 only for missing or invalid ones, 403 for the wrong role, CORS everywhere.
 
-use crate::helpers::*;
+use testkit::*;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

@@ -6,15 +6,13 @@
 //! (any signed-in user sees every operation). Private: e-mail addresses, password hashes,
 //! user tokens and probe tokens.
 
-use crate::helpers::*;
+use testkit::*;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-/// The secret `spawn_app_with` gives the server.
-const SECRET: &str = "test-secret-test-secret-test-secret";
 const HEALTH_CODE: &str = "health-code-health-code";
 const METRICS_CODE: &str = "metrics-code-metrics-code";
 
@@ -125,7 +123,7 @@ impl World {
             Caller::Superuser => Some(self.admin.token.clone()),
             Caller::Expired => Some(signed(
                 Algorithm::HS256,
-                SECRET,
+                JWT_SECRET,
                 &claims(&self.owner.id, -5),
             )),
             Caller::OtherKey => Some(signed(
@@ -137,7 +135,7 @@ impl World {
             Caller::AlgNone => Some(unsigned(&claims(&self.owner.id, 3600))),
             Caller::Hs512 => Some(signed(
                 Algorithm::HS512,
-                SECRET,
+                JWT_SECRET,
                 &claims(&self.owner.id, 3600),
             )),
         }

@@ -2,7 +2,7 @@
 //! a stop time in the current minute, 404 for probe ids that name no probe, 400 for a credit
 //! grant without `id`, and GET /operation with every result.
 
-use crate::helpers::*;
+use testkit::*;
 use chrono::{DateTime, Duration as ChronoDuration, Timelike, Utc};
 use futures::future::join_all;
 use pladmed::credits::Credits;

@@ -1,6 +1,6 @@
 //! Many concurrent operation creations by one user never overdraw credits.
 
-use crate::helpers::*;
+use testkit::*;
 use reqwest::StatusCode;
 use serde_json::json;
 

@@ -2,7 +2,7 @@
 //! closed, and every result is stored once; a peer that stops reading is dropped within three
 //! heartbeats, whatever it keeps sending, and its link slot is freed.
 
-use crate::helpers::*;
+use testkit::*;
 use chrono::Utc;
 use futures::{SinkExt, StreamExt};
 use probe_protocol::{Accepted, ContentFormat, ProbeMessage, ResultReport, ServerMessage};

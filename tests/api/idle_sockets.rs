@@ -1,7 +1,7 @@
 //! Connections that never send a request are closed after the header timeout, so that idle
 //! sockets cannot pile up until `accept` fails for everyone.
 
-use crate::helpers::*;
+use testkit::*;
 use reqwest::StatusCode;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

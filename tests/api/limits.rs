@@ -1,7 +1,7 @@
 //! Abuse limits: each one answers its documented status or close code, and a well-behaved
 //! probe keeps being served while others flood.
 
-use crate::helpers::*;
+use testkit::*;
 use chrono::Utc;
 use futures::{SinkExt, StreamExt};
 use probe_protocol::{close, ContentFormat, ProbeMessage, ResultReport, ServerMessage};

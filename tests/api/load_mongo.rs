@@ -1,9 +1,9 @@
 //! The per-user probe cap and the cached probe list with two server instances on one MongoDB
 //! database, as in a scaled deployment.
 
-use crate::mongo;
+use testkit::mongo;
 
-use crate::helpers::{spawn_app_with, TestApp};
+use testkit::{spawn_app_with, TestApp};
 use futures::future::join_all;
 use pladmed::config::StorageSettings;
 use reqwest::StatusCode;

@@ -2,14 +2,11 @@
 //! hub), metrics in both formats counting what really happened on the probe link and what the
 //! store holds.
 
-#[path = "../common/chrony.rs"]
-mod chrony;
-use crate::mongo;
-
-use crate::helpers::*;
 use bson::doc;
 use chrono::Utc;
-use chrony::{Chronyd, LOCAL_STRATUM};
+use testkit::chrony::{Chronyd, LOCAL_STRATUM};
+use testkit::mongo;
+use testkit::*;
 use pladmed::config::StorageSettings;
 use probe_protocol::{ContentFormat, ProbeMessage, ResultReport, ServerMessage};
 use reqwest::StatusCode;

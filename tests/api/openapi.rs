@@ -1,7 +1,7 @@
 //! The OpenAPI document against the live router: the same routes in both, nothing else served
 //! on those paths, and replies shaped as their schemas say.
 
-use crate::helpers::*;
+use testkit::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;

@@ -1,7 +1,7 @@
 //! Probe link abuse: bad tokens, garbage frames, oversized frames, a second connection, results
 //! for operations that are not the probe's. The server keeps serving the others throughout.
 
-use crate::helpers::*;
+use testkit::*;
 use chrono::Utc;
 use probe_protocol::{
     close, error_code, Accepted, ContentFormat, Finished, ProbeMessage, ResultReport, ServerMessage,

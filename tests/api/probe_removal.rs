@@ -2,7 +2,7 @@
 //! /probes/{id}): the old token and the open link stop at once, only the owner may do either,
 //! and a removed probe's results stay.
 
-use crate::helpers::*;
+use testkit::*;
 use chrono::Utc;
 use probe_protocol::{close, ContentFormat, ProbeMessage, ResultReport, ServerMessage};
 use reqwest::{Method, StatusCode};

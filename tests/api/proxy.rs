@@ -1,7 +1,7 @@
 //! Behind a reverse proxy: per-address limits key on the client a trusted proxy forwards, and
 //! nobody else's forwarding headers count.
 
-use crate::helpers::*;
+use testkit::*;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::net::{IpAddr, SocketAddr};

@@ -3,7 +3,7 @@
 //! results are answered `over_quota` / `outside_window` naming the operation and the result;
 //! the link stays open, and a result stored before still acks as a duplicate.
 
-use crate::helpers::*;
+use testkit::*;
 use chrono::{DateTime, Duration as ChronoDuration, Timelike, Utc};
 use pladmed::operations::CREDITS_PER_RESULT;
 use probe_protocol::{error_code, ContentFormat, ProbeMessage, ResultReport, ServerMessage};

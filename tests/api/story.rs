@@ -1,6 +1,6 @@
 //! The full story: users, a probe, operations of every kind, results exactly once, credits.
 
-use crate::helpers::*;
+use testkit::*;
 use chrono::Utc;
 use probe_protocol::{
     Accepted, ContentFormat, Finished, OperationKind, ProbeMessage, ResultFormat, ResultReport,

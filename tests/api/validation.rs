@@ -1,7 +1,7 @@
 //! Every rule of the reference parameter list and of the account endpoints: 400 naming the
 //! field, 401/403 for credentials, 404 for unknown things.
 
-use crate::helpers::*;
+use testkit::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 

@@ -1,8 +1,6 @@
 //! A client of a TLS reverse proxy on loopback, as browsers and probes are: HTTP/1.1 requests
 //! and WebSocket links over TLS, each from a chosen loopback source address (127.0.0.N), so
 //! that the proxy sees distinct clients. Trusts a throwaway CA it makes itself.
-//!
-//! Include with `#[path = "common/https.rs"] mod https;`.
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
