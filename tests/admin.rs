@@ -2,12 +2,8 @@
 //! its admin socket), without one (on the store directly), and the superuser the environment
 //! asks for at startup.
 
-
 use futures::{SinkExt, StreamExt};
 use probe_protocol::close;
-use testkit::probe::hello_frame;
-use testkit::process::{free_port, Server};
-use testkit::{mongo, Client, JWT_SECRET, PASSWORD};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
@@ -15,6 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
+use testkit::probe::hello_frame;
+use testkit::process::{free_port, Server};
+use testkit::{mongo, Client, JWT_SECRET, PASSWORD};
 use tokio_tungstenite::tungstenite::Message;
 
 /// How long a test waits for a log line, a close frame or the process to exit.

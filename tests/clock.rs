@@ -1,14 +1,11 @@
 //! The clock sampler against a real chronyd on loopback, and against a server that never answers.
 
-#[path = "common/chrony.rs"]
-mod chrony;
-
 use chrono::Utc;
-use chrony::{Chronyd, LOCAL_STRATUM};
 use pladmed::clock::{self, Clock};
 use pladmed::config::ClockSettings;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use testkit::chrony::{Chronyd, LOCAL_STRATUM};
 
 fn settings(server: String) -> ClockSettings {
     ClockSettings {

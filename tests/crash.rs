@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
-
 use testkit::params::{busy_ping_params, single_ping_params};
 use testkit::probe::hello_frame;
 use testkit::process::{create_superuser, free_port, Server};

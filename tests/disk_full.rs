@@ -16,7 +16,6 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
-
 use testkit::params::busy_ping_params;
 use testkit::probe::{hello_frame, result_frame};
 use testkit::process::{create_superuser, free_port, Server};
@@ -169,8 +168,5 @@ async fn a_full_disk_refuses_writes_clearly_and_loses_nothing() {
     );
     let mut socket = connect(&server, &probe_token).await;
     assert_eq!(send(&mut socket, &operation, acked).await, Ok(()));
-    assert_eq!(
-        api.stored_codes(&operation).await.len(),
-        acked + 1
-    );
+    assert_eq!(api.stored_codes(&operation).await.len(), acked + 1);
 }

@@ -25,7 +25,6 @@ use serde_json::json;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
-
 use testkit::probe::hello_frame;
 use testkit::process::{create_superuser, free_port, Server};
 use testkit::{ping_params, JWT_SECRET};
@@ -90,7 +89,10 @@ async fn thirty_two_links_sending_16_mib_results_keep_the_server_under_its_memor
     let server = Server::start(env, free_port());
     let api = server.client();
     server.wait_until_up().await;
-    let token = api.funded_by_root("memory@example.org", 1_000_000).await.token;
+    let token = api
+        .funded_by_root("memory@example.org", 1_000_000)
+        .await
+        .token;
     let mut probes = Vec::new();
     for _ in 0..LINKS {
         probes.push(api.register_probe(&token).await);

@@ -231,7 +231,12 @@ pub struct Api {
 
 impl Api {
     /// Registers `email`, has the superuser `root` grant it `credits` and logs it in.
-    pub async fn setup(client: Client, root: &str, email: &str, credits: u64) -> Result<Api, Error> {
+    pub async fn setup(
+        client: Client,
+        root: &str,
+        email: &str,
+        credits: u64,
+    ) -> Result<Api, Error> {
         let mut api = Api {
             http: client.http.clone(),
             client,

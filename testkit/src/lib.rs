@@ -17,7 +17,7 @@ pub mod wait;
 
 pub use app::{spawn_app, spawn_app_with, TestApp};
 pub use client::{Account, Client};
-pub use params::{busy_ping_params, ping_params, stop_time_in};
+pub use params::{busy_ping_params, ping_params, single_ping_params, stop_time_in};
 pub use probe::TestProbe;
 pub use wait::{eventually, WAIT};
 

@@ -38,9 +38,11 @@ pub fn single_ping_params() -> Value {
 pub fn every_second(extra: Value) -> Value {
     let mut params =
         json!({"cron": "* * * * *", "stop_time": stop_time_in(5), "times_per_minute": 60});
-    params
-        .as_object_mut()
-        .expect("an object")
-        .extend(extra.as_object().expect("extra params are an object").clone());
+    params.as_object_mut().expect("an object").extend(
+        extra
+            .as_object()
+            .expect("extra params are an object")
+            .clone(),
+    );
     params
 }

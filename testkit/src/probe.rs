@@ -12,6 +12,7 @@ use probe_protocol::{
 use serde_json::Value;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
@@ -49,6 +50,26 @@ pub fn result_frame(operation: &str, n: usize, content: Value) -> Message {
         error: None,
     });
     Message::text(report.encode())
+}
+
+/// The next protocol message on `link`, over any transport (control frames skipped); panics
+/// when none comes within [`WAIT`] or the link closes.
+pub async fn next_message<S>(link: &mut WebSocketStream<S>) -> ServerMessage
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    loop {
+        let frame = tokio::time::timeout(WAIT, link.next())
+            .await
+            .expect("a frame within the wait")
+            .expect("link open")
+            .expect("frame readable");
+        match frame {
+            Message::Text(text) => return ServerMessage::decode(&text).expect("protocol message"),
+            Message::Close(close) => panic!("link closed: {close:?}"),
+            _ => continue,
+        }
+    }
 }
 
 /// An open probe link.
@@ -89,20 +110,7 @@ impl TestProbe {
 
     /// The next protocol message (control frames skipped).
     pub async fn recv(&mut self) -> ServerMessage {
-        loop {
-            let frame = tokio::time::timeout(WAIT, self.socket.next())
-                .await
-                .expect("a frame within the wait")
-                .expect("link open")
-                .expect("frame readable");
-            match frame {
-                Message::Text(text) => {
-                    return ServerMessage::decode(&text).expect("protocol message")
-                }
-                Message::Close(close) => panic!("link closed: {close:?}"),
-                _ => continue,
-            }
-        }
+        next_message(&mut self.socket).await
     }
 
     /// Waits for the server to close the link; returns the close code and reason.

@@ -1,8 +1,8 @@
 //! Credentials: 401 only for missing or invalid ones, 403 for the wrong role, CORS everywhere.
 
-use testkit::*;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use testkit::*;
 
 #[tokio::test]
 async fn protected_endpoints_need_a_valid_user_token() {

@@ -6,12 +6,12 @@
 //! (any signed-in user sees every operation). Private: e-mail addresses, password hashes,
 //! user tokens and probe tokens.
 
-use testkit::*;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use testkit::*;
 
 const HEALTH_CODE: &str = "health-code-health-code";
 const METRICS_CODE: &str = "metrics-code-metrics-code";

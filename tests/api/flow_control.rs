@@ -2,7 +2,6 @@
 //! closed, and every result is stored once; a peer that stops reading is dropped within three
 //! heartbeats, whatever it keeps sending, and its link slot is freed.
 
-use testkit::*;
 use chrono::Utc;
 use futures::{SinkExt, StreamExt};
 use probe_protocol::{Accepted, ContentFormat, ProbeMessage, ResultReport, ServerMessage};
@@ -12,6 +11,7 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use testkit::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::Semaphore;

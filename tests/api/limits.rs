@@ -1,7 +1,6 @@
 //! Abuse limits: each one answers its documented status or close code, and a well-behaved
 //! probe keeps being served while others flood.
 
-use testkit::*;
 use chrono::Utc;
 use futures::{SinkExt, StreamExt};
 use probe_protocol::{close, ContentFormat, ProbeMessage, ResultReport, ServerMessage};
@@ -9,6 +8,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
+use testkit::*;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 

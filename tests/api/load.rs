@@ -1,7 +1,6 @@
 //! Per-user and anonymous load (issue 11, items 2 and 5): the probe cap per user, the cached
 //! public probe list, the bound on password hashing, the bound on `hello.agent`.
 
-use testkit::{ping_params, spawn_app, spawn_app_with, TestProbe, PASSWORD, WAIT};
 use futures::future::join_all;
 use probe_protocol::{
     close, Accepted, ContentFormat, Hello, ProbeMessage, ResultReport, ServerMessage,
@@ -10,6 +9,7 @@ use probe_protocol::{
 use reqwest::header::{CACHE_CONTROL, ETAG, IF_NONE_MATCH, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use testkit::{ping_params, spawn_app, spawn_app_with, TestProbe, PASSWORD, WAIT};
 use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test]

@@ -3,12 +3,12 @@
 
 use testkit::mongo;
 
-use testkit::{spawn_app_with, TestApp};
 use futures::future::join_all;
 use pladmed::config::StorageSettings;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::{Duration, Instant};
+use testkit::{spawn_app_with, TestApp};
 
 /// Two instances on one fresh database, `None` when MongoDB is deliberately skipped.
 async fn two_instances(probes_per_user: u32) -> Option<(TestApp, TestApp)> {

@@ -4,15 +4,15 @@
 
 use bson::doc;
 use chrono::Utc;
-use testkit::chrony::{Chronyd, LOCAL_STRATUM};
-use testkit::mongo;
-use testkit::*;
 use pladmed::config::StorageSettings;
 use probe_protocol::{ContentFormat, ProbeMessage, ResultReport, ServerMessage};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
+use testkit::chrony::{Chronyd, LOCAL_STRATUM};
+use testkit::mongo;
+use testkit::*;
 
 const HEALTH_CODE: &str = "health-code-0123456789";
 const METRICS_CODE: &str = "metrics-code-0123456789";

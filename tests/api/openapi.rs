@@ -1,10 +1,10 @@
 //! The OpenAPI document against the live router: the same routes in both, nothing else served
 //! on those paths, and replies shaped as their schemas say.
 
-use testkit::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
+use testkit::*;
 
 /// Every route the server answers. The document and the router are both checked against this
 /// one list: a route added to the router must be added here, and then the document must

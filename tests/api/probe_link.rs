@@ -1,13 +1,13 @@
 //! Probe link abuse: bad tokens, garbage frames, oversized frames, a second connection, results
 //! for operations that are not the probe's. The server keeps serving the others throughout.
 
-use testkit::*;
 use chrono::Utc;
 use probe_protocol::{
     close, error_code, Accepted, ContentFormat, Finished, ProbeMessage, ResultReport, ServerMessage,
 };
 use reqwest::StatusCode;
 use serde_json::json;
+use testkit::*;
 use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test]

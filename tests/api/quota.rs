@@ -3,13 +3,13 @@
 //! results are answered `over_quota` / `outside_window` naming the operation and the result;
 //! the link stays open, and a result stored before still acks as a duplicate.
 
-use testkit::*;
 use chrono::{DateTime, Duration as ChronoDuration, Timelike, Utc};
 use pladmed::operations::CREDITS_PER_RESULT;
 use probe_protocol::{error_code, ContentFormat, ProbeMessage, ResultReport, ServerMessage};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use testkit::*;
 
 /// Results sent before their answers are read: below the server's queue per probe.
 const BATCH: usize = 32;

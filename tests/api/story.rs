@@ -1,6 +1,5 @@
 //! The full story: users, a probe, operations of every kind, results exactly once, credits.
 
-use testkit::*;
 use chrono::Utc;
 use probe_protocol::{
     Accepted, ContentFormat, Finished, OperationKind, ProbeMessage, ResultFormat, ResultReport,
@@ -8,6 +7,7 @@ use probe_protocol::{
 };
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use testkit::*;
 
 fn result(operation_id: &str, code: &str, content: Value) -> ProbeMessage {
     ProbeMessage::Result(ResultReport {

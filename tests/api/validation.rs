@@ -1,9 +1,9 @@
 //! Every rule of the reference parameter list and of the account endpoints: 400 naming the
 //! field, 401/403 for credentials, 404 for unknown things.
 
-use testkit::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use testkit::*;
 
 /// Posts an operation whose params are the valid `base` with `key` set to `value` (or removed
 /// when `value` is null) and expects a 400 whose message names `key`.

@@ -141,7 +141,10 @@ mod tests {
         let at = Utc.with_ymd_and_hms(2026, 3, 7, 5, 6, 42).unwrap();
         assert_eq!(format_stop_time(at), "07/03/2026 05:06");
         let stop = StopTime::parse(&format_stop_time(at), now()).unwrap();
-        assert_eq!(stop.get(), Utc.with_ymd_and_hms(2026, 3, 7, 5, 6, 0).unwrap());
+        assert_eq!(
+            stop.get(),
+            Utc.with_ymd_and_hms(2026, 3, 7, 5, 6, 0).unwrap()
+        );
     }
 
     #[test]
