@@ -5,7 +5,8 @@
 //! Calls panic with the server's answer when a step that must succeed does not: a test fails
 //! there, naming the step. [`Api`] is the fallible form, for the benchmark.
 
-use crate::{Error, PASSWORD};
+use crate::process::Server;
+use crate::{Error, PASSWORD, ROOT_EMAIL};
 use futures::{stream, StreamExt, TryStreamExt};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -125,11 +126,11 @@ impl Client {
         assert_eq!(status, StatusCode::OK, "{body}");
     }
 
-    /// Registers `email` and has the superuser [`ROOT_EMAIL`](crate::ROOT_EMAIL) grant it
+    /// Registers `email` and has the superuser [`ROOT_EMAIL`] grant it
     /// `credits` (a child-process server, whose superuser the command line created).
     pub async fn funded_by_root(&self, email: &str, credits: u64) -> Account {
         let id = self.register(email).await;
-        let root = self.login(crate::ROOT_EMAIL).await;
+        let root = self.login(ROOT_EMAIL).await;
         self.grant(&root, &id, credits).await;
         Account {
             token: self.login(email).await,
@@ -217,6 +218,9 @@ pub struct ProbeCredentials {
     pub token: String,
 }
 
+/// The user an [`Api`] acts as.
+pub const API_USER_EMAIL: &str = "api@example.org";
+
 /// Concurrent requests while registering many probes.
 const REGISTER_CONCURRENCY: usize = 32;
 
@@ -230,25 +234,21 @@ pub struct Api {
 }
 
 impl Api {
-    /// Registers `email`, has the superuser `root` grant it `credits` and logs it in.
-    pub async fn setup(
-        client: Client,
-        root: &str,
-        email: &str,
-        credits: u64,
-    ) -> Result<Api, Error> {
+    /// Registers [`API_USER_EMAIL`] on `server`, has its superuser ([`ROOT_EMAIL`], see
+    /// [`Server::launch`]) grant it `credits` and logs it in.
+    pub async fn setup(server: &Server, credits: u64) -> Result<Api, Error> {
+        let client = server.client();
         let mut api = Api {
             http: client.http.clone(),
             client,
             token: String::new(),
         };
-        let user = api
-            .post("/register", json!({"email": email, "password": PASSWORD}))
-            .await?;
-        api.token = api.login(root).await?;
+        let credentials = json!({"email": API_USER_EMAIL, "password": PASSWORD});
+        let user = api.post("/register", credentials).await?;
+        api.token = api.login(ROOT_EMAIL).await?;
         api.post("/credits", json!({"id": user["_id"], "credits": credits}))
             .await?;
-        api.token = api.login(email).await?;
+        api.token = api.login(API_USER_EMAIL).await?;
         Ok(api)
     }
 
