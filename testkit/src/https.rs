@@ -10,8 +10,8 @@ use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,
 };
-use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, RootCertStore};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use serde_json::Value;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -23,10 +23,14 @@ use tokio_tungstenite::WebSocketStream;
 
 /// A throwaway CA's certificate for the proxy (127.0.0.1 and localhost), and what trusts it.
 pub struct TestCa {
+    /// The CA's own certificate, PEM: what a client must trust (a probe's `--ca-file`).
+    pub ca_pem: String,
     /// The proxy's certificate, PEM.
     pub chain_pem: String,
     /// Its private key, PEM.
     pub key_pem: String,
+    chain_der: CertificateDer<'static>,
+    key_der: Vec<u8>,
     connector: TlsConnector,
 }
 
@@ -41,6 +45,12 @@ pub struct Answer {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Value,
+}
+
+impl Default for TestCa {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl TestCa {
@@ -68,10 +78,25 @@ impl TestCa {
             .with_root_certificates(roots)
             .with_no_client_auth();
         TestCa {
+            ca_pem: ca.pem(),
             chain_pem: certificate.pem(),
             key_pem: key.serialize_pem(),
+            chain_der: certificate.der().clone(),
+            key_der: key.serialize_der(),
             connector: TlsConnector::from(Arc::new(config)),
         }
+    }
+
+    /// The proxy's TLS settings: its certificate and key, HTTP/1.1 only (no ALPN).
+    pub fn server_config(&self) -> ServerConfig {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key_der.clone()));
+        ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![self.chain_der.clone()], key)
+            .unwrap()
     }
 
     /// A client of the proxy at `proxy` that trusts this CA only. No ALPN: HTTP/1.1, as the
