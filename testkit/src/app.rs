@@ -8,6 +8,7 @@ use crate::{JWT_SECRET, PASSWORD};
 use pladmed::config::Settings;
 use pladmed::startup::Application;
 use pladmed::store::Store;
+use probe_protocol::ServerMessage;
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -125,6 +126,24 @@ impl TestApp {
     /// Connects a probe, says hello with `total_credits` and reads the welcome.
     pub async fn connect(&self, token: &str, total_credits: u64) -> TestProbe {
         self.open_link(token).await.welcomed(total_credits).await
+    }
+
+    /// Creates a ping of `probe`, whose link is `link`, and checks that the link carries it;
+    /// returns the operation's identifier.
+    pub async fn ping_over(
+        &self,
+        token: &str,
+        probe: &str,
+        params: Value,
+        link: &mut TestProbe,
+    ) -> String {
+        let operation = self.create_ping(token, probe, params).await;
+        let id = operation["_id"].as_str().unwrap().to_string();
+        match link.recv().await {
+            ServerMessage::Operation(order) => assert_eq!(order.operation_id, id),
+            other => panic!("expected the operation, got {other:?}"),
+        }
+        id
     }
 
     /// Waits until the probe is connected.

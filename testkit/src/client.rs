@@ -94,18 +94,28 @@ impl Client {
         answer
     }
 
+    /// POSTs `email` and `password` to `path` (`/register`, `/login`); returns the answer,
+    /// whatever it is.
+    pub async fn post_credentials(
+        &self,
+        path: &str,
+        email: &str,
+        password: &str,
+    ) -> (StatusCode, Value) {
+        let credentials = json!({"email": email, "password": password});
+        self.post(path, None, credentials).await
+    }
+
     /// Logs in with the test password; returns the access token.
     pub async fn login(&self, email: &str) -> String {
-        let credentials = json!({"email": email, "password": PASSWORD});
-        let (status, body) = self.post("/login", None, credentials).await;
+        let (status, body) = self.post_credentials("/login", email, PASSWORD).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body["access_token"].as_str().unwrap().to_string()
     }
 
     /// Registers a user with the test password; returns its id.
     pub async fn register(&self, email: &str) -> String {
-        let credentials = json!({"email": email, "password": PASSWORD});
-        let (status, user) = self.post("/register", None, credentials).await;
+        let (status, user) = self.post_credentials("/register", email, PASSWORD).await;
         assert_eq!(status, StatusCode::CREATED, "{user}");
         user["_id"].as_str().unwrap().to_string()
     }
@@ -164,6 +174,15 @@ impl Client {
         let (status, operation) = self.post(&format!("/{kind}"), Some(token), body).await;
         assert_eq!(status, StatusCode::CREATED, "{operation}");
         operation["_id"].as_str().unwrap().to_string()
+    }
+
+    /// Creates a ping of `probe` with `params` as the user with `token`, which must be
+    /// created; returns the operation as the API shows it.
+    pub async fn create_ping(&self, token: &str, probe: &str, params: Value) -> Value {
+        let body = json!({"probes": [probe], "params": params});
+        let (status, operation) = self.post("/ping", Some(token), body).await;
+        assert_eq!(status, StatusCode::CREATED, "{operation}");
+        operation
     }
 
     /// A ping of `probes` with `params`; returns its identifier.

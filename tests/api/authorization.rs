@@ -93,14 +93,9 @@ impl World {
         let admin = app.superuser("root@example.org").await;
         let (probe_id, probe_token) = app.probe(&owner).await;
         let probe = app.connect(&probe_token, 1_000_000).await;
-        let (status, op) = app
-            .post(
-                "/ping",
-                Some(&owner.token),
-                json!({"probes": [probe_id], "params": ping_params(5)}),
-            )
+        let op = app
+            .create_ping(&owner.token, &probe_id, ping_params(5))
             .await;
-        assert_eq!(status, StatusCode::CREATED, "{op}");
         std::mem::forget(probe); // stays connected for the whole matrix
         let (spare_probe_id, _) = app.probe(&owner).await;
         Self {

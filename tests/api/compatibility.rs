@@ -36,19 +36,9 @@ async fn a_stop_time_in_the_current_minute_runs_and_is_redelivered_until_that_mi
         "cron": "* * * * *", "stop_time": format_stop_time(now), "times_per_minute": 1,
         "ips": ["127.0.0.1"]
     });
-    let (status, op) = app
-        .post(
-            "/ping",
-            Some(&user.token),
-            json!({"probes": [probe_id], "params": params}),
-        )
+    let id = app
+        .ping_over(&user.token, &probe_id, params, &mut probe)
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{op}");
-    let id = op["_id"].as_str().unwrap().to_string();
-    match probe.recv().await {
-        ServerMessage::Operation(order) => assert_eq!(order.operation_id, id),
-        other => panic!("expected the operation, got {other:?}"),
-    }
     drop(probe);
     // Not accepted yet and its minute not over: a reconnecting probe gets it again.
     let mut again = app.connect(&probe_token, 1000).await;

@@ -124,11 +124,7 @@ async fn accept_and_store_one_result(
     id: &str,
     probe: &mut TestProbe,
 ) -> String {
-    let body = json!({"probes": [id], "params": ping_params(5)});
-    let (status, operation) = app.post("/ping", Some(token), body).await;
-    assert_eq!(status, StatusCode::CREATED, "{operation}");
-    let operation = operation["_id"].as_str().unwrap().to_string();
-    assert!(matches!(probe.recv().await, ServerMessage::Operation(_)));
+    let operation = app.ping_over(token, id, ping_params(5), probe).await;
     let accepted = Accepted {
         operation_id: operation.clone(),
     };

@@ -162,14 +162,8 @@ fn report(operation_id: &str, code: &str) -> ProbeMessage {
 async fn probe_with_an_operation(app: &TestApp, owner: &Account) -> (TestProbe, String) {
     let (probe_id, token) = app.probe(owner).await;
     let mut probe = app.connect(&token, 1000).await;
-    let (status, operation) = app
-        .post(
-            "/ping",
-            Some(&owner.token),
-            json!({"probes": [probe_id], "params": ping_params(5)}),
-        )
+    app.create_ping(&owner.token, &probe_id, ping_params(5))
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{operation}");
     let ServerMessage::Operation(order) = probe.recv().await else {
         panic!("expected the operation");
     };

@@ -93,16 +93,9 @@ async fn setup(email: &str, params: Value) -> Setup {
     let owner = app.funded_user(email, 1_000).await;
     let (probe_id, token) = app.probe(&owner).await;
     let mut probe = app.connect(&token, 1_000).await;
-    let (status, op) = app
-        .post(
-            "/ping",
-            Some(&owner.token),
-            json!({"probes": [probe_id], "params": params}),
-        )
+    let operation = app
+        .ping_over(&owner.token, &probe_id, params, &mut probe)
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{op}");
-    let operation = op["_id"].as_str().unwrap().to_string();
-    assert!(matches!(probe.recv().await, ServerMessage::Operation(_)));
     let accepted = probe_protocol::Accepted {
         operation_id: operation.clone(),
     };

@@ -271,11 +271,7 @@ async fn account_rules_follow_the_original() {
     }
     let user = app.user("same@example.org").await;
     let (status, reply) = app
-        .post(
-            "/register",
-            None,
-            json!({"email": "same@example.org", "password": PASSWORD}),
-        )
+        .post_credentials("/register", "same@example.org", PASSWORD)
         .await;
     assert_eq!(
         (status, reply),
@@ -285,19 +281,11 @@ async fn account_rules_follow_the_original() {
         )
     );
     let (status, _) = app
-        .post(
-            "/login",
-            None,
-            json!({"email": "same@example.org", "password": "Wrong#1234"}),
-        )
+        .post_credentials("/login", "same@example.org", "Wrong#1234")
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = app
-        .post(
-            "/login",
-            None,
-            json!({"email": "nobody@example.org", "password": PASSWORD}),
-        )
+        .post_credentials("/login", "nobody@example.org", PASSWORD)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, me) = app.get("/users/me", Some(&user.token)).await;
