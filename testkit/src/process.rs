@@ -59,16 +59,19 @@ impl Server {
 
     /// Starts the binary with `env` on `port` (without waiting for it to answer).
     pub fn start(env: Vec<(String, String)>, port: u16) -> Server {
-        Self::spawn(binary(), env, port, None)
+        let binary = binary();
+        Self::spawn(command_of(&binary, &env), binary, env, port, None)
     }
 
+    /// Runs `command` (the binary, or a shell that ends by running it) on `port`; its log
+    /// goes to `data`'s `server.log` if there is one.
     fn spawn(
+        mut command: Command,
         binary: PathBuf,
         env: Vec<(String, String)>,
         port: u16,
         data: Option<tempfile::TempDir>,
     ) -> Server {
-        let mut command = command_of(&binary, &env);
         command
             .env("PLADMED_BIND", format!("127.0.0.1:{port}"))
             .stdout(Stdio::null());
@@ -76,7 +79,7 @@ impl Server {
             let log = std::fs::File::create(data.path().join("server.log")).expect("a log file");
             command.stderr(log);
         }
-        let child = command.spawn().expect("server binary starts");
+        let child = command.spawn().expect("the server starts");
         Server {
             child,
             port,
@@ -93,24 +96,13 @@ impl Server {
     pub fn start_with_file_limit(env: Vec<(String, String)>, port: u16, kib: u64) -> Server {
         let script = format!("ulimit -f {kib} && trap '' XFSZ && exec \"$0\"");
         let binary = binary();
-        let child = Command::new("bash")
-            .arg("-c")
+        let mut bash = Command::new("bash");
+        bash.arg("-c")
             .arg(&script)
             .arg(&binary)
             .envs(env.iter().map(|(k, v)| (k, v)))
-            .env("PLADMED_LOG", "warn")
-            .env("PLADMED_BIND", format!("127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("bash starts the server");
-        Server {
-            child,
-            port,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            binary,
-            env,
-            _data: None,
-        }
+            .env("PLADMED_LOG", "warn");
+        Self::spawn(bash, binary, env, port, None)
     }
 
     /// Starts `binary` on a free port with `env` and, unless `env` names a MongoDB, a data
@@ -129,7 +121,8 @@ impl Server {
         if !superuser.success() {
             return Err(Error::Harness("superuser create failed".into()));
         }
-        let server = Self::spawn(binary, env, free_port(), Some(data));
+        let command = command_of(&binary, &env);
+        let server = Self::spawn(command, binary, env, free_port(), Some(data));
         server.try_wait_until_up().await?;
         Ok(server)
     }
@@ -139,7 +132,14 @@ impl Server {
         self.child.kill().expect("SIGKILL");
         self.child.wait().unwrap();
         let data = self._data.take();
-        *self = Self::spawn(self.binary.clone(), self.env.clone(), self.port, data);
+        let command = command_of(&self.binary, &self.env);
+        *self = Self::spawn(
+            command,
+            self.binary.clone(),
+            self.env.clone(),
+            self.port,
+            data,
+        );
     }
 
     /// Waits until the server answers HTTP, failing after a minute.
