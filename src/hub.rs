@@ -8,7 +8,7 @@
 //! queue drained by its single writer task; `deliver` never waits: a probe whose queue is full is
 //! kicked (closed as too slow) instead of blocking the others or growing memory.
 
-use crate::ids::ProbeId;
+use crate::domain::ProbeId;
 use crate::store::SessionId;
 use probe_protocol::close;
 use std::collections::HashMap;

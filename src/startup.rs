@@ -6,12 +6,12 @@ use crate::clock::Clock;
 use crate::config::{Settings, StorageSettings};
 use crate::hub::{Hub, Kick, LocalHub};
 use crate::probes::link_audit;
-use crate::probes::{ProbeChangeStore, ProbeGeneration, ProbeListCache};
+use crate::probes::{ProbeGeneration, ProbeListCache};
 use crate::state::AppState;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::mongo::MongoStore;
-use crate::store::{Store, StoreError};
-use crate::telemetry::{MeteredStore, Telemetry};
+use crate::store::{ObservedStore, Store, StoreError};
+use crate::telemetry::{StoreFailures, Telemetry};
 use rand::RngCore;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -86,11 +86,13 @@ impl Application {
     /// Opens the store, binds the listen address and prepares the routes.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let telemetry = Arc::new(Telemetry::default());
-        let metered = MeteredStore::new(open_store(&settings).await?, telemetry.clone());
         let probe_changes = ProbeGeneration::default();
-        let store: Arc<dyn Store> = Arc::new(ProbeChangeStore::new(
-            Arc::new(metered),
-            probe_changes.clone(),
+        let store: Arc<dyn Store> = Arc::new(ObservedStore::new(
+            open_store(&settings).await?,
+            vec![
+                Arc::new(StoreFailures::new(telemetry.clone())),
+                Arc::new(probe_changes.clone()),
+            ],
         ));
         store.reset_links(&settings.instance).await?;
         let hashing = PasswordHashing::new(settings.limits.hash_concurrency);

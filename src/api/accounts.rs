@@ -2,9 +2,8 @@
 
 use super::error::ApiError;
 use super::views;
-use crate::accounts::{self, verify_password, Email, RegisterError};
-use crate::credits::Credits;
-use crate::ids::UserId;
+use crate::accounts::{self, verify_password, RegisterError};
+use crate::domain::{Credits, Email, UserId};
 use crate::state::AppState;
 use crate::store::User;
 use serde::Deserialize;

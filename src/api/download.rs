@@ -10,7 +10,7 @@
 use super::error::ApiError;
 use super::operations::{find, PAGE_BYTES};
 use super::views;
-use crate::ids::OperationId;
+use crate::domain::OperationId;
 use crate::state::AppState;
 use crate::store::{MeasurementResult, Operation, PageLimit, Store};
 use bytes::Bytes;

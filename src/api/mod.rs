@@ -15,7 +15,7 @@ mod views;
 pub use error::ApiError;
 
 use crate::config::{CorsOrigins, Mode};
-use crate::ids::ProbeId;
+use crate::domain::ProbeId;
 use crate::state::AppState;
 use extract::{authenticated, json_body, superuser, with_state};
 use probe_protocol::OperationKind;

@@ -3,7 +3,7 @@
 
 use super::error::ApiError;
 use super::views;
-use crate::ids::{OperationId, ResultId};
+use crate::domain::{OperationId, ResultId};
 use crate::operations::{self, CreateRequest};
 use crate::state::AppState;
 use crate::store::{MeasurementResult, Operation, PageLimit, User};

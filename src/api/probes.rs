@@ -2,8 +2,8 @@
 
 use super::error::ApiError;
 use super::views;
-use crate::ids::ProbeId;
-use crate::probes::{revocation, Location};
+use crate::domain::{Location, ProbeId};
+use crate::probes::revocation;
 use crate::state::AppState;
 use crate::store::{Probe, StoreError, User};
 use serde_json::Value;

@@ -1,6 +1,6 @@
 //! JSON shapes of the API, field for field those the original backend and its frontend use.
 
-use crate::ids::{ProbeId, ResultId};
+use crate::domain::{ProbeId, ResultId};
 use crate::store::{MeasurementResult, Operation, Probe, User};
 use chrono::{DateTime, Utc};
 use probe_protocol::{ContentFormat, OperationKind, RawContent};

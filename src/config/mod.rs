@@ -112,7 +112,7 @@ pub struct Settings {
 #[derive(Clone, PartialEq, Eq)]
 pub struct SuperuserSettings {
     /// Login address.
-    pub email: crate::accounts::Email,
+    pub email: crate::domain::Email,
     /// Password, already checked against the policy.
     pub password: String,
 }

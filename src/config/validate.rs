@@ -106,7 +106,7 @@ fn cors(raw: Option<&str>, mode: Mode) -> Result<CorsOrigins, ConfigError> {
 
 /// Both variables or neither (each is already checked against the /register rules).
 fn superuser(
-    email: Option<crate::accounts::Email>,
+    email: Option<crate::domain::Email>,
     password: Option<String>,
 ) -> Result<Option<SuperuserSettings>, ConfigError> {
     const EMAIL: &str = "PLADMED_SUPERUSER_EMAIL";

@@ -11,8 +11,9 @@
 //! [`super::validate`] builds the settings; README's table row follows (a test compares them).
 
 use super::{invalid, ConfigError, Mode};
-use crate::accounts::{Email, Password};
+use crate::accounts::Password;
 use crate::client::TrustedProxies;
+use crate::domain::Email;
 use clap::builder::RangedU64ValueParser;
 use clap::error::{ContextKind, ContextValue};
 use clap::{CommandFactory, FromArgMatches, Parser};

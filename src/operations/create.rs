@@ -1,7 +1,6 @@
 //! Creating an operation: validate, select probes, debit the owner, fan out.
 
-use crate::credits::Credits;
-use crate::ids::{OperationId, ProbeId};
+use crate::domain::{Credits, OperationId, ProbeId};
 use crate::state::AppState;
 use crate::store::{Operation, Probe, StoreError, User};
 use chrono::{DateTime, Utc};
@@ -142,7 +141,7 @@ fn result_format(
 /// credits per execution × estimated executions × times per minute.
 fn cost_per_probe(params: &Params, now: DateTime<Utc>) -> Result<f64, CreateError> {
     let cost = params.credits_per_execution() as f64 * params.schedule().estimated_runs(now);
-    if cost.is_finite() && cost <= crate::credits::MAX_CREDITS as f64 {
+    if cost.is_finite() && cost <= crate::domain::MAX_CREDITS as f64 {
         Ok(cost)
     } else {
         Err(CreateError::Invalid(
@@ -152,7 +151,7 @@ fn cost_per_probe(params: &Params, now: DateTime<Utc>) -> Result<f64, CreateErro
 }
 
 fn to_credits(amount: f64) -> Result<Credits, CreateError> {
-    if amount.is_finite() && amount >= 0.0 && amount <= crate::credits::MAX_CREDITS as f64 {
+    if amount.is_finite() && amount >= 0.0 && amount <= crate::domain::MAX_CREDITS as f64 {
         Credits::new(amount as u64).map_err(|e| CreateError::Invalid(format!("params: {e}")))
     } else {
         Err(CreateError::Invalid(

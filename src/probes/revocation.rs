@@ -4,8 +4,8 @@
 //! but registers with the hub after the kick would escape it, so a new link re-reads its probe
 //! once registered (`ws::handshake::still_valid`) and sees the change.
 
+use crate::domain::ProbeId;
 use crate::hub::{Hub, Kick};
-use crate::ids::ProbeId;
 use crate::store::{Probe, Store, StoreResult};
 
 /// A probe whose tokens were revoked.

@@ -4,8 +4,7 @@
 
 use chrono::{DateTime, Duration as ChronoDuration, Timelike, Utc};
 use futures::future::join_all;
-use pladmed::credits::Credits;
-use pladmed::ids::{OperationId, ProbeId, ResultId, UserId};
+use pladmed::domain::{Credits, OperationId, ProbeId, ResultId, UserId};
 use pladmed::store::{Insertion, MeasurementResult, Reward};
 use probe_protocol::params::format_stop_time;
 use probe_protocol::{ContentFormat, ServerMessage};

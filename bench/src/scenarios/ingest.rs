@@ -10,8 +10,7 @@ use crate::Common;
 use chrono::Utc;
 use clap::Args;
 use futures::{SinkExt, StreamExt};
-use pladmed::credits::Credits;
-use pladmed::ids::{OperationId, ProbeId, ResultId};
+use pladmed::domain::{Credits, OperationId, ProbeId, ResultId};
 use pladmed::store::{MeasurementResult, Operation, Reward, Store};
 use probe_protocol::{
     ContentFormat, OperationKind, ProbeMessage, RawContent, ResultFormat, ResultReport,

@@ -6,8 +6,7 @@
 
 use super::transaction::{self, Abort};
 use super::{errors, indexes, MongoStore, USERS};
-use crate::credits::{Credits, MAX_CREDITS};
-use crate::ids::UserId;
+use crate::domain::{Credits, UserId, MAX_CREDITS};
 use crate::store::{StoreError, StoreResult, User};
 use bson::{doc, Document};
 use mongodb::options::ReturnDocument;

@@ -5,7 +5,7 @@ use super::documents::{state_name, AssignmentDoc, OperationDoc};
 use super::probes::{adjust_in_use, InUse};
 use super::transaction::{self, Abort};
 use super::{errors, queries, MongoStore};
-use crate::ids::{OperationId, ProbeId};
+use crate::domain::{OperationId, ProbeId};
 use crate::store::{AssignmentState, Operation, ResultAllowance, StoreError, StoreResult};
 use bson::{doc, DateTime as BsonDateTime, Document};
 use chrono::{DateTime, Utc};

@@ -5,7 +5,7 @@ use super::documents::{clamp_i64, ResultDoc};
 use super::operations::assignment_key;
 use super::transaction::{self, Abort};
 use super::{errors, indexes, queries, MongoStore};
-use crate::ids::{OperationId, ResultId};
+use crate::domain::{OperationId, ResultId};
 use crate::store::{
     Insertion, MeasurementResult, PageLimit, ResultAllowance, Reward, StoreError, StoreResult,
 };

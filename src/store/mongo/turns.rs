@@ -18,7 +18,7 @@
 //! window of results would fail one after the other instead of together. The wait is long (a
 //! shorter one, 1 s, let a slow database's queue of turns run at once again and conflict).
 
-use crate::ids::UserId;
+use crate::domain::UserId;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::time::Duration;
