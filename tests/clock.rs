@@ -1,16 +1,12 @@
 //! The clock sampler against a real chronyd on loopback, and against a server that never answers.
 
-#[path = "common/chrony.rs"]
-mod chrony;
-#[path = "common/process.rs"]
-mod process;
-
 use chrono::Utc;
-use chrony::{Chronyd, LOCAL_STRATUM};
 use pladmed::clock::{self, Clock};
 use pladmed::config::ClockSettings;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use testkit::chrony::{Chronyd, LOCAL_STRATUM};
+use testkit::process::{free_port, Server};
 
 fn settings(server: String) -> ClockSettings {
     ClockSettings {
@@ -144,14 +140,14 @@ async fn a_server_ahead_of_us_gives_a_positive_offset_beyond_the_limit() {
 async fn the_server_reads_an_ntp_server_without_a_port_on_port_123_as_probes_do() {
     let dir = tempfile::tempdir().unwrap();
     let env = vec![
-        ("PLADMED_JWT_SECRET".into(), process::SECRET.into()),
+        ("PLADMED_JWT_SECRET".into(), testkit::JWT_SECRET.into()),
         (
             "PLADMED_DATA_DIR".into(),
             dir.path().to_str().unwrap().into(),
         ),
         ("PLADMED_NTP_SERVER".into(), "ntp.invalid".into()),
     ];
-    let mut server = process::Server::start(env, process::free_port());
+    let mut server = Server::start(env, free_port());
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     let health = loop {

@@ -2,9 +2,6 @@
 //! `scripts/test.sh` starts: the properties that depend on MongoDB itself (unique indexes,
 //! transactions under contention, durability across a server restart).
 
-#[path = "common/mongo.rs"]
-mod mongo;
-
 use chrono::{Duration, DurationRound, Utc};
 use pladmed::domain::{Credits, Email, Location, OperationId, ProbeId, ResultId, UserId};
 use pladmed::store::mongo::MongoStore;
@@ -14,6 +11,7 @@ use pladmed::store::{
 use probe_protocol::{ContentFormat, OperationKind, ResultFormat};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
+use testkit::mongo;
 
 async fn store() -> Option<Arc<MongoStore>> {
     let uri = mongo::mongo_uri()?;

@@ -2,20 +2,17 @@
 //! hub), metrics in both formats counting what really happened on the probe link and what the
 //! store holds.
 
-#[path = "../common/chrony.rs"]
-mod chrony;
-use crate::mongo;
-
-use crate::helpers::*;
 use bson::doc;
 use chrono::Utc;
-use chrony::{Chronyd, LOCAL_STRATUM};
 use pladmed::config::StorageSettings;
 use probe_protocol::{ContentFormat, ProbeMessage, ResultReport, ServerMessage};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
+use testkit::chrony::{Chronyd, LOCAL_STRATUM};
+use testkit::mongo;
+use testkit::*;
 
 const HEALTH_CODE: &str = "health-code-0123456789";
 const METRICS_CODE: &str = "metrics-code-0123456789";
@@ -165,14 +162,8 @@ fn report(operation_id: &str, code: &str) -> ProbeMessage {
 async fn probe_with_an_operation(app: &TestApp, owner: &Account) -> (TestProbe, String) {
     let (probe_id, token) = app.probe(owner).await;
     let mut probe = app.connect(&token, 1000).await;
-    let (status, operation) = app
-        .post(
-            "/ping",
-            Some(&owner.token),
-            json!({"probes": [probe_id], "params": ping_params(5)}),
-        )
+    app.create_ping(&owner.token, &probe_id, ping_params(5))
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{operation}");
     let ServerMessage::Operation(order) = probe.recv().await else {
         panic!("expected the operation");
     };

@@ -1,10 +1,10 @@
 //! The OpenAPI document against the live router: the same routes in both, nothing else served
 //! on those paths, and replies shaped as their schemas say.
 
-use crate::helpers::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
+use testkit::*;
 
 /// Every route the server answers. The document and the router are both checked against this
 /// one list: a route added to the router must be added here, and then the document must
@@ -173,19 +173,11 @@ async fn replies_have_the_documented_shapes() {
     let app = spawn_app().await;
     let document = document(&app).await;
     let (_, user) = app
-        .post(
-            "/register",
-            None,
-            json!({"email": "shape@example.org", "password": PASSWORD}),
-        )
+        .post_credentials("/register", "shape@example.org", PASSWORD)
         .await;
     assert_shape(&document, "User", &user);
     let (_, token) = app
-        .post(
-            "/login",
-            None,
-            json!({"email": "shape@example.org", "password": PASSWORD}),
-        )
+        .post_credentials("/login", "shape@example.org", PASSWORD)
         .await;
     assert_shape(&document, "AccessToken", &token);
     let researcher = app.funded_user("shape-researcher@example.org", 1000).await;
@@ -195,14 +187,9 @@ async fn replies_have_the_documented_shapes() {
         let (_, probes) = app.get(path, Some(&researcher.token)).await;
         assert_shape(&document, "Probe", &probes[0]);
     }
-    let (status, operation) = app
-        .post(
-            "/ping",
-            Some(&researcher.token),
-            json!({"probes": [probe_id], "params": ping_params(5)}),
-        )
+    let operation = app
+        .create_ping(&researcher.token, &probe_id, ping_params(5))
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{operation}");
     assert_shape(&document, "Operation", &operation);
     let id = operation["_id"].as_str().unwrap();
     let (_, fetched) = app.get(&format!("/operation?id={id}"), None).await;

@@ -1,9 +1,9 @@
 //! Every rule of the reference parameter list and of the account endpoints: 400 naming the
 //! field, 401/403 for credentials, 404 for unknown things.
 
-use crate::helpers::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use testkit::*;
 
 /// Posts an operation whose params are the valid `base` with `key` set to `value` (or removed
 /// when `value` is null) and expects a 400 whose message names `key`.
@@ -271,11 +271,7 @@ async fn account_rules_follow_the_original() {
     }
     let user = app.user("same@example.org").await;
     let (status, reply) = app
-        .post(
-            "/register",
-            None,
-            json!({"email": "same@example.org", "password": PASSWORD}),
-        )
+        .post_credentials("/register", "same@example.org", PASSWORD)
         .await;
     assert_eq!(
         (status, reply),
@@ -285,19 +281,11 @@ async fn account_rules_follow_the_original() {
         )
     );
     let (status, _) = app
-        .post(
-            "/login",
-            None,
-            json!({"email": "same@example.org", "password": "Wrong#1234"}),
-        )
+        .post_credentials("/login", "same@example.org", "Wrong#1234")
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = app
-        .post(
-            "/login",
-            None,
-            json!({"email": "nobody@example.org", "password": PASSWORD}),
-        )
+        .post_credentials("/login", "nobody@example.org", PASSWORD)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, me) = app.get("/users/me", Some(&user.token)).await;

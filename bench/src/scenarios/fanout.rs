@@ -3,15 +3,15 @@
 //! minimal tokio broadcast server, timed from the trigger message to each receipt.
 
 use super::{connect_floor, connect_probes, watch_operations};
-use crate::api::Api;
 use crate::floor::Floor;
-use crate::probe;
 use crate::report::{Latencies, Report};
-use crate::server::Server;
+use crate::server;
 use crate::Common;
 use clap::Args;
 use futures::SinkExt;
 use std::time::{Duration, Instant};
+use testkit::client::Api;
+use testkit::probe;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -68,7 +68,7 @@ async fn collect(
 pub async fn run(common: &Common, o: &Options, report: &mut Report) -> anyhow::Result<()> {
     let timeout = Duration::from_secs(o.round_timeout_s);
     let (ours, frame_bytes) = {
-        let server = Server::start(common, &[]).await?;
+        let server = server::start(common, &[]).await?;
         let api = Api::setup(&server, (o.probes * o.rounds) as u64 + 1_000).await?;
         let probes = api.create_probes(o.probes).await?;
         let ids: Vec<String> = probes.iter().map(|p| p.identifier.clone()).collect();
@@ -87,7 +87,7 @@ pub async fn run(common: &Common, o: &Options, report: &mut Report) -> anyhow::R
     let floor = {
         let floor = Floor::start(64, 64)?;
         let sockets = connect_floor(floor.ws, o.probes).await?;
-        let mut trigger = probe::open(floor.ws, "/", o.probes).await?;
+        let mut trigger = probe::open_from(floor.ws, "/", o.probes).await?;
         let (tx, mut seen) = mpsc::unbounded_channel();
         let _readers = watch_operations(sockets, tx);
         let mut samples = Vec::new();

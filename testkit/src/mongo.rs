@@ -1,9 +1,8 @@
 //! MongoDB for tests: the server `scripts/test.sh` started, or a clear failure.
 //!
-//! Include with `#[path = "common/mongo.rs"] mod mongo;`. Tests must never pass silently because
-//! MongoDB was not there, so a missing `PLADMED_TEST_MONGODB_URI` panics; skipping is a
-//! deliberate choice, `PLADMED_TEST_SKIP_MONGODB=1`.
-#![allow(dead_code)] // Each test crate uses the part it needs.
+//! Tests must never pass silently because MongoDB was not there, so a missing
+//! `PLADMED_TEST_MONGODB_URI` panics; skipping is a deliberate choice,
+//! `PLADMED_TEST_SKIP_MONGODB=1`.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
