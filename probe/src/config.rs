@@ -23,8 +23,12 @@ use std::time::Duration;
 )]
 pub struct Config {
     /// Coordinator URL: http(s)://host[:port] (or ws(s)://); the probe connects to /probe/ws.
-    #[arg(long, env = "PLADMED_PROBE_SERVER", value_name = "URL")]
-    pub server: ServerUrl,
+    /// Repeat it (or separate URLs by commas in the variable) to name several instances of one
+    /// deployment: the probe starts with the first and, whenever its link drops, tries the
+    /// next, so that a dead instance is retried only after the others.
+    #[arg(long, env = "PLADMED_PROBE_SERVER", value_name = "URL", required = true,
+          action = clap::ArgAction::Append, value_delimiter = ',')]
+    pub server: Vec<ServerUrl>,
     /// PEM file of CA certificates trusted for wss:// besides the public roots: for a TLS
     /// proxy in front of the coordinator whose certificate a private CA signed.
     #[arg(long, env = "PLADMED_PROBE_CA_FILE", value_name = "FILE")]
@@ -137,7 +141,7 @@ impl Config {
         if self.no_ntp {
             return None;
         }
-        let colocated = || NtpServer(format!("{}:{NTP_PORT}", self.server.host()));
+        let colocated = || NtpServer(format!("{}:{NTP_PORT}", self.server[0].host()));
         Some(self.ntp_server.clone().unwrap_or_else(colocated))
     }
 
@@ -452,7 +456,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(config.credits.get(), 1000);
-        assert_eq!(config.server.endpoint(), "ws://127.0.0.1:5000/probe/ws");
+        assert_eq!(config.server[0].endpoint(), "ws://127.0.0.1:5000/probe/ws");
         let missing_token = Config::try_parse_from(["p", "--server", "http://h", "--credits", "1"]);
         let later_wins = Config::try_parse_from(
             [
@@ -472,5 +476,21 @@ mod tests {
         assert!(missing_token.is_err() || std::env::var("PLADMED_PROBE_TOKEN").is_ok());
         let zero = Config::try_parse_from(["p", "--server", "http://h", "--credits", "0"]);
         assert!(zero.is_err());
+    }
+
+    #[test]
+    fn several_servers_are_kept_in_order() {
+        let servers = |args: &[&str]| {
+            let base = ["p", "--token", "t", "--credits", "1"];
+            let config = Config::try_parse_from(base.iter().chain(args)).unwrap();
+            let urls = config.server.iter().map(|s| s.endpoint().to_string());
+            urls.collect::<Vec<_>>()
+        };
+        let both = ["ws://a:1/probe/ws", "ws://b:2/probe/ws"];
+        assert_eq!(
+            servers(&["--server", "http://a:1", "--server", "http://b:2"]),
+            both
+        );
+        assert_eq!(servers(&["--server", "http://a:1,http://b:2"]), both);
     }
 }

@@ -92,7 +92,8 @@ mod tests {
             probe: ProbeId::generate(),
             session: SessionId("b-65f0".into()),
         };
-        let (origin, got) = Envelope::decode(&sent.encode("o")).expect("decodes");
+        let bytes = sent.encode("o");
+        let (origin, got) = Envelope::decode(&bytes).expect("decodes");
         assert_eq!((origin, got), ("o", sent));
     }
 
