@@ -34,10 +34,13 @@ struct Seen {
     orders: HashSet<String>,
     /// Results sent and not yet acknowledged, by operation.
     unacked: BTreeMap<String, Message>,
+    /// The last `error` the server sent.
+    error: Option<String>,
 }
 
 /// A probe that answers each new operation with one result (code `result-<index>`), re-sends
-/// unacknowledged results on every new link, and after each drop tries the next URL.
+/// unacknowledged results on every new link, and after each drop (or refused result) tries
+/// the next URL.
 fn simulate(index: usize, urls: Vec<String>, seen: Arc<Mutex<Seen>>) {
     tokio::spawn(async move {
         for url in urls.iter().cycle() {
@@ -80,7 +83,11 @@ async fn serve(
                 ServerMessage::ResultAck(ack) => {
                     seen.unacked.remove(&ack.operation_id);
                 }
-                _ => {}
+                // Not stored (e.g. a transaction clash): re-sent on the next link.
+                ServerMessage::Error(error) => {
+                    seen.error = Some(format!("{error:?}"));
+                    return Ok(());
+                }
             }
         }
         for frame in out {
@@ -131,10 +138,19 @@ async fn eventually(
     }
 }
 
-/// `Ok` if no simulated probe is `what`.
+/// `Ok` if no simulated probe is `what`; else how many are, and what the server last said to
+/// a few of them.
 fn none(sims: &[Arc<Mutex<Seen>>], what: &str, is: impl Fn(&Seen) -> bool) -> Result<(), String> {
-    let count = sims.iter().filter(|s| is(&s.lock().unwrap())).count();
-    expect(count, 0).map_err(|e| format!("simulated probes {what}: {e}"))
+    let sims: Vec<_> = sims.iter().map(|s| s.lock().unwrap()).collect();
+    let found: Vec<_> = sims.iter().filter(|s| is(s)).collect();
+    let said: Vec<_> = found
+        .iter()
+        .take(3)
+        .map(|s| (s.linked, s.unacked.keys().collect::<Vec<_>>(), &s.error))
+        .collect();
+    expect(found.len(), 0).map_err(|e| {
+        format!("simulated probes {what}: {e}; (linked, unacked, last error) of some: {said:?}")
+    })
 }
 
 /// `Ok` if `actual` is `expected`, else both.
@@ -153,14 +169,14 @@ async fn ping(client: &reqwest::Client, server: &Server, token: &str, probes: &[
         .to_string();
     let params = json!({"cron": "* * * * *", "stop_time": stop, "times_per_minute": 60, "ips": ["127.0.0.1"]});
     let body = json!({"probes": probes, "params": params});
-    for _ in 0..10 {
+    for _ in 0..30 {
         match post_raw(client, server.url("/ping"), Some(token), body.clone()).await {
             (503, _) => tokio::time::sleep(Duration::from_millis(300)).await,
             (201, operation) => return operation["_id"].as_str().unwrap().to_string(),
             (status, answer) => panic!("{status}: {answer}"),
         }
     }
-    panic!("POST /ping answered 503 ten times");
+    panic!("POST /ping answered 503 thirty times");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -174,11 +190,14 @@ async fn probes_of_a_killed_instance_move_to_another_and_nothing_is_stored_twice
     };
     let client = reqwest::Client::new();
     let (a, b) = (cluster.server(0), cluster.server(1));
+    // Results pay the probes' owner: another account than the one paying for operations, so
+    // that creating one does not clash with the rewards being written.
     let token = funded_user(&client, a, "user@example.org", 10_000_000).await;
+    let owner = funded_user(&client, a, "owner@example.org", 1).await;
     let mut ids = Vec::new();
     let mut sims = Vec::new();
     for index in 0..SIMULATED {
-        let (id, probe_token) = registered_probe(&client, a, &token).await;
+        let (id, probe_token) = registered_probe(&client, a, &owner).await;
         let seen = Arc::new(Mutex::new(Seen::default()));
         simulate(
             index,
@@ -188,11 +207,11 @@ async fn probes_of_a_killed_instance_move_to_another_and_nothing_is_stored_twice
         ids.push(id);
         sims.push(seen);
     }
-    let (reference_id, reference_token) = registered_probe(&client, a, &token).await;
+    let (reference_id, reference_token) = registered_probe(&client, a, &owner).await;
     ids.push(reference_id);
     let state = tempfile::tempdir().unwrap();
     let _reference = tokio::process::Command::new(reference_probe_binary())
-        .args(["--server", &a.url(""), "--server", &b.url("")])
+        .args(["--server", &format!("{},{}", a.url(""), b.url(""))])
         .args([
             "--token",
             &reference_token,

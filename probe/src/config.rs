@@ -23,11 +23,11 @@ use std::time::Duration;
 )]
 pub struct Config {
     /// Coordinator URL: http(s)://host[:port] (or ws(s)://); the probe connects to /probe/ws.
-    /// Repeat it (or separate URLs by commas in the variable) to name several instances of one
-    /// deployment: the probe starts with the first and, whenever its link drops, tries the
-    /// next, so that a dead instance is retried only after the others.
-    #[arg(long, env = "PLADMED_PROBE_SERVER", value_name = "URL", required = true,
-          action = clap::ArgAction::Append, value_delimiter = ',')]
+    /// Several, separated by commas, name instances of one deployment: the probe starts with
+    /// the first and, whenever its link drops, tries the next, so that a dead instance is
+    /// retried only after the others. A later `--server` replaces the whole list.
+    #[arg(long, env = "PLADMED_PROBE_SERVER", value_name = "URL[,URL...]", required = true,
+          action = clap::ArgAction::Set, value_delimiter = ',')]
     pub server: Vec<ServerUrl>,
     /// PEM file of CA certificates trusted for wss:// besides the public roots: for a TLS
     /// proxy in front of the coordinator whose certificate a private CA signed.
@@ -479,7 +479,7 @@ mod tests {
     }
 
     #[test]
-    fn several_servers_are_kept_in_order() {
+    fn several_servers_are_kept_in_order_and_a_later_list_replaces_them() {
         let servers = |args: &[&str]| {
             let base = ["p", "--token", "t", "--credits", "1"];
             let config = Config::try_parse_from(base.iter().chain(args)).unwrap();
@@ -487,10 +487,15 @@ mod tests {
             urls.collect::<Vec<_>>()
         };
         let both = ["ws://a:1/probe/ws", "ws://b:2/probe/ws"];
-        assert_eq!(
-            servers(&["--server", "http://a:1", "--server", "http://b:2"]),
-            both
-        );
         assert_eq!(servers(&["--server", "http://a:1,http://b:2"]), both);
+        assert_eq!(
+            servers(&[
+                "--server",
+                "http://a:1,http://b:2",
+                "--server",
+                "http://c:3"
+            ]),
+            ["ws://c:3/probe/ws"]
+        );
     }
 }
