@@ -4,6 +4,7 @@ use crate::Common;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 pub const ROOT_EMAIL: &str = "root@bench.example.org";
@@ -55,9 +56,48 @@ pub fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
+/// A MongoDB database name no other server of this run has used.
+fn fresh_database() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("pladmed_bench_{}_{n}", std::process::id())
+}
+
 impl Server {
     /// Creates the superuser, starts the server with `extra` settings and waits until it answers.
     pub async fn start(common: &Common, extra: &[(&str, String)]) -> anyhow::Result<Server> {
+        Self::start_in(common, extra, &fresh_database(), true).await
+    }
+
+    /// `n` instances sharing one MongoDB database and the hub at `redis`, each with its own
+    /// name; the first creates the superuser.
+    pub async fn start_cluster(
+        common: &Common,
+        redis: &str,
+        n: usize,
+    ) -> anyhow::Result<Vec<Server>> {
+        anyhow::ensure!(
+            common.mongodb.is_some(),
+            "several instances need a shared store: pass --mongodb"
+        );
+        let database = fresh_database();
+        let mut servers = Vec::with_capacity(n);
+        for i in 0..n {
+            let extra = [
+                ("PLADMED_REDIS_URL", redis.to_string()),
+                ("PLADMED_INSTANCE", format!("bench-{i}")),
+            ];
+            servers.push(Self::start_in(common, &extra, &database, i == 0).await?);
+        }
+        Ok(servers)
+    }
+
+    async fn start_in(
+        common: &Common,
+        extra: &[(&str, String)],
+        database: &str,
+        superuser: bool,
+    ) -> anyhow::Result<Server> {
         let data = tempfile::tempdir()?;
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
         let mut env: Vec<(String, String)> = vec![
@@ -77,9 +117,8 @@ impl Server {
         ];
         match &common.mongodb {
             Some(uri) => {
-                let database = format!("pladmed_bench_{}", std::process::id());
                 env.push(("PLADMED_MONGODB_URI".into(), uri.clone()));
-                env.push(("PLADMED_MONGODB_DATABASE".into(), database));
+                env.push(("PLADMED_MONGODB_DATABASE".into(), database.to_string()));
             }
             None => env.push((
                 "PLADMED_DATA_DIR".into(),
@@ -88,12 +127,14 @@ impl Server {
         }
         env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
         let bin = binary(common)?;
-        let status = Command::new(&bin)
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .args(["superuser", "create", ROOT_EMAIL, PASSWORD])
-            .stdout(Stdio::null())
-            .status()?;
-        anyhow::ensure!(status.success(), "superuser create failed");
+        if superuser {
+            let status = Command::new(&bin)
+                .envs(env.iter().map(|(k, v)| (k, v)))
+                .args(["superuser", "create", ROOT_EMAIL, PASSWORD])
+                .stdout(Stdio::null())
+                .status()?;
+            anyhow::ensure!(status.success(), "superuser create failed");
+        }
         let log = std::fs::File::create(data.path().join("server.log"))?;
         let child = Command::new(&bin)
             .envs(env.iter().map(|(k, v)| (k, v)))

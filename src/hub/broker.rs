@@ -149,7 +149,9 @@ async fn run(
                 *shared.down.write().expect("broker state") = None;
                 tracing::info!("connected to redis");
                 backoff = Duration::from_millis(100);
-                resend_pending(&shared).await;
+                // Alongside: with thousands of links it takes a while, and new messages must
+                // not wait for it.
+                tokio::spawn(resend_pending(shared.clone()));
                 serve(&shared, &channel, publisher, messages, &mut queued).await
             }
             Err(error) => error,
@@ -272,7 +274,7 @@ async fn close_if_older(store: &dyn Store, local: &LocalHub, probe: ProbeId, hel
 
 /// Re-sends the pending operations of every probe linked here: those published while the
 /// broker was down reached no other instance.
-async fn resend_pending(shared: &Shared) {
+async fn resend_pending(shared: Arc<Shared>) {
     let now = Utc::now();
     for (probe, _) in shared.local.links() {
         match shared.store.pending_operations(probe, now).await {
