@@ -9,9 +9,11 @@
 //!
 //! Redis carries no state. Presence (connected, credits, clock offset) is the probe's link in
 //! the store, which every instance reads; operations are assignments in the store before they
-//! are published. So a broker outage loses nothing: pub/sub drops what it cannot carry, and on
-//! reconnecting each instance re-sends the pending operations of the probes linked to it (the
-//! probe treats an operation it already has as a no-op), as a link-up does.
+//! are published. So a broker outage loses nothing: what an instance could not publish waits in
+//! its bounded queue and goes out once it reconnects (covering an outage of its own connection
+//! only), and on reconnecting each instance also re-sends the pending operations of the probes
+//! linked to it (covering what pub/sub dropped on the way to it), as a link-up does. A probe
+//! treats an operation it already has as a no-op.
 
 use super::envelope::Envelope;
 use super::{Frame, Hub, Kick, LocalHub, Mailbox};
@@ -32,11 +34,14 @@ const BROKER_TIMEOUT: Duration = Duration::from_secs(3);
 const PING_PERIOD: Duration = Duration::from_secs(2);
 /// Longest wait between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// Messages kept for the broker while it is slow or down; past it they are dropped, and the
+/// re-sending of pending operations on reconnection delivers what they carried.
+const QUEUE: usize = 10_000;
 
 /// A hub whose deliveries and link changes reach the other instances through Redis.
 pub struct RedisHub {
     shared: Arc<Shared>,
-    outbox: mpsc::UnboundedSender<Vec<u8>>,
+    outbox: mpsc::Sender<Vec<u8>>,
 }
 
 /// What the hub and its broker task share.
@@ -65,16 +70,21 @@ impl RedisHub {
             down: RwLock::new(Some("not connected yet".into())),
             store,
         });
-        let (outbox, queued) = mpsc::unbounded_channel();
+        let (outbox, queued) = mpsc::channel(QUEUE);
         tokio::spawn(run(client, channel, shared.clone(), queued));
         Ok(Self { shared, outbox })
     }
 
-    /// Queues `envelope` for the other instances. While the broker is down it is dropped:
-    /// the store has what it carries, and reconnecting re-sends it (see the module doc).
+    /// Queues `envelope` for the other instances, without waiting.
     fn publish(&self, envelope: Envelope) {
-        if self.shared.down.read().expect("broker state").is_none() {
-            let _ = self.outbox.send(envelope.encode(&self.shared.origin));
+        if self
+            .outbox
+            .try_send(envelope.encode(&self.shared.origin))
+            .is_err()
+        {
+            tracing::debug!(
+                "broker queue full: message dropped, re-sent from the store on reconnection"
+            );
         }
     }
 }
@@ -140,9 +150,10 @@ async fn run(
     client: redis::Client,
     channel: String,
     shared: Arc<Shared>,
-    mut queued: mpsc::UnboundedReceiver<Vec<u8>>,
+    mut queued: mpsc::Receiver<Vec<u8>>,
 ) {
     let mut backoff = Duration::from_millis(100);
+    let mut unsent = None;
     loop {
         let failure = match connect(&client, &channel).await {
             Ok((publisher, messages)) => {
@@ -152,7 +163,11 @@ async fn run(
                 // Alongside: with thousands of links it takes a while, and new messages must
                 // not wait for it.
                 tokio::spawn(resend_pending(shared.clone()));
-                serve(&shared, &channel, publisher, messages, &mut queued).await
+                let queue = Outgoing {
+                    queued: &mut queued,
+                    unsent: &mut unsent,
+                };
+                serve(&shared, &channel, publisher, messages, queue).await
             }
             Err(error) => error,
         };
@@ -188,6 +203,13 @@ async fn connect(
     }
 }
 
+/// What this instance has to publish: the queue, and the message whose publishing failed
+/// with the last connection (sent first on the next).
+struct Outgoing<'a> {
+    queued: &'a mut mpsc::Receiver<Vec<u8>>,
+    unsent: &'a mut Option<Vec<u8>>,
+}
+
 /// Publishes what this instance queues and acts on what the others publish; returns why the
 /// connection ended.
 async fn serve(
@@ -195,9 +217,16 @@ async fn serve(
     channel: &str,
     mut publisher: MultiplexedConnection,
     mut messages: PubSubStream,
-    queued: &mut mpsc::UnboundedReceiver<Vec<u8>>,
+    out: Outgoing<'_>,
 ) -> String {
     let mut ping = tokio::time::interval(PING_PERIOD);
+    if let Some(payload) = out.unsent.take() {
+        let publishing = publisher.publish::<_, _, usize>(channel, &payload[..]);
+        if let Err(error) = answered(publishing).await {
+            *out.unsent = Some(payload);
+            return error;
+        }
+    }
     loop {
         let outcome = tokio::select! {
             message = messages.next() => match message {
@@ -207,8 +236,13 @@ async fn serve(
                 }
                 None => return "subscription closed".into(),
             },
-            Some(payload) = queued.recv() => {
-                answered(publisher.publish::<_, _, usize>(channel, payload)).await
+            Some(payload) = out.queued.recv() => {
+                let publishing = publisher.publish::<_, _, usize>(channel, &payload[..]);
+                let outcome = answered(publishing).await;
+                if outcome.is_err() {
+                    *out.unsent = Some(payload);
+                }
+                outcome
             }
             _ = ping.tick() => {
                 answered(redis::cmd("PING").query_async::<()>(&mut publisher)).await
