@@ -53,8 +53,9 @@ fn publishes(port: u16) -> u64 {
         .map_or(0, |rest| rest.split(',').next().unwrap().parse().unwrap())
 }
 
-/// Whether every probe of `ids` shows as connected in GET /probes of `server`, within a few
-/// seconds (the list is cached for at most a second).
+/// Whether every probe of `ids` shows as connected in GET /probes of `server`, with the credits
+/// and clock offset of its hello, within a few seconds (the list is cached for at most a
+/// second).
 async fn all_connected(client: &reqwest::Client, server: &Server, ids: &[&str]) -> bool {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
@@ -71,7 +72,8 @@ async fn all_connected(client: &reqwest::Client, server: &Server, ids: &[&str]) 
                 p["identifier"] == id
                     && p["connected"] == true
                     && p["availability"].as_f64() > Some(0.0)
-                    && p["total_credits"] == 1_000_000
+                    && p["total_credits"] == cluster::TOTAL_CREDITS
+                    && p["clock_offset_ms"] == cluster::CLOCK_OFFSET_MS
             })
         };
         if ids.iter().all(|id| connected(id)) {

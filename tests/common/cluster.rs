@@ -8,9 +8,9 @@
 #![allow(dead_code)] // Each test crate uses the part it needs.
 
 use super::mongo;
-use super::process::{create_superuser, free_port, hello, wait_until_up, Server, SECRET};
+use super::process::{create_superuser, free_port, wait_until_up, Server, SECRET};
 use futures::{SinkExt, StreamExt};
-use probe_protocol::{OperationOrder, ServerMessage};
+use probe_protocol::{Hello, OperationOrder, ProbeMessage, ServerMessage, PROTOCOL_VERSION};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
@@ -143,12 +143,26 @@ impl Cluster {
     }
 }
 
+/// What [`link`] announces in its `hello`: credits and clock offset.
+pub const TOTAL_CREDITS: u64 = 1_000_000;
+pub const CLOCK_OFFSET_MS: f64 = 2.5;
+
 /// A probe link to `server` with `token`, welcomed.
 pub async fn link(server: &Server, token: &str) -> Link {
     let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url(token))
         .await
         .expect("upgrade");
-    socket.send(hello()).await.expect("hello");
+    let hello = ProbeMessage::Hello(Hello {
+        protocol: PROTOCOL_VERSION,
+        agent: "scale-out-test".into(),
+        total_credits: TOTAL_CREDITS,
+        in_use_credits: 0,
+        clock_offset_ms: Some(CLOCK_OFFSET_MS),
+    });
+    socket
+        .send(Message::text(hello.encode()))
+        .await
+        .expect("hello");
     let welcome = next_message(&mut socket, Duration::from_secs(10)).await;
     assert!(
         matches!(welcome, Some(ServerMessage::Welcome(_))),
