@@ -39,8 +39,8 @@ struct Seen {
 }
 
 /// A probe that answers each new operation with one result (code `result-<index>`), re-sends
-/// unacknowledged results on every new link, and after each drop (or refused result) tries
-/// the next URL.
+/// unacknowledged results on every new link and a second after an `error`, and after each
+/// drop tries the next URL.
 fn simulate(index: usize, urls: Vec<String>, seen: Arc<Mutex<Seen>>) {
     tokio::spawn(async move {
         for url in urls.iter().cycle() {
@@ -59,9 +59,30 @@ async fn serve(
     seen: &Mutex<Seen>,
 ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
     socket.send(hello()).await?;
-    while let Some(frame) = socket.next().await {
-        let Message::Text(text) = frame? else {
-            continue;
+    let mut resend_at = None;
+    loop {
+        let resend = async {
+            match resend_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        let text = tokio::select! {
+            frame = socket.next() => match frame {
+                Some(frame) => match frame? {
+                    Message::Text(text) => text,
+                    _ => continue,
+                },
+                None => return Ok(()),
+            },
+            () = resend => {
+                resend_at = None;
+                let unacked: Vec<Message> = seen.lock().unwrap().unacked.values().cloned().collect();
+                for frame in unacked {
+                    socket.send(frame).await?;
+                }
+                continue;
+            }
         };
         let mut out = Vec::new();
         {
@@ -83,10 +104,12 @@ async fn serve(
                 ServerMessage::ResultAck(ack) => {
                     seen.unacked.remove(&ack.operation_id);
                 }
-                // Not stored (e.g. a transaction clash): re-sent on the next link.
+                // Not stored (e.g. a transaction clash): re-sent a second later, as the
+                // reference probe does.
                 ServerMessage::Error(error) => {
                     seen.error = Some(format!("{error:?}"));
-                    return Ok(());
+                    let later = tokio::time::Instant::now() + Duration::from_secs(1);
+                    resend_at.get_or_insert(later);
                 }
             }
         }
@@ -94,7 +117,6 @@ async fn serve(
             socket.send(frame).await?;
         }
     }
-    Ok(())
 }
 
 /// The `pladmed-probe` binary beside the server's; built when absent (a workspace build
