@@ -102,10 +102,13 @@ impl Hub for RedisHub {
 
     fn deliver(&self, probes: &[ProbeId], frame: Frame) -> usize {
         let delivered = self.shared.local.deliver(probes, frame.clone());
-        self.publish(Envelope::Deliver {
-            probes: probes.to_vec(),
-            frame,
-        });
+        // Every probe linked here already has it: nothing for the other instances.
+        if delivered < probes.len() {
+            self.publish(Envelope::Deliver {
+                probes: probes.to_vec(),
+                frame,
+            });
+        }
         delivered
     }
 
