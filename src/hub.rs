@@ -2,11 +2,17 @@
 //!
 //! [`Hub`] is the seam for running several instances: a broker-backed hub (Redis or NATS pub/sub)
 //! implements the same trait by publishing `deliver` calls and delivering what it receives to
-//! its local mailboxes. [`LocalHub`] is the in-process implementation.
+//! its local mailboxes. [`LocalHub`] is the in-process implementation; [`RedisHub`] shares it
+//! between instances through Redis (`PLADMED_REDIS_URL`).
 //!
 //! A frame is serialised once and shared by reference count. Each connection owns a bounded
 //! queue drained by its single writer task; `deliver` never waits: a probe whose queue is full is
 //! kicked (closed as too slow) instead of blocking the others or growing memory.
+
+mod broker;
+mod envelope;
+
+pub use broker::RedisHub;
 
 use crate::domain::ProbeId;
 use crate::store::SessionId;

@@ -4,7 +4,7 @@ use crate::accounts::{PasswordHashing, TokenKeys};
 use crate::admin::AdminSocket;
 use crate::clock::Clock;
 use crate::config::{Settings, StorageSettings};
-use crate::hub::{kick, Hub, LocalHub};
+use crate::hub::{kick, Hub, LocalHub, RedisHub};
 use crate::probes::link_audit;
 use crate::probes::{ProbeGeneration, ProbeListCache};
 use crate::state::AppState;
@@ -34,6 +34,9 @@ pub enum StartupError {
     /// The listen address could not be bound.
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
+    /// `PLADMED_REDIS_URL` was refused by the Redis client.
+    #[error("cannot use PLADMED_REDIS_URL: {0}")]
+    Broker(#[from] redis::RedisError),
     /// The superuser of `PLADMED_SUPERUSER_EMAIL` could not be created.
     #[error("cannot create the superuser of PLADMED_SUPERUSER_EMAIL: {0}")]
     Superuser(#[from] crate::accounts::RegisterError),
@@ -65,6 +68,18 @@ fn admin_socket(dir: &std::path::Path) -> Option<AdminSocket> {
             tracing::error!(dir = %dir.display(), %error, "no admin socket: admin commands cannot reach this server while it runs")
         })
         .ok()
+}
+
+/// The in-process hub, or with `PLADMED_REDIS_URL` one shared with the other instances on a
+/// channel named after the database they share (so deployments sharing a Redis stay apart).
+fn hub(settings: &Settings, store: Arc<dyn Store>) -> Result<Arc<dyn Hub>, StartupError> {
+    Ok(match (&settings.redis_url, &settings.storage) {
+        (Some(url), StorageSettings::Mongo { database, .. }) => {
+            let channel = format!("pladmed:hub:{database}");
+            Arc::new(RedisHub::start(url, channel, store)?)
+        }
+        _ => Arc::new(LocalHub::new()),
+    })
 }
 
 fn token_keys(settings: &Settings) -> TokenKeys {
@@ -107,8 +122,8 @@ impl Application {
             .await
             .map_err(|e| StartupError::Bind(settings.bind, e))?;
         let state = AppState {
-            store,
-            hub: Arc::new(LocalHub::new()) as Arc<dyn Hub>,
+            store: store.clone(),
+            hub: hub(&settings, store.clone())?,
             tokens: token_keys(&settings),
             clock: Clock::start(settings.clock.clone()),
             hashing,

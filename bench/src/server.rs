@@ -5,6 +5,7 @@
 use crate::Common;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
 use testkit::process::{free_port, Server};
 
 /// The server binary: `--server-bin`, else `pladmed` next to this executable. Under `cargo run`
@@ -37,9 +38,44 @@ fn binary(common: &Common) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
+/// A MongoDB database name no other server of this run has used.
+fn fresh_database() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("pladmed_bench_{}_{n}", std::process::id())
+}
+
 /// Starts the server with `extra` settings (on `--mongodb` if given), its superuser created,
 /// and waits until it answers.
 pub async fn start(common: &Common, extra: &[(&str, String)]) -> anyhow::Result<Server> {
+    start_in(common, extra, &fresh_database(), true).await
+}
+
+/// `n` instances sharing one MongoDB database and the hub at `redis`, each with its own name;
+/// the first creates the superuser.
+pub async fn start_cluster(common: &Common, redis: &str, n: usize) -> anyhow::Result<Vec<Server>> {
+    anyhow::ensure!(
+        common.mongodb.is_some(),
+        "several instances need a shared store: pass --mongodb"
+    );
+    let database = fresh_database();
+    let mut servers = Vec::with_capacity(n);
+    for i in 0..n {
+        let extra = [
+            ("PLADMED_REDIS_URL", redis.to_string()),
+            ("PLADMED_INSTANCE", format!("bench-{i}")),
+        ];
+        servers.push(start_in(common, &extra, &database, i == 0).await?);
+    }
+    Ok(servers)
+}
+
+async fn start_in(
+    common: &Common,
+    extra: &[(&str, String)],
+    database: &str,
+    superuser: bool,
+) -> anyhow::Result<Server> {
     let mut env: Vec<(String, String)> = vec![
         ("PLADMED_JWT_SECRET".into(), testkit::JWT_SECRET.into()),
         ("PLADMED_LOG".into(), "warn".into()),
@@ -55,10 +91,9 @@ pub async fn start(common: &Common, extra: &[(&str, String)]) -> anyhow::Result<
         ("PLADMED_HELLO_TIMEOUT_S".into(), "120".into()),
     ];
     if let Some(uri) = &common.mongodb {
-        let database = format!("pladmed_bench_{}", std::process::id());
         env.push(("PLADMED_MONGODB_URI".into(), uri.clone()));
-        env.push(("PLADMED_MONGODB_DATABASE".into(), database));
+        env.push(("PLADMED_MONGODB_DATABASE".into(), database.to_string()));
     }
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
-    Ok(Server::launch(binary(common)?, env).await?)
+    Ok(Server::launch_as(binary(common)?, env, superuser).await?)
 }

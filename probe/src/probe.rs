@@ -67,7 +67,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     );
     scheduler.resume();
     let context = link::Context {
-        server: config.server.clone(),
+        servers: config.server.clone(),
         tls,
         token,
         total_credits: config.credits,

@@ -91,6 +91,8 @@ pub struct Settings {
     pub cors: CorsOrigins,
     /// Name of this instance, recorded with each probe link.
     pub instance: String,
+    /// Redis connection string of the hub shared with other instances; `None`: in-process hub.
+    pub redis_url: Option<String>,
     /// Frames queued per probe before it is dropped as too slow.
     pub probe_queue: usize,
     /// How the server watches its own clock.

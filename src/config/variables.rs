@@ -39,6 +39,10 @@ pub(super) struct Variables {
     /// MongoDB database name.
     #[arg(long, env = "PLADMED_MONGODB_DATABASE", default_value = "pladmed")]
     pub mongodb_database: String,
+    /// Redis connection string (`redis://[:password@]host:port[/db]`) of the hub shared by
+    /// several instances; unset: the hub is in-process. Requires MongoDB.
+    #[arg(long, env = "PLADMED_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
     /// Embedded store directory (used when no MongoDB URI is set).
     #[arg(long, env = "PLADMED_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,

@@ -108,18 +108,30 @@ impl Server {
     /// Starts `binary` on a free port with `env` and, unless `env` names a MongoDB, a data
     /// directory of its own (removed on drop, with the server's log); creates the superuser
     /// [`ROOT_EMAIL`] first and waits until the server answers (the benchmark's server).
-    pub async fn launch(binary: PathBuf, mut env: Vec<(String, String)>) -> Result<Server, Error> {
+    pub async fn launch(binary: PathBuf, env: Vec<(String, String)>) -> Result<Server, Error> {
+        Self::launch_as(binary, env, true).await
+    }
+
+    /// [`Server::launch`], creating the superuser only if `superuser` (a further instance on a
+    /// shared database finds it there already).
+    pub async fn launch_as(
+        binary: PathBuf,
+        mut env: Vec<(String, String)>,
+        superuser: bool,
+    ) -> Result<Server, Error> {
         let data = tempfile::tempdir()?;
         if !env.iter().any(|(name, _)| name == "PLADMED_MONGODB_URI") {
             let dir = data.path().join("data").display().to_string();
             env.push(("PLADMED_DATA_DIR".into(), dir));
         }
-        let superuser = command_of(&binary, &env)
-            .args(["superuser", "create", ROOT_EMAIL, PASSWORD])
-            .stdout(Stdio::null())
-            .status()?;
-        if !superuser.success() {
-            return Err(Error::Harness("superuser create failed".into()));
+        if superuser {
+            let created = command_of(&binary, &env)
+                .args(["superuser", "create", ROOT_EMAIL, PASSWORD])
+                .stdout(Stdio::null())
+                .status()?;
+            if !created.success() {
+                return Err(Error::Harness("superuser create failed".into()));
+            }
         }
         let command = command_of(&binary, &env);
         let server = Self::spawn(command, binary, env, free_port(), Some(data));

@@ -29,9 +29,12 @@ pub use server_url::ServerUrl;
 )]
 pub struct Config {
     /// Coordinator URL: http(s)://host[:port] (or ws(s)://); the probe connects to its
-    /// /probe/ws.
-    #[arg(long, env = "PLADMED_PROBE_SERVER", value_name = "URL")]
-    pub server: ServerUrl,
+    /// /probe/ws. Several, separated by commas, name instances of one deployment: the probe
+    /// starts with the first and, whenever its link drops, tries the next, so that a dead
+    /// instance is retried only after the others. A later `--server` replaces the whole list.
+    #[arg(long, env = "PLADMED_PROBE_SERVER", value_name = "URL[,URL...]", required = true,
+          action = clap::ArgAction::Set, value_delimiter = ',')]
+    pub server: Vec<ServerUrl>,
     /// PEM file of CA certificates trusted for wss:// besides the public roots: for a TLS
     /// proxy in front of the coordinator whose certificate a private CA signed.
     #[arg(long, env = "PLADMED_PROBE_CA_FILE", value_name = "FILE",
@@ -120,7 +123,7 @@ impl Config {
         if self.no_ntp {
             return None;
         }
-        let colocated = || self.server.colocated_ntp().clone();
+        let colocated = || self.server[0].colocated_ntp().clone();
         Some(self.ntp_server.clone().unwrap_or_else(colocated))
     }
 }

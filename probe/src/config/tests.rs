@@ -101,7 +101,7 @@ fn the_command_line_parses() {
     ])
     .unwrap();
     assert_eq!(config.credits.get(), 1000);
-    assert_eq!(config.server.endpoint(), "ws://127.0.0.1:5000/probe/ws");
+    assert_eq!(config.server[0].endpoint(), "ws://127.0.0.1:5000/probe/ws");
     let missing_token = Config::try_parse_from(["p", "--server", "http://h", "--credits", "1"]);
     let later_wins = Config::try_parse_from(
         [
@@ -121,4 +121,25 @@ fn the_command_line_parses() {
     assert!(missing_token.is_err() || std::env::var("PLADMED_PROBE_TOKEN").is_ok());
     let zero = Config::try_parse_from(["p", "--server", "http://h", "--credits", "0"]);
     assert!(zero.is_err());
+}
+
+#[test]
+fn several_servers_are_kept_in_order_and_a_later_list_replaces_them() {
+    let servers = |args: &[&str]| {
+        let base = ["p", "--token", "t", "--credits", "1"];
+        let config = Config::try_parse_from(base.iter().chain(args)).unwrap();
+        let urls = config.server.iter().map(|s| s.endpoint().to_string());
+        urls.collect::<Vec<_>>()
+    };
+    let both = ["ws://a:1/probe/ws", "ws://b:2/probe/ws"];
+    assert_eq!(servers(&["--server", "http://a:1,http://b:2"]), both);
+    assert_eq!(
+        servers(&[
+            "--server",
+            "http://a:1,http://b:2",
+            "--server",
+            "http://c:3"
+        ]),
+        ["ws://c:3/probe/ws"]
+    );
 }

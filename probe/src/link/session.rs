@@ -4,6 +4,7 @@ use super::delivery::{Delivery, WINDOW};
 use super::writer;
 use super::{Context, Refused};
 use crate::backoff::Backoff;
+use crate::config::ServerUrl;
 use futures::stream::SplitStream;
 use futures::StreamExt;
 use probe_protocol::{
@@ -57,11 +58,11 @@ fn dropped(reason: impl Into<String>) -> Ended {
     }
 }
 
-/// Runs one connection until it ends.
-pub async fn serve(context: &Context, cancel: &CancellationToken) -> Ended {
+/// Runs one connection to `server` until it ends.
+pub async fn serve(context: &Context, server: &ServerUrl, cancel: &CancellationToken) -> Ended {
     let socket = tokio::select! {
         _ = cancel.cancelled() => return Ended::Shutdown,
-        socket = connect(context) => match socket {
+        socket = connect(context, server) => match socket {
             Ok(socket) => socket,
             Err(reason) => return dropped(reason),
         },
@@ -71,6 +72,7 @@ pub async fn serve(context: &Context, cancel: &CancellationToken) -> Ended {
     let writer = tokio::spawn(writer::run(sink, queue));
     let mut session = Session {
         context,
+        server,
         frames,
         delivery: Delivery::default(),
         store_backoff: Backoff::new(STORE_RETRY, STORE_RETRY_MAX),
@@ -100,8 +102,8 @@ pub async fn serve(context: &Context, cancel: &CancellationToken) -> Ended {
     ended
 }
 
-async fn connect(context: &Context) -> Result<Socket, String> {
-    let endpoint = context.server.endpoint();
+async fn connect(context: &Context, server: &ServerUrl) -> Result<Socket, String> {
+    let endpoint = server.endpoint();
     let mut request = endpoint
         .into_client_request()
         .map_err(|e| format!("bad server URL {endpoint}: {e}"))?;
@@ -122,6 +124,7 @@ async fn connect(context: &Context) -> Result<Socket, String> {
 
 struct Session<'a> {
     context: &'a Context,
+    server: &'a ServerUrl,
     frames: mpsc::Sender<Message>,
     delivery: Delivery,
     store_backoff: Backoff,
@@ -141,7 +144,7 @@ impl Session<'_> {
             },
         };
         self.delivery.limit_window(welcome.window);
-        tracing::info!(probe = %welcome.probe_id, server = %self.context.server.endpoint(), window = self.delivery.window(), "link up");
+        tracing::info!(probe = %welcome.probe_id, server = %self.server.endpoint(), window = self.delivery.window(), "link up");
         let heartbeat = Duration::from_secs(u64::from(welcome.heartbeat_s.max(1)));
         match self.connected(stream, cancel, heartbeat).await {
             Ended::Dropped { reason, .. } => Ended::Dropped {
