@@ -4,13 +4,14 @@
 //! `redis-server` (Debian's `redis-server`, or `valkey-server`) must be
 //! installed: `.ci/run` installs it; a missing one fails the test with that advice. The binary
 //! can be named with `PLADMED_TEST_REDIS_SERVER`.
+use crate::daemon::Daemon;
 use crate::mongo;
 use crate::process::{create_superuser, free_port, Server};
 use crate::JWT_SECRET;
 use futures::{SinkExt, StreamExt};
 use probe_protocol::{OperationOrder, ServerMessage};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -20,9 +21,8 @@ pub type Link = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// A `redis-server` on a loopback port, without persistence; killed when dropped.
 pub struct RedisServer {
-    binary: String,
     pub port: u16,
-    child: Option<Child>,
+    daemon: Daemon,
 }
 
 impl RedisServer {
@@ -38,13 +38,20 @@ impl RedisServer {
                 )
                 .to_string()
         });
-        let mut server = RedisServer {
-            binary,
-            port: free_port(),
-            child: None,
-        };
-        server.restart();
-        server
+        let port = free_port();
+        let mut command = Command::new(binary);
+        command
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", "no", "--daemonize", "no"]);
+        let daemon = Daemon::start("redis-server", command, port, Duration::from_secs(20));
+        RedisServer { port, daemon }
     }
 
     /// The URL instances connect to.
@@ -54,37 +61,12 @@ impl RedisServer {
 
     /// SIGKILL, as a crash would.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().expect("SIGKILL");
-            child.wait().expect("reaped");
-        }
+        self.daemon.kill();
     }
 
     /// Starts it again on the same port (empty: it keeps nothing).
     pub fn restart(&mut self) {
-        self.kill();
-        let port = self.port.to_string();
-        let child = Command::new(&self.binary)
-            .args(["--bind", "127.0.0.1", "--port", &port, "--save", ""])
-            .args(["--appendonly", "no", "--daemonize", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{} does not start: {e}", self.binary));
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "redis did not listen within 20 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
+        self.daemon.restart();
     }
 }
 
