@@ -9,6 +9,7 @@
 
 use crate::config::ClockSettings;
 use chrono::{DateTime, Utc};
+use probe_protocol::NtpServer;
 use rsntp::{AsyncSntpClient, Config, SynchronizationError};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -97,10 +98,11 @@ async fn run(settings: ClockSettings, status: watch::Sender<ClockStatus>) {
     }
 }
 
-/// One SNTP exchange with `server` (`host:port`).
-pub async fn sample(server: &str) -> Result<ClockSample, SampleError> {
+/// One SNTP exchange with `server`.
+pub async fn sample(server: &NtpServer) -> Result<ClockSample, SampleError> {
     let resolve_error = |cause: String| SampleError::Resolve(server.to_string(), cause);
-    let address = tokio::time::timeout(SAMPLE_TIMEOUT, tokio::net::lookup_host(server))
+    let lookup = tokio::net::lookup_host(server.as_str());
+    let address = tokio::time::timeout(SAMPLE_TIMEOUT, lookup)
         .await
         .map_err(|_| resolve_error("timed out".into()))?
         .map_err(|e| resolve_error(e.to_string()))?
@@ -218,7 +220,7 @@ mod tests {
 
     fn settings() -> ClockSettings {
         ClockSettings {
-            ntp_server: "127.0.0.1:123".into(),
+            ntp_server: "127.0.0.1".parse().unwrap(),
             interval: Duration::from_secs(60),
             max_offset_ms: 100.0,
         }

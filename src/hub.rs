@@ -2,15 +2,21 @@
 //!
 //! [`Hub`] is the seam for running several instances: a broker-backed hub (Redis or NATS pub/sub)
 //! implements the same trait by publishing `deliver` calls and delivering what it receives to
-//! its local mailboxes. [`LocalHub`] is the in-process implementation.
+//! its local mailboxes. [`LocalHub`] is the in-process implementation; [`RedisHub`] shares it
+//! between instances through Redis (`PLADMED_REDIS_URL`).
 //!
 //! A frame is serialised once and shared by reference count. Each connection owns a bounded
 //! queue drained by its single writer task; `deliver` never waits: a probe whose queue is full is
 //! kicked (closed as too slow) instead of blocking the others or growing memory.
 
-use crate::ids::ProbeId;
+mod broker;
+mod envelope;
+
+pub use broker::RedisHub;
+
+use crate::domain::ProbeId;
 use crate::store::SessionId;
-use probe_protocol::close;
+use probe_protocol::CloseReason;
 use std::collections::HashMap;
 use std::sync::RwLock;
 use tokio::sync::{mpsc, watch};
@@ -19,41 +25,26 @@ use tokio::sync::{mpsc, watch};
 /// which the socket writes as they are, so fanning out to N probes copies no frame.
 pub type Frame = tokio_tungstenite::tungstenite::Utf8Bytes;
 
-/// Why the hub ends a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Kick {
-    /// WebSocket close code (see [`probe_protocol::close`]).
-    pub code: u16,
-    /// Close reason.
-    pub reason: &'static str,
-}
+/// Why the hub ends a connection: the close frames it has links send.
+pub mod kick {
+    use probe_protocol::{close, CloseReason};
 
-impl Kick {
     /// A newer link of the same probe took over.
-    pub const SUPERSEDED: Kick = Kick {
-        code: close::SUPERSEDED,
-        reason: "superseded by a newer connection of this probe",
-    };
+    pub const SUPERSEDED: CloseReason = CloseReason::fixed(
+        close::SUPERSEDED,
+        "superseded by a newer connection of this probe",
+    );
     /// The probe's outgoing queue overflowed.
-    pub const TOO_SLOW: Kick = Kick {
-        code: close::TOO_SLOW,
-        reason: "outgoing queue full: probe reads too slowly",
-    };
+    pub const TOO_SLOW: CloseReason = CloseReason::fixed(
+        close::TOO_SLOW,
+        "outgoing queue full: probe reads too slowly",
+    );
     /// The probe's tokens were revoked: the link's token no longer authenticates it.
-    pub const REVOKED: Kick = Kick {
-        code: close::UNAUTHORIZED,
-        reason: "probe token revoked",
-    };
+    pub const REVOKED: CloseReason = CloseReason::fixed(close::UNAUTHORIZED, "probe token revoked");
     /// The probe was removed by its owner or an operator.
-    pub const REMOVED: Kick = Kick {
-        code: close::UNAUTHORIZED,
-        reason: "probe removed",
-    };
+    pub const REMOVED: CloseReason = CloseReason::fixed(close::UNAUTHORIZED, "probe removed");
     /// The server is shutting down.
-    pub const SHUTDOWN: Kick = Kick {
-        code: close::GOING_AWAY,
-        reason: "server shutting down",
-    };
+    pub const SHUTDOWN: CloseReason = CloseReason::fixed(close::GOING_AWAY, "server shutting down");
 }
 
 /// The hub's handle on one connection.
@@ -62,7 +53,7 @@ pub struct Mailbox {
     /// The link this mailbox belongs to.
     pub session: SessionId,
     frames: mpsc::Sender<Frame>,
-    kick: watch::Sender<Option<Kick>>,
+    kick: watch::Sender<Option<CloseReason>>,
 }
 
 /// The connection's end of its mailbox.
@@ -70,7 +61,7 @@ pub struct MailboxReceiver {
     /// Frames to write, in order.
     pub frames: mpsc::Receiver<Frame>,
     /// Becomes `Some` when the hub ends the connection.
-    pub kick: watch::Receiver<Option<Kick>>,
+    pub kick: watch::Receiver<Option<CloseReason>>,
 }
 
 impl Mailbox {
@@ -103,7 +94,7 @@ impl Mailbox {
     }
 
     /// Tells the connection to close.
-    pub fn kick(&self, kick: Kick) {
+    pub fn kick(&self, kick: CloseReason) {
         self.kick.send_replace(Some(kick));
     }
 }
@@ -119,13 +110,13 @@ pub trait Hub: Send + Sync + 'static {
     /// Probes whose queue is full are kicked as too slow.
     fn deliver(&self, probes: &[ProbeId], frame: Frame) -> usize;
     /// Kicks the link of `probe` connected here, if there is one; returns whether there was.
-    fn kick(&self, probe: ProbeId, kick: Kick) -> bool;
+    fn kick(&self, probe: ProbeId, kick: CloseReason) -> bool;
     /// Kicks the link of `probe` only if it is still `session` (a newer link stays).
-    fn kick_session(&self, probe: ProbeId, session: &SessionId, kick: Kick) -> bool;
+    fn kick_session(&self, probe: ProbeId, session: &SessionId, kick: CloseReason) -> bool;
     /// The links connected here: each probe with its session.
     fn links(&self) -> Vec<(ProbeId, SessionId)>;
     /// Kicks every connection (shutdown).
-    fn kick_all(&self, kick: Kick);
+    fn kick_all(&self, kick: CloseReason);
     /// How many probes are connected here.
     fn connected(&self) -> usize;
     /// Whether the hub can deliver, for GET /health; a broker-backed hub reports its broker
@@ -156,7 +147,7 @@ impl Hub for LocalHub {
             .expect("hub lock")
             .insert(probe, mailbox);
         if let Some(old) = previous {
-            old.kick(Kick::SUPERSEDED);
+            old.kick(kick::SUPERSEDED);
         }
     }
 
@@ -175,18 +166,18 @@ impl Hub for LocalHub {
                 delivered += 1;
             } else {
                 // The connection removes itself from the hub when it ends.
-                mailbox.kick(Kick::TOO_SLOW);
+                mailbox.kick(kick::TOO_SLOW);
             }
         }
         delivered
     }
 
-    fn kick(&self, probe: ProbeId, kick: Kick) -> bool {
+    fn kick(&self, probe: ProbeId, kick: CloseReason) -> bool {
         let mailboxes = self.mailboxes.read().expect("hub lock");
         mailboxes.get(&probe).map(|m| m.kick(kick)).is_some()
     }
 
-    fn kick_session(&self, probe: ProbeId, session: &SessionId, kick: Kick) -> bool {
+    fn kick_session(&self, probe: ProbeId, session: &SessionId, kick: CloseReason) -> bool {
         let mailboxes = self.mailboxes.read().expect("hub lock");
         let current = mailboxes.get(&probe).filter(|m| &m.session == session);
         current.map(|m| m.kick(kick)).is_some()
@@ -200,9 +191,9 @@ impl Hub for LocalHub {
             .collect()
     }
 
-    fn kick_all(&self, kick: Kick) {
+    fn kick_all(&self, kick: CloseReason) {
         for mailbox in self.mailboxes.read().expect("hub lock").values() {
-            mailbox.kick(kick);
+            mailbox.kick(kick.clone());
         }
     }
 
@@ -250,7 +241,7 @@ mod tests {
         let frame = Frame::from("f");
         assert_eq!(hub.deliver(&[slow, fast], frame.clone()), 2);
         assert_eq!(hub.deliver(&[slow, fast], frame), 1);
-        assert_eq!(*slow_rx.kick.borrow(), Some(Kick::TOO_SLOW));
+        assert_eq!(*slow_rx.kick.borrow(), Some(kick::TOO_SLOW));
         assert_eq!(*fast_rx.kick.borrow(), None);
     }
 
@@ -262,15 +253,15 @@ mod tests {
         let (other_box, other_rx) = Mailbox::new(session("o"), 1);
         hub.attach(target, target_box);
         hub.attach(other, other_box);
-        assert!(!hub.kick_session(target, &session("older"), Kick::REMOVED));
+        assert!(!hub.kick_session(target, &session("older"), kick::REMOVED));
         assert_eq!(
             *target_rx.kick.borrow(),
             None,
             "another session is left alone"
         );
-        assert!(hub.kick(target, Kick::REVOKED));
-        assert!(!hub.kick(ProbeId::generate(), Kick::REVOKED));
-        assert_eq!(*target_rx.kick.borrow(), Some(Kick::REVOKED));
+        assert!(hub.kick(target, kick::REVOKED));
+        assert!(!hub.kick(ProbeId::generate(), kick::REVOKED));
+        assert_eq!(*target_rx.kick.borrow(), Some(kick::REVOKED));
         assert_eq!(*other_rx.kick.borrow(), None);
     }
 
@@ -282,7 +273,7 @@ mod tests {
         let (new, new_rx) = Mailbox::new(session("new"), 1);
         hub.attach(probe, old);
         hub.attach(probe, new);
-        assert_eq!(*old_rx.kick.borrow(), Some(Kick::SUPERSEDED));
+        assert_eq!(*old_rx.kick.borrow(), Some(kick::SUPERSEDED));
         hub.detach(probe, &session("old"));
         assert_eq!(hub.connected(), 1);
         assert_eq!(*new_rx.kick.borrow(), None);

@@ -15,20 +15,18 @@ pub mod client;
 pub mod clock;
 /// Typed settings from the environment.
 pub mod config;
-/// The credit currency and its checked arithmetic.
-pub mod credits;
+/// Values every layer shares: e-mail, location, credits, identifiers.
+pub mod domain;
 /// GET /health: database, clock and hub checks.
 pub mod health;
 /// The broadcast hub fanning operations out to connected probes.
 pub mod hub;
-/// Identifiers of stored entities.
-pub mod ids;
+/// The HTTP accept loop with header and request timeouts.
+pub mod listener;
 /// Operations: creation and what probes report about them.
 pub mod operations;
-/// Probes: location and the public view of a probe.
+/// Probes: the cached public list, revocation and removal, the link audit.
 pub mod probes;
-/// The HTTP accept loop with header and request timeouts.
-pub mod server;
 /// Building and running a server from its settings.
 pub mod startup;
 /// Shared services handed to handlers and probe links.

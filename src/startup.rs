@@ -4,14 +4,14 @@ use crate::accounts::{PasswordHashing, TokenKeys};
 use crate::admin::AdminSocket;
 use crate::clock::Clock;
 use crate::config::{Settings, StorageSettings};
-use crate::hub::{Hub, Kick, LocalHub};
+use crate::hub::{kick, Hub, LocalHub, RedisHub};
 use crate::probes::link_audit;
-use crate::probes::{ProbeChangeStore, ProbeGeneration, ProbeListCache};
+use crate::probes::{ProbeGeneration, ProbeListCache};
 use crate::state::AppState;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::mongo::MongoStore;
-use crate::store::{Store, StoreError};
-use crate::telemetry::{MeteredStore, Telemetry};
+use crate::store::{ObservedStore, Store, StoreError};
+use crate::telemetry::{StoreFailures, Telemetry};
 use rand::RngCore;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -34,6 +34,9 @@ pub enum StartupError {
     /// The listen address could not be bound.
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
+    /// `PLADMED_REDIS_URL` was refused by the Redis client.
+    #[error("cannot use PLADMED_REDIS_URL: {0}")]
+    Broker(#[from] redis::RedisError),
     /// The superuser of `PLADMED_SUPERUSER_EMAIL` could not be created.
     #[error("cannot create the superuser of PLADMED_SUPERUSER_EMAIL: {0}")]
     Superuser(#[from] crate::accounts::RegisterError),
@@ -67,6 +70,18 @@ fn admin_socket(dir: &std::path::Path) -> Option<AdminSocket> {
         .ok()
 }
 
+/// The in-process hub, or with `PLADMED_REDIS_URL` one shared with the other instances on a
+/// channel named after the database they share (so deployments sharing a Redis stay apart).
+fn hub(settings: &Settings, store: Arc<dyn Store>) -> Result<Arc<dyn Hub>, StartupError> {
+    Ok(match (&settings.redis_url, &settings.storage) {
+        (Some(url), StorageSettings::Mongo { database, .. }) => {
+            let channel = format!("pladmed:hub:{database}");
+            Arc::new(RedisHub::start(url, channel, store)?)
+        }
+        _ => Arc::new(LocalHub::new()),
+    })
+}
+
 fn token_keys(settings: &Settings) -> TokenKeys {
     let secret = match &settings.jwt_secret {
         Some(secret) => secret.as_bytes().to_vec(),
@@ -86,11 +101,13 @@ impl Application {
     /// Opens the store, binds the listen address and prepares the routes.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let telemetry = Arc::new(Telemetry::default());
-        let metered = MeteredStore::new(open_store(&settings).await?, telemetry.clone());
         let probe_changes = ProbeGeneration::default();
-        let store: Arc<dyn Store> = Arc::new(ProbeChangeStore::new(
-            Arc::new(metered),
-            probe_changes.clone(),
+        let store: Arc<dyn Store> = Arc::new(ObservedStore::new(
+            open_store(&settings).await?,
+            vec![
+                Arc::new(StoreFailures::new(telemetry.clone())),
+                Arc::new(probe_changes.clone()),
+            ],
         ));
         store.reset_links(&settings.instance).await?;
         let hashing = PasswordHashing::new(settings.limits.hash_concurrency);
@@ -105,8 +122,8 @@ impl Application {
             .await
             .map_err(|e| StartupError::Bind(settings.bind, e))?;
         let state = AppState {
-            store,
-            hub: Arc::new(LocalHub::new()) as Arc<dyn Hub>,
+            store: store.clone(),
+            hub: hub(&settings, store.clone())?,
             tokens: token_keys(&settings),
             clock: Clock::start(settings.clock.clone()),
             hashing,
@@ -158,7 +175,7 @@ impl Application {
         let (stop_accepting, accepting_stopped) = tokio::sync::oneshot::channel::<()>();
         let settings = state.settings.clone();
         let server = tokio::spawn(async move {
-            crate::server::serve(listener, routes, &settings, async move {
+            crate::listener::serve(listener, routes, &settings, async move {
                 let _ = accepting_stopped.await;
             })
             .await;
@@ -173,7 +190,7 @@ impl Application {
         if let Some(admin) = admin {
             let _ = admin.await;
         }
-        hub.kick_all(Kick::SHUTDOWN);
+        hub.kick_all(kick::SHUTDOWN);
         links.close();
         if tokio::time::timeout(DRAIN_TIMEOUT, links.wait())
             .await

@@ -13,7 +13,8 @@ use tokio_util::task::TaskTracker;
 /// Shared services of one server instance. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    /// Persistence (counting its failures into `telemetry`).
+    /// Persistence, observed (`store::ObservedStore`): failures are counted into `telemetry`,
+    /// probe changes invalidate `probe_list`.
     pub store: Arc<dyn Store>,
     /// Fan-out to connected probes.
     pub hub: Arc<dyn Hub>,

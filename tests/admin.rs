@@ -2,14 +2,8 @@
 //! its admin socket), without one (on the store directly), and the superuser the environment
 //! asks for at startup.
 
-#[path = "common/mongo.rs"]
-mod mongo;
-#[path = "common/process.rs"]
-mod process;
-
 use futures::{SinkExt, StreamExt};
 use probe_protocol::close;
-use process::*;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
@@ -17,6 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
+use testkit::probe::hello_frame;
+use testkit::process::{free_port, Server};
+use testkit::{mongo, Client, JWT_SECRET, PASSWORD};
 use tokio_tungstenite::tungstenite::Message;
 
 /// How long a test waits for a log line, a close frame or the process to exit.
@@ -33,7 +30,7 @@ impl Setup {
         let dir = tempfile::tempdir().unwrap();
         let env = vec![
             ("PLADMED_DATA_DIR".into(), dir.path().display().to_string()),
-            ("PLADMED_JWT_SECRET".into(), SECRET.into()),
+            ("PLADMED_JWT_SECRET".into(), JWT_SECRET.into()),
         ];
         Setup { dir, env }
     }
@@ -118,8 +115,8 @@ impl Logged {
         }
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+    fn client(&self) -> Client {
+        Client::new(format!("http://127.0.0.1:{}", self.port))
     }
 
     /// SIGTERM, then waits for the exit.
@@ -155,22 +152,18 @@ fn assert_private_socket(path: &Path) {
     assert_eq!(meta.permissions().mode() & 0o777, 0o600, "owner only");
 }
 
-async fn login(client: &reqwest::Client, url: String, email: &str, password: &str) -> (u16, Value) {
-    post_raw(
-        client,
-        url,
-        None,
-        json!({"email": email, "password": password}),
-    )
-    .await
+async fn login(api: &Client, email: &str, password: &str) -> (u16, Value) {
+    let credentials = json!({"email": email, "password": password});
+    let (status, body) = api.post("/login", None, credentials).await;
+    (status.as_u16(), body)
 }
 
 #[tokio::test]
 async fn superuser_create_beside_a_running_server_goes_through_its_admin_socket() {
     let setup = Setup::new();
     let server = Server::start(setup.env.clone(), free_port());
-    let client = reqwest::Client::new();
-    wait_until_up(&client, &server).await;
+    let api = server.client();
+    server.wait_until_up().await;
     assert_private_socket(&setup.socket());
 
     let printed = setup.admin_ok(&["superuser", "create", "root@example.org", PASSWORD]);
@@ -180,7 +173,7 @@ async fn superuser_create_beside_a_running_server_goes_through_its_admin_socket(
         "{printed}"
     );
     // The superuser signs in over HTTP and grants credits (POST /credits).
-    let user = funded_user(&client, &server, "user@example.org", 500).await;
+    let user = api.funded_by_root("user@example.org", 500).await.token;
     let again = setup.admin(&["superuser", "create", "root@example.org", PASSWORD]);
     assert!(!again.status.success());
     assert!(
@@ -190,7 +183,7 @@ async fn superuser_create_beside_a_running_server_goes_through_its_admin_socket(
     );
     let printed = setup.admin_ok(&["credits", "grant", "user@example.org", "25"]);
     assert!(printed.contains("now holds 525"), "{printed}");
-    let me = get(&client, server.url("/users/me"), &user).await;
+    let me = api.get("/users/me", Some(&user)).await.1;
     assert_eq!(me["credits"], 525);
     let refused = setup.admin(&["credits", "grant", "nobody@example.org", "1"]);
     assert!(!refused.status.success());
@@ -206,7 +199,7 @@ async fn probe_revoke_and_remove_beside_a_running_server_close_the_link_with_400
     let setup = Setup::new();
     let LinkedProbe {
         server,
-        client,
+        api,
         owner,
         probe_id,
         token,
@@ -222,7 +215,7 @@ async fn probe_revoke_and_remove_beside_a_running_server_close_the_link_with_400
         .await
         .unwrap();
     assert_eq!(close_code(&mut stale).await, close::UNAUTHORIZED);
-    let mine = get(&client, server.url("/probes/me"), &owner).await;
+    let mine = api.get("/probes/me", Some(&owner)).await.1;
     let renewed = mine[0]["token"].as_str().unwrap().to_string();
     let mut link = open_link(&server, &renewed).await;
     let printed = setup.admin_ok(&["probe", "remove", &probe_id]);
@@ -231,14 +224,7 @@ async fn probe_revoke_and_remove_beside_a_running_server_close_the_link_with_400
         "{printed}"
     );
     assert_eq!(close_code(&mut link).await, close::UNAUTHORIZED);
-    let listed: Value = client
-        .get(server.url("/probes"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = api.get("/probes", None).await.1;
     assert_eq!(listed, json!([]));
     let unknown = setup.admin(&["probe", "revoke", &probe_id]);
     assert!(!unknown.status.success());
@@ -262,7 +248,7 @@ type Link =
 /// connected.
 struct LinkedProbe {
     server: Server,
-    client: reqwest::Client,
+    api: Client,
     owner: String,
     probe_id: String,
     token: String,
@@ -272,15 +258,15 @@ struct LinkedProbe {
 impl LinkedProbe {
     async fn start(setup: &Setup) -> LinkedProbe {
         let server = Server::start(setup.env.clone(), free_port());
-        let client = reqwest::Client::new();
-        wait_until_up(&client, &server).await;
+        let api = server.client();
+        server.wait_until_up().await;
         setup.admin_ok(&["superuser", "create", "root@example.org", PASSWORD]);
-        let owner = funded_user(&client, &server, "owner@example.org", 1).await;
-        let (probe_id, token) = registered_probe(&client, &server, &owner).await;
+        let owner = api.funded_by_root("owner@example.org", 1).await.token;
+        let (probe_id, token) = api.register_probe(&owner).await;
         let link = open_link(&server, &token).await;
         LinkedProbe {
             server,
-            client,
+            api,
             owner,
             probe_id,
             token,
@@ -294,7 +280,7 @@ async fn open_link(server: &Server, token: &str) -> Link {
     let (mut link, _) = tokio_tungstenite::connect_async(server.ws_url(token))
         .await
         .unwrap();
-    link.send(hello()).await.unwrap();
+    link.send(hello_frame()).await.unwrap();
     let welcome = tokio::time::timeout(WAIT, link.next()).await.unwrap();
     assert!(matches!(welcome, Some(Ok(Message::Text(_)))), "{welcome:?}");
     link
@@ -330,9 +316,7 @@ async fn without_a_server_the_cli_opens_the_store_and_a_stale_socket_is_replaced
     assert_private_socket(&setup.socket());
     let printed = setup.admin_ok(&["credits", "grant", "root@example.org", "7"]);
     assert!(printed.contains("now holds 7"), "{printed}");
-    let client = reqwest::Client::new();
-    let url = server.url("/login");
-    let (status, body) = login(&client, url, "root@example.org", PASSWORD).await;
+    let (status, body) = login(&server.client(), "root@example.org", PASSWORD).await;
     assert_eq!(status, 200, "{body}");
     server.terminate();
     assert!(!setup.socket().exists(), "removed at shutdown");
@@ -354,14 +338,13 @@ async fn the_superuser_from_the_environment_is_created_once_and_then_left_as_it_
             password_file.display().to_string(),
         ),
     ]);
-    let client = reqwest::Client::new();
 
     let first = Logged::start(&setup.env);
     first.log_line("superuser from PLADMED_SUPERUSER_EMAIL created");
-    let (status, token) = login(&client, first.url("/login"), "boot@example.org", PASSWORD).await;
+    let (status, token) = login(&first.client(), "boot@example.org", PASSWORD).await;
     assert_eq!(status, 200, "{token}");
     let token = token["access_token"].as_str().unwrap();
-    let me = get(&client, first.url("/users/me"), token).await;
+    let me = first.client().get("/users/me", Some(token)).await.1;
     assert_eq!(me["is_superuser"], true, "{me}");
     first.terminate();
 
@@ -370,10 +353,9 @@ async fn the_superuser_from_the_environment_is_created_once_and_then_left_as_it_
 
     let line = second.log_line("PLADMED_SUPERUSER_EMAIL has an account already");
     assert!(line.contains("left as it is"), "{line}");
-    let (status, _) = login(&client, second.url("/login"), "boot@example.org", PASSWORD).await;
+    let (status, _) = login(&second.client(), "boot@example.org", PASSWORD).await;
     assert_eq!(status, 200, "the existing account kept its password");
-    let url = second.url("/login");
-    let (status, _) = login(&client, url, "boot@example.org", "Changed#Pass2").await;
+    let (status, _) = login(&second.client(), "boot@example.org", "Changed#Pass2").await;
     assert_eq!(status, 404, "the new password was not applied");
 }
 
@@ -424,7 +406,7 @@ async fn on_mongodb_probe_revoke_writes_the_database_and_the_server_closes_the_l
                 "PLADMED_MONGODB_DATABASE".into(),
                 mongo::unique_db_name("admin_cli"),
             ),
-            ("PLADMED_JWT_SECRET".into(), SECRET.into()),
+            ("PLADMED_JWT_SECRET".into(), JWT_SECRET.into()),
             ("PLADMED_HEARTBEAT_S".into(), "2".into()),
         ],
     };

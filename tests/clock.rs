@@ -1,18 +1,16 @@
 //! The clock sampler against a real chronyd on loopback, and against a server that never answers.
 
-#[path = "common/chrony.rs"]
-mod chrony;
-
 use chrono::Utc;
-use chrony::{Chronyd, LOCAL_STRATUM};
 use pladmed::clock::{self, Clock};
 use pladmed::config::ClockSettings;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use testkit::chrony::{Chronyd, LOCAL_STRATUM};
+use testkit::process::{free_port, Server};
 
 fn settings(server: String) -> ClockSettings {
     ClockSettings {
-        ntp_server: server,
+        ntp_server: server.parse().expect("host:port"),
         interval: Duration::from_secs(1),
         max_offset_ms: 100.0,
     }
@@ -37,7 +35,7 @@ async fn wait_for(clock: &Clock, done: impl Fn(&clock::ClockStatus) -> bool) -> 
 #[tokio::test]
 async fn a_sample_from_chronyd_on_this_host_has_its_stratum_and_almost_no_offset() {
     let chronyd = Chronyd::start();
-    let sample = clock::sample(&chronyd.addr.to_string())
+    let sample = clock::sample(&chronyd.addr.to_string().parse().unwrap())
         .await
         .expect("chronyd answers");
     eprintln!("measured against chronyd: {sample:?}");
@@ -123,7 +121,9 @@ fn server_ahead_by(ahead: Duration) -> SocketAddr {
 #[tokio::test]
 async fn a_server_ahead_of_us_gives_a_positive_offset_beyond_the_limit() {
     let server = server_ahead_by(Duration::from_millis(500));
-    let sample = clock::sample(&server.to_string()).await.expect("answers");
+    let sample = clock::sample(&server.to_string().parse().unwrap())
+        .await
+        .expect("answers");
     assert!((sample.offset_ms - 500.0).abs() < 50.0, "{sample:?}");
     assert_eq!(sample.stratum, 2);
     let clock = Clock::start(settings(server.to_string()));
@@ -131,4 +131,39 @@ async fn a_server_ahead_of_us_gives_a_positive_offset_beyond_the_limit() {
     let health = clock.health(Utc::now());
     assert!(!health.healthy, "{health:?}");
     assert!(health.message.contains("exceeds 100 ms"), "{health:?}");
+}
+
+/// `PLADMED_NTP_SERVER` without a port means port 123, as the probe's `--ntp-server` does (the
+/// server used to refuse to start). The name does not resolve, so /health names the server it
+/// tried.
+#[tokio::test]
+async fn the_server_reads_an_ntp_server_without_a_port_on_port_123_as_probes_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = vec![
+        ("PLADMED_JWT_SECRET".into(), testkit::JWT_SECRET.into()),
+        (
+            "PLADMED_DATA_DIR".into(),
+            dir.path().to_str().unwrap().into(),
+        ),
+        ("PLADMED_NTP_SERVER".into(), "ntp.invalid".into()),
+    ];
+    let mut server = Server::start(env, free_port());
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let health = loop {
+        assert!(
+            server.is_running(),
+            "the server refused PLADMED_NTP_SERVER=ntp.invalid"
+        );
+        if let Ok(answer) = client.get(server.url("/health")).send().await {
+            break answer.json::<serde_json::Value>().await.unwrap();
+        }
+        assert!(Instant::now() < deadline, "server did not come up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let ntp = health["messages"][0]["ntp"][0].as_str().unwrap_or_default();
+    assert!(
+        ntp.starts_with("no sample from ntp.invalid:123"),
+        "{health}"
+    );
 }

@@ -3,7 +3,6 @@
 //! exactly 2,000 results are stored, none twice, and the probe owner was paid exactly once per
 //! result. Runs on the embedded store and on MongoDB.
 
-use chrono::Utc;
 use futures::{SinkExt, StreamExt};
 use probe_protocol::ServerMessage;
 use serde_json::{json, Value};
@@ -14,22 +13,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
-#[path = "common/mongo.rs"]
-mod mongo;
-#[path = "common/process.rs"]
-mod process;
-
-use process::{
-    create_superuser, free_port, funded_user, get, hello, ping_operation, registered_probe,
-    stored_codes, wait_until_up, Server, SECRET,
-};
+use testkit::params::{busy_ping_params, single_ping_params};
+use testkit::probe::hello_frame;
+use testkit::process::{create_superuser, free_port, Server};
+use testkit::{mongo, JWT_SECRET};
 
 const RESULTS: usize = 2_000;
 const WINDOW: usize = 32;
 const KILL_AFTER_ACKS: usize = 600;
 
 fn result_frame(operation: &str, n: usize) -> Message {
-    process::result_frame(
+    testkit::probe::result_frame(
         operation,
         n,
         json!([{"type": "ping", "seq": n, "rtt": 0.042}]),
@@ -48,7 +42,7 @@ async fn stream_once(
         tokio::time::sleep(Duration::from_millis(100)).await;
         return;
     };
-    if socket.send(hello()).await.is_err() {
+    if socket.send(hello_frame()).await.is_err() {
         return;
     }
     let mut to_send = unacked.iter().copied().collect::<Vec<_>>().into_iter();
@@ -98,19 +92,19 @@ async fn stream_once(
 async fn crash_without_loss(env: Vec<(String, String)>, data_note: &str) {
     create_superuser(&env);
     let mut server = Server::start(env, free_port());
-    let client = reqwest::Client::new();
-    wait_until_up(&client, &server).await;
-    let token = funded_user(&client, &server, "user@example.org", 10_000).await;
-    let (probe, probe_token) = registered_probe(&client, &server, &token).await;
+    let api = server.client();
+    server.wait_until_up().await;
+    let token = api.funded_by_root("user@example.org", 10_000).await.token;
+    let (probe, probe_token) = api.register_probe(&token).await;
     let ws_url = server.ws_url(&probe_token);
 
     // Connect once so that the probe is available, then create the operation.
     let (mut socket, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
-    socket.send(hello()).await.unwrap();
+    socket.send(hello_frame()).await.unwrap();
     socket.next().await.unwrap().unwrap();
-    let operation = ping_operation(&client, &server, &token, &probe).await;
+    let operation = api.ping(&token, &[&probe], busy_ping_params(45)).await;
     drop(socket);
-    let me: Value = get(&client, server.url("/users/me"), &token).await;
+    let me: Value = api.get("/users/me", Some(&token)).await.1;
     let left = me["credits"].as_u64().unwrap(); // after paying for the operation
 
     let acked = Arc::new(AtomicUsize::new(0));
@@ -139,10 +133,10 @@ async fn crash_without_loss(env: Vec<(String, String)>, data_note: &str) {
         killed_at < RESULTS,
         "the kill must happen mid-stream ({killed_at} acked)"
     );
-    wait_until_up(&client, &server).await;
+    server.wait_until_up().await;
     streamer.await.expect("every result acknowledged");
 
-    let codes = stored_codes(&client, &server, &operation).await;
+    let codes = api.stored_codes(&operation).await;
     let distinct: BTreeSet<&String> = codes.iter().collect();
     assert_eq!(codes.len(), RESULTS, "{data_note}: stored results");
     assert_eq!(
@@ -150,7 +144,7 @@ async fn crash_without_loss(env: Vec<(String, String)>, data_note: &str) {
         RESULTS,
         "{data_note}: a result was stored twice"
     );
-    let me: Value = get(&client, server.url("/users/me"), &token).await;
+    let me: Value = api.get("/users/me", Some(&token)).await.1;
     let paid = me["credits"].as_u64().unwrap();
     assert_eq!(
         paid,
@@ -160,7 +154,7 @@ async fn crash_without_loss(env: Vec<(String, String)>, data_note: &str) {
 }
 
 fn base_env() -> Vec<(String, String)> {
-    vec![("PLADMED_JWT_SECRET".into(), SECRET.into())]
+    vec![("PLADMED_JWT_SECRET".into(), JWT_SECRET.into())]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -198,10 +192,7 @@ async fn create_until_killed(
     created: Arc<AtomicUsize>,
 ) -> Vec<String> {
     let client = reqwest::Client::new();
-    let stop = (Utc::now() + chrono::Duration::minutes(30))
-        .format("%d/%m/%Y %H:%M")
-        .to_string();
-    let body = json!({"probes": [probe], "params": {"cron": "0 0 1 1 *", "stop_time": stop, "times_per_minute": 1, "ips": ["127.0.0.1"]}});
+    let body = json!({"probes": [probe], "params": single_ping_params()});
     let mut ids = Vec::new();
     for _ in 0..5_000 {
         let sent = client
@@ -231,13 +222,13 @@ async fn sigkill_during_operation_creation_keeps_credits_consistent() {
     env.push(("PLADMED_DATA_DIR".into(), path_string(dir.path())));
     create_superuser(&env);
     let mut server = Server::start(env, free_port());
-    let client = reqwest::Client::new();
-    wait_until_up(&client, &server).await;
-    let token = funded_user(&client, &server, "buyer@example.org", GRANTED).await;
-    let (probe, probe_token) = registered_probe(&client, &server, &token).await;
+    let api = server.client();
+    server.wait_until_up().await;
+    let token = api.funded_by_root("buyer@example.org", GRANTED).await.token;
+    let (probe, probe_token) = api.register_probe(&token).await;
     let ws_url = server.ws_url(&probe_token);
     let (mut socket, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
-    socket.send(hello()).await.unwrap();
+    socket.send(hello_frame()).await.unwrap();
     socket.next().await.unwrap().unwrap(); // welcome: the probe is connected
                                            // Keep reading so the operation frames never pile up in the probe's queue.
     let reader = tokio::spawn(async move { while let Some(Ok(_)) = socket.next().await {} });
@@ -269,10 +260,10 @@ async fn sigkill_during_operation_creation_keeps_credits_consistent() {
         acknowledged.extend(creator.await.unwrap());
     }
     reader.abort();
-    wait_until_up(&client, &server).await;
+    server.wait_until_up().await;
 
-    let me: Value = get(&client, server.url("/users/me"), &token).await;
-    let mine: Value = get(&client, server.url("/operations/me"), &token).await;
+    let me: Value = api.get("/users/me", Some(&token)).await.1;
+    let mine: Value = api.get("/operations/me", Some(&token)).await.1;
     let operations = mine.as_array().unwrap();
     let debited: u64 = operations
         .iter()

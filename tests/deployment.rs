@@ -49,7 +49,10 @@ fn every_service_restarts_unless_stopped() {
     let compose = compose();
     let services = compose["services"].as_mapping().unwrap();
     let names: BTreeSet<&str> = services.keys().map(|k| k.as_str().unwrap()).collect();
-    assert_eq!(names, BTreeSet::from(["chrony", "mongo", "server"]));
+    assert_eq!(
+        names,
+        BTreeSet::from(["chrony", "mongo", "redis", "server", "server-2"])
+    );
     for (name, service) in services {
         assert_eq!(
             service["restart"].as_str(),
@@ -106,6 +109,8 @@ fn the_server_environment_is_a_valid_production_configuration() {
             let path = secrets.path().join(secret);
             let content = if name.starts_with("PLADMED_MONGODB_URI") {
                 "mongodb://pladmed:password@mongo:27017/?replicaSet=rs0&authSource=admin".into()
+            } else if name.starts_with("PLADMED_REDIS_URL") {
+                "redis://:password@redis:6379".into()
             } else {
                 // A distinct value per secret: production refuses one code for health and metrics.
                 format!("{secret}-{}", "s".repeat(48))
@@ -117,7 +122,8 @@ fn the_server_environment_is_a_valid_production_configuration() {
     let settings = Settings::from_lookup(|name| env.get(name).cloned())
         .unwrap_or_else(|e| panic!("compose settings refused: {e}"));
     assert_eq!(settings.mode, Mode::Production);
-    assert_eq!(settings.clock.ntp_server, "chrony:123");
+    assert!(settings.redis_url.is_some(), "the instances share a hub");
+    assert_eq!(settings.clock.ntp_server.as_str(), "chrony:123");
     let published = service(&compose, "server")["ports"][0].as_str().unwrap();
     assert!(
         published.ends_with(&format!(":{}", settings.bind.port())),
@@ -135,6 +141,30 @@ fn the_server_environment_is_a_valid_production_configuration() {
             .contains(gateway.parse().expect("an address")),
         "PLADMED_TRUSTED_PROXIES must trust the gateway {gateway}"
     );
+}
+
+/// Scaling out: the second instance is the first with its own name (a starting instance clears
+/// the links recorded under its name) and its own published port; both wait for Redis, which
+/// keeps nothing and wants a password.
+#[test]
+fn the_second_instance_is_the_first_with_its_own_name_and_port() {
+    let compose = compose();
+    let (first, second) = (service(&compose, "server"), service(&compose, "server-2"));
+    assert_eq!(second["extends"]["service"].as_str(), Some("server"));
+    let name = |service: &Value| environment(service)["PLADMED_INSTANCE"].clone();
+    assert_ne!(name(first), name(second));
+    let port = |ports: &Value| format!("{ports:?}");
+    assert_ne!(port(&first["ports"]), port(&second["ports"]));
+    assert!(port(&second["ports"]).contains("127.0.0.1:5001:5000"));
+    for server in [first, second] {
+        let waits_for = server["depends_on"].as_mapping().expect("depends_on");
+        assert!(waits_for.contains_key("redis") && waits_for.contains_key("mongo"));
+    }
+    let redis = service(&compose, "redis");
+    assert!(redis.get("volumes").is_none(), "redis keeps nothing");
+    let entrypoint = format!("{:?}", redis["entrypoint"]);
+    assert!(entrypoint.contains("requirepass"), "{entrypoint}");
+    assert!(names(&redis["secrets"]).contains("redis_password"));
 }
 
 #[test]

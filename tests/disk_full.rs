@@ -16,13 +16,10 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
-#[path = "common/process.rs"]
-mod process;
-
-use process::{
-    create_superuser, free_port, funded_user, hello, ping_operation, post_raw, registered_probe,
-    result_frame, stored_codes, wait_until_up, Server, SECRET,
-};
+use testkit::params::busy_ping_params;
+use testkit::probe::{hello_frame, result_frame};
+use testkit::process::{create_superuser, free_port, Server};
+use testkit::JWT_SECRET;
 
 const HEALTH_CODE: &str = "disk-full-health";
 /// How far the database file may grow past its size at the start, in KiB.
@@ -68,7 +65,7 @@ async fn connect(server: &Server, probe_token: &str) -> Socket {
     let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url(probe_token))
         .await
         .expect("probe link");
-    socket.send(hello()).await.unwrap();
+    socket.send(hello_frame()).await.unwrap();
     socket.next().await.unwrap().unwrap(); // welcome
     socket
 }
@@ -86,7 +83,7 @@ async fn database_healthy(client: &reqwest::Client, server: &Server) -> bool {
 async fn a_full_disk_refuses_writes_clearly_and_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let env = vec![
-        ("PLADMED_JWT_SECRET".to_string(), SECRET.to_string()),
+        ("PLADMED_JWT_SECRET".to_string(), JWT_SECRET.to_string()),
         ("PLADMED_HEALTH_CODE".into(), HEALTH_CODE.into()),
         (
             "PLADMED_DATA_DIR".into(),
@@ -96,21 +93,22 @@ async fn a_full_disk_refuses_writes_clearly_and_loses_nothing() {
         ("PLADMED_NTP_SERVER".into(), "127.0.0.1:9".into()),
     ];
     create_superuser(&env);
-    let client = reqwest::Client::new();
     let port = free_port();
     let server = Server::start(env.clone(), port);
-    wait_until_up(&client, &server).await;
-    let token = funded_user(&client, &server, "user@example.org", 10_000).await;
-    let (probe, probe_token) = registered_probe(&client, &server, &token).await;
+    let api = server.client();
+    let client = &api.http;
+    server.wait_until_up().await;
+    let token = api.funded_by_root("user@example.org", 10_000).await.token;
+    let (probe, probe_token) = api.register_probe(&token).await;
     let socket = connect(&server, &probe_token).await;
-    let operation = ping_operation(&client, &server, &token, &probe).await;
+    let operation = api.ping(&token, &[&probe], busy_ping_params(45)).await;
     drop(socket);
     drop(server);
 
     let file = dir.path().join("pladmed.redb");
     let size_kib = std::fs::metadata(&file).unwrap().len() / 1024;
     let mut server = Server::start_with_file_limit(env, port, size_kib + HEADROOM_KIB);
-    wait_until_up(&client, &server).await;
+    server.wait_until_up().await;
     let mut socket = connect(&server, &probe_token).await;
     let mut acked = 0;
     let refusal = loop {
@@ -129,20 +127,20 @@ async fn a_full_disk_refuses_writes_clearly_and_loses_nothing() {
     // Still full: the same result is refused again, on the same link.
     assert_eq!(send(&mut socket, &operation, acked).await, Err(refusal));
 
-    let (status, body) = post_raw(
-        &client,
-        server.url("/ping"),
-        Some(&token),
-        json!({"probes": [probe], "params": {"ips": ["127.0.0.1"]}}),
-    )
-    .await;
+    let (status, body) = api
+        .post(
+            "/ping",
+            Some(&token),
+            json!({"probes": [probe], "params": {"ips": ["127.0.0.1"]}}),
+        )
+        .await;
     assert_eq!(status, 503, "operation creation on a full disk: {body}");
     assert!(
         body["Error"].as_str().is_some_and(|e| !e.is_empty()),
         "{body}"
     );
     assert!(
-        !database_healthy(&client, &server).await,
+        !database_healthy(client, &server).await,
         "health on a full disk"
     );
     // redb takes no transaction at all after a failed write until the file is reopened: reads
@@ -160,18 +158,15 @@ async fn a_full_disk_refuses_writes_clearly_and_loses_nothing() {
 
     // Space freed: restarted, the server holds exactly what it acknowledged.
     server.kill_and_restart();
-    wait_until_up(&client, &server).await;
-    let stored = stored_codes(&client, &server, &operation).await;
+    server.wait_until_up().await;
+    let stored = api.stored_codes(&operation).await;
     let expected: Vec<String> = (0..acked).map(|n| format!("result-{n:05}")).collect();
     assert_eq!(stored, expected, "stored = acknowledged");
     assert!(
-        database_healthy(&client, &server).await,
+        database_healthy(client, &server).await,
         "health once space is freed"
     );
     let mut socket = connect(&server, &probe_token).await;
     assert_eq!(send(&mut socket, &operation, acked).await, Ok(()));
-    assert_eq!(
-        stored_codes(&client, &server, &operation).await.len(),
-        acked + 1
-    );
+    assert_eq!(api.stored_codes(&operation).await.len(), acked + 1);
 }

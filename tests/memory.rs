@@ -25,13 +25,9 @@ use serde_json::json;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
-#[path = "common/process.rs"]
-mod process;
-
-use process::{
-    create_superuser, free_port, funded_user, hello, post, registered_probe, wait_until_up, Server,
-    SECRET,
-};
+use testkit::probe::hello_frame;
+use testkit::process::{create_superuser, free_port, Server};
+use testkit::{ping_params, JWT_SECRET};
 
 const LINKS: usize = 32;
 /// Results each link sends back to back, without waiting for answers.
@@ -80,7 +76,7 @@ async fn thirty_two_links_sending_16_mib_results_keep_the_server_under_its_memor
     let data = tempfile::tempdir().unwrap();
     let env = vec![
         ("PLADMED_DATA_DIR".into(), data.path().display().to_string()),
-        ("PLADMED_JWT_SECRET".into(), SECRET.into()),
+        ("PLADMED_JWT_SECRET".into(), JWT_SECRET.into()),
         (
             "PLADMED_INGEST_MEMORY_BYTES".into(),
             BUDGET_BYTES.to_string(),
@@ -91,19 +87,22 @@ async fn thirty_two_links_sending_16_mib_results_keep_the_server_under_its_memor
     ];
     create_superuser(&env);
     let server = Server::start(env, free_port());
-    let client = reqwest::Client::new();
-    wait_until_up(&client, &server).await;
-    let token = funded_user(&client, &server, "memory@example.org", 1_000_000).await;
+    let api = server.client();
+    server.wait_until_up().await;
+    let token = api
+        .funded_by_root("memory@example.org", 1_000_000)
+        .await
+        .token;
     let mut probes = Vec::new();
     for _ in 0..LINKS {
-        probes.push(registered_probe(&client, &server, &token).await);
+        probes.push(api.register_probe(&token).await);
     }
     let mut links = Vec::new();
     for (_, probe_token) in &probes {
         let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url(probe_token))
             .await
             .unwrap();
-        socket.send(hello()).await.unwrap();
+        socket.send(hello_frame()).await.unwrap();
         let welcome = socket.next().await.unwrap().unwrap();
         assert!(
             welcome.to_text().unwrap().contains("welcome"),
@@ -111,13 +110,9 @@ async fn thirty_two_links_sending_16_mib_results_keep_the_server_under_its_memor
         );
         links.push(socket);
     }
-    let stop = (Utc::now() + TimeDelta::minutes(30))
-        .format("%d/%m/%Y %H:%M")
-        .to_string();
     let ids: Vec<&str> = probes.iter().map(|(id, _)| id.as_str()).collect();
-    let params = json!({"cron": "* * * * *", "stop_time": stop, "times_per_minute": 1, "ips": ["127.0.0.1"]});
-    let body = json!({"probes": ids, "params": params});
-    let operation = post(&client, server.url("/ping"), Some(&token), body).await;
+    let body = json!({"probes": ids, "params": ping_params(30)});
+    let operation = api.post_ok("/ping", Some(&token), body).await;
     assert_eq!(operation["probes"].as_array().unwrap().len(), LINKS);
     let operation = operation["_id"].as_str().unwrap();
     let frames: Vec<Utf8Bytes> = (0..RESULTS_PER_LINK)
@@ -125,22 +120,32 @@ async fn thirty_two_links_sending_16_mib_results_keep_the_server_under_its_memor
         .collect();
 
     let before = status_bytes(server.pid(), "VmHWM:");
-    let answers = links.into_iter().map(|mut socket| {
+    // Each link reads while it sends, as a probe does: heartbeats are answered (a read answers
+    // a ping) and the server's answers never pile up behind the frames.
+    let answers = links.into_iter().map(|socket| {
         let frames = frames.clone();
-        tokio::spawn(async move {
+        let (mut sink, mut stream) = socket.split();
+        let sender = tokio::spawn(async move {
             for frame in frames {
-                socket.send(Message::Text(frame)).await.unwrap();
+                sink.send(Message::Text(frame)).await.unwrap();
             }
+            sink
+        });
+        tokio::spawn(async move {
             let mut notices = Vec::new();
             while notices.len() < RESULTS_PER_LINK {
-                let next = tokio::time::timeout(Duration::from_secs(50), socket.next()).await;
-                let Ok(Some(Ok(Message::Text(text)))) = next else {
-                    panic!("link ended or timed out before the result was answered: {next:?}");
+                let next = tokio::time::timeout(Duration::from_secs(50), stream.next()).await;
+                let text = match next {
+                    Ok(Some(Ok(Message::Text(text)))) => text,
+                    Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+                    _ => panic!("link ended or timed out before the result was answered: {next:?}"),
                 };
                 if let Ok(ServerMessage::Error(notice)) = ServerMessage::decode(&text) {
                     notices.push(notice);
                 }
             }
+            // Kept open until every answer is in, so the link is not closed under the server.
+            drop(sender.await.unwrap());
             notices
         })
     });

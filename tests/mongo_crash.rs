@@ -4,24 +4,21 @@
 //! Afterwards every acknowledged write is there exactly once, every result was paid exactly
 //! once, every debit has its operation, and no pending marker is left behind.
 
-#[path = "common/mongo.rs"]
-mod mongo;
-#[path = "common/process.rs"]
-mod process;
+mod mongo_support;
 
 use bson::doc;
 use chrono::Utc;
 use futures::{SinkExt, StreamExt};
+use mongo_support::{funded_user, get, ping_operation, registered_probe};
 use probe_protocol::ServerMessage;
-use process::{
-    create_superuser, free_port, funded_user, get, hello, ping_operation, registered_probe,
-    stored_codes, wait_until_up, Server, SECRET,
-};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use testkit::probe::{hello_frame as hello, result_frame};
+use testkit::process::{create_superuser, free_port, Server};
+use testkit::{mongo, JWT_SECRET as SECRET};
 use tokio_tungstenite::tungstenite::Message;
 
 const RESULTS: usize = 600;
@@ -63,7 +60,7 @@ async fn stream_all(url: String, operation: String, acked: Arc<AtomicUsize>) {
         'link: while !unacked.is_empty() {
             while in_flight < WINDOW {
                 let Some(n) = to_send.next() else { break };
-                let frame = process::result_frame(&operation, n, json!([{"seq": n}]));
+                let frame = result_frame(&operation, n, json!([{"seq": n}]));
                 if socket.send(frame).await.is_err() {
                     break 'link;
                 }
@@ -144,23 +141,22 @@ async fn two_instances_ingesting_for_one_owner_lose_and_double_nothing_across_a_
     create_superuser(&env_a);
     let mut a = Server::start(env_a, free_port());
     let b = Server::start(env_b, free_port());
-    let client = reqwest::Client::new();
-    wait_until_up(&client, &a).await;
-    wait_until_up(&client, &b).await;
-    let token = funded_user(&client, &a, "owner@example.org", 20_000).await;
+    a.wait_until_up().await;
+    b.wait_until_up().await;
+    let token = funded_user(&a, "owner@example.org", 20_000).await;
     let mut streams = Vec::new();
     let acked = Arc::new(AtomicUsize::new(0));
     for server in [&a, &b] {
-        let (probe, probe_token) = registered_probe(&client, server, &token).await;
+        let (probe, probe_token) = registered_probe(server, &token).await;
         let url = server.ws_url(&probe_token);
         let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
         socket.send(hello()).await.unwrap();
         socket.next().await.unwrap().unwrap();
-        let operation = ping_operation(&client, server, &token, &probe).await;
+        let operation = ping_operation(server, &token, &probe).await;
         drop(socket);
         streams.push((url, operation));
     }
-    let me: Value = get(&client, a.url("/users/me"), &token).await;
+    let me: Value = get(&a, "/users/me", &token).await;
     let left = me["credits"].as_u64().unwrap();
 
     let streamers: Vec<_> = streams
@@ -182,13 +178,13 @@ async fn two_instances_ingesting_for_one_owner_lose_and_double_nothing_across_a_
         acked.load(Ordering::SeqCst) < 2 * RESULTS,
         "killed mid-stream"
     );
-    wait_until_up(&client, &a).await;
+    a.wait_until_up().await;
     for streamer in streamers {
         streamer.await.expect("every result acknowledged");
     }
 
     for (_, operation) in &streams {
-        let codes = stored_codes(&client, &b, operation).await;
+        let codes = b.client().stored_codes(operation).await;
         let distinct: BTreeSet<&String> = codes.iter().collect();
         assert_eq!(codes.len(), RESULTS, "stored results of {operation}");
         assert_eq!(
@@ -198,7 +194,7 @@ async fn two_instances_ingesting_for_one_owner_lose_and_double_nothing_across_a_
         );
     }
     assert_no_markers(&uri, &database).await;
-    let me: Value = get(&client, b.url("/users/me"), &token).await;
+    let me: Value = get(&b, "/users/me", &token).await;
     let paid = me["credits"].as_u64().unwrap();
     assert_eq!(
         paid,
@@ -251,10 +247,9 @@ async fn sigkill_during_operation_creation_on_mongodb_completes_every_debit() {
     let env = env(&uri, &database, "solo");
     create_superuser(&env);
     let mut server = Server::start(env, free_port());
-    let client = reqwest::Client::new();
-    wait_until_up(&client, &server).await;
-    let token = funded_user(&client, &server, "buyer@example.org", GRANTED).await;
-    let (probe, probe_token) = registered_probe(&client, &server, &token).await;
+    server.wait_until_up().await;
+    let token = funded_user(&server, "buyer@example.org", GRANTED).await;
+    let (probe, probe_token) = registered_probe(&server, &token).await;
     let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url(&probe_token))
         .await
         .unwrap();
@@ -288,10 +283,10 @@ async fn sigkill_during_operation_creation_on_mongodb_completes_every_debit() {
         acknowledged.extend(creator.await.unwrap());
     }
     reader.abort();
-    wait_until_up(&client, &server).await;
+    server.wait_until_up().await;
 
-    let me: Value = get(&client, server.url("/users/me"), &token).await;
-    let mine: Value = get(&client, server.url("/operations/me"), &token).await;
+    let me: Value = get(&server, "/users/me", &token).await;
+    let mine: Value = get(&server, "/operations/me", &token).await;
     let operations = mine.as_array().unwrap();
     let debited: u64 = operations
         .iter()

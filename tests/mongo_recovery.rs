@@ -8,27 +8,23 @@
 //!   marked, and a settlement that paid only part of its marked results: each result ends up
 //!   paid exactly once.
 
-#[path = "common/mongo.rs"]
-mod mongo;
-#[path = "common/process.rs"]
-mod process;
+mod mongo_support;
 
 use bson::oid::ObjectId;
 use bson::{doc, Document};
 use futures::{SinkExt, StreamExt};
+use mongo_support::{funded_user, get, ping_operation, registered_probe};
 use probe_protocol::ServerMessage;
-use process::{
-    create_superuser, free_port, funded_user, get, hello, ping_operation, registered_probe,
-    wait_until_up, Server, SECRET,
-};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
+use testkit::probe::{hello_frame as hello, result_frame};
+use testkit::process::{create_superuser, free_port, Server};
+use testkit::{mongo, JWT_SECRET as SECRET};
 
 const INSTANCE: &str = "crashy";
 
 struct Scene {
     server: Server,
-    client: reqwest::Client,
     db: mongodb::Database,
     token: String,
     probe_token: String,
@@ -49,11 +45,10 @@ async fn scene(prefix: &str) -> Option<Scene> {
     .collect();
     create_superuser(&env);
     let server = Server::start(env, free_port());
-    let client = reqwest::Client::new();
-    wait_until_up(&client, &server).await;
-    let token = funded_user(&client, &server, "owner@example.org", 100_000).await;
-    let (_, probe_token) = registered_probe(&client, &server, &token).await;
-    let me: Value = get(&client, server.url("/users/me"), &token).await;
+    server.wait_until_up().await;
+    let token = funded_user(&server, "owner@example.org", 100_000).await;
+    let (_, probe_token) = registered_probe(&server, &token).await;
+    let me: Value = get(&server, "/users/me", &token).await;
     let owner = me["_id"].as_str().unwrap().parse().unwrap();
     let db = mongodb::Client::with_uri_str(&uri)
         .await
@@ -61,7 +56,6 @@ async fn scene(prefix: &str) -> Option<Scene> {
         .database(&database);
     Some(Scene {
         server,
-        client,
         db,
         token,
         probe_token,
@@ -79,7 +73,7 @@ impl Scene {
     }
 
     async fn balance(&self) -> u64 {
-        let me: Value = get(&self.client, self.server.url("/users/me"), &self.token).await;
+        let me: Value = get(&self.server, "/users/me", &self.token).await;
         me["credits"].as_u64().unwrap()
     }
 
@@ -98,9 +92,9 @@ impl Scene {
     /// A ping operation of the probe (connected meanwhile).
     async fn operation(&self) -> String {
         let socket = self.link().await;
-        let probe: Value = get(&self.client, self.server.url("/probes/me"), &self.token).await;
+        let probe: Value = get(&self.server, "/probes/me", &self.token).await;
         let probe = probe[0]["identifier"].as_str().unwrap().to_string();
-        let operation = ping_operation(&self.client, &self.server, &self.token, &probe).await;
+        let operation = ping_operation(&self.server, &self.token, &probe).await;
         drop(socket);
         operation
     }
@@ -110,7 +104,7 @@ impl Scene {
         let mut socket = self.link().await;
         let count = codes.len();
         for n in codes {
-            let frame = process::result_frame(operation, n, json!([{"seq": n}]));
+            let frame = result_frame(operation, n, json!([{"seq": n}]));
             socket.send(frame).await.unwrap();
         }
         let (mut acked, mut duplicates) = (0, 0);
@@ -220,7 +214,7 @@ impl Scene {
     }
 
     async fn operations(&self) -> Vec<String> {
-        let mine: Value = get(&self.client, self.server.url("/operations/me"), &self.token).await;
+        let mine: Value = get(&self.server, "/operations/me", &self.token).await;
         mine.as_array()
             .unwrap()
             .iter()
@@ -278,7 +272,7 @@ async fn a_kill_between_debit_and_operation_insert_is_completed_at_restart() {
     assert!(!scene.operations().await.contains(&lost));
 
     scene.server.kill_and_restart();
-    wait_until_up(&scene.client, &scene.server).await;
+    scene.server.wait_until_up().await;
 
     let operations = scene.operations().await;
     for operation in [&lost, &half] {
@@ -329,7 +323,7 @@ async fn a_kill_in_the_middle_of_a_reward_settlement_pays_each_result_once() {
     scene.add_credits(-50).await;
 
     scene.server.kill_and_restart();
-    wait_until_up(&scene.client, &scene.server).await;
+    scene.server.wait_until_up().await;
 
     assert_eq!(
         scene.balance().await,

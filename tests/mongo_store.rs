@@ -2,21 +2,16 @@
 //! `scripts/test.sh` starts: the properties that depend on MongoDB itself (unique indexes,
 //! transactions under contention, durability across a server restart).
 
-#[path = "common/mongo.rs"]
-mod mongo;
-
 use chrono::{Duration, DurationRound, Utc};
-use pladmed::credits::Credits;
-use pladmed::ids::{OperationId, ProbeId, ResultId, UserId};
-use pladmed::probes::Location;
+use pladmed::domain::{Credits, Email, Location, OperationId, ProbeId, ResultId, UserId};
 use pladmed::store::mongo::MongoStore;
 use pladmed::store::{
-    Email, Insertion, MeasurementResult, Operation, PageLimit, Probe, Reward, Store, StoreError,
-    User,
+    Insertion, MeasurementResult, Operation, PageLimit, Probe, Reward, Store, StoreError, User,
 };
 use probe_protocol::{ContentFormat, OperationKind, ResultFormat};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
+use testkit::mongo;
 
 async fn store() -> Option<Arc<MongoStore>> {
     let uri = mongo::mongo_uri()?;

@@ -3,29 +3,20 @@
 //! login, a cross-origin call with the `access_token` header, 40 probe links from 40 client
 //! addresses, and a result round trip all pass through it. Fails, never skips, without nginx.
 
-#[path = "common/https.rs"]
-mod https;
-#[path = "common/nginx.rs"]
-mod nginx;
-#[path = "common/process.rs"]
-mod process;
-
-use futures::{SinkExt, StreamExt};
+use futures::SinkExt;
 use hyper::{Method, StatusCode};
 use probe_protocol::ServerMessage;
-use process::{Server, PASSWORD, SECRET};
 use serde_json::{json, Value};
 use std::net::IpAddr;
-use std::time::Duration;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::WebSocketStream;
+use testkit::probe::{hello_frame, next_message as next, result_frame};
+use testkit::process::{create_superuser, free_port, Server};
+use testkit::{https, nginx, single_ping_params, JWT_SECRET, PASSWORD};
 
 /// The browser origin of the frontend.
 const FRONTEND: &str = "https://frontend.example.org";
 /// Probe links opened from as many client addresses: more than the per-address cap (32) that
 /// they would all share if the server saw only the proxy.
 const CLIENTS: u8 = 40;
-const WAIT: Duration = Duration::from_secs(10);
 
 fn loopback(n: u8) -> IpAddr {
     IpAddr::from([127, 0, 0, n])
@@ -35,7 +26,7 @@ fn loopback(n: u8) -> IpAddr {
 fn server(data: &tempfile::TempDir) -> (Server, Vec<(String, String)>) {
     let env: Vec<(String, String)> = [
         ("PLADMED_DATA_DIR", data.path().to_str().unwrap()),
-        ("PLADMED_JWT_SECRET", SECRET),
+        ("PLADMED_JWT_SECRET", JWT_SECRET),
         ("PLADMED_CORS_ORIGINS", FRONTEND),
         ("PLADMED_TRUSTED_PROXIES", "127.0.0.1/32"),
         // The links below wait for their hello while the test counts them.
@@ -45,15 +36,15 @@ fn server(data: &tempfile::TempDir) -> (Server, Vec<(String, String)>) {
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    process::create_superuser(&env);
-    (Server::start(env.clone(), process::free_port()), env)
+    create_superuser(&env);
+    (Server::start(env.clone(), free_port()), env)
 }
 
 #[tokio::test]
 async fn the_documented_nginx_config_carries_logins_cors_probe_links_and_results() {
     let data = tempfile::tempdir().unwrap();
     let (server, _env) = server(&data);
-    process::wait_until_up(&reqwest::Client::new(), &server).await;
+    server.wait_until_up().await;
     let ca = https::TestCa::new();
     let upstream = format!("127.0.0.1:{}", server.port).parse().unwrap();
     let nginx = nginx::Nginx::start(upstream, &ca.chain_pem, &ca.key_pem);
@@ -103,11 +94,11 @@ async fn the_documented_nginx_config_carries_logins_cors_probe_links_and_results
         .await;
     assert_eq!(status, 101);
     let mut link = link.unwrap();
-    link.send(process::hello()).await.unwrap();
+    link.send(hello_frame()).await.unwrap();
     assert!(matches!(next(&mut link).await, ServerMessage::Welcome(_)));
     let ping = json!({
         "probes": [probe.body["identifier"]],
-        "params": {"cron": "0 0 1 1 *", "stop_time": in_30_minutes(), "times_per_minute": 1, "ips": ["127.0.0.1"]},
+        "params": single_ping_params(),
     });
     let operation = proxy.post("/ping", Some(&token), ping).await;
     assert_eq!(operation.status, StatusCode::CREATED, "{}", operation.body);
@@ -116,7 +107,7 @@ async fn the_documented_nginx_config_carries_logins_cors_probe_links_and_results
         ServerMessage::Operation(sent) => assert_eq!(sent.operation_id, operation),
         other => panic!("expected the operation, got {other:?}"),
     }
-    link.send(process::result_frame(&operation, 1, json!({"rtt": 1.5})))
+    link.send(result_frame(&operation, 1, json!({"rtt": 1.5})))
         .await
         .unwrap();
     match next(&mut link).await {
@@ -166,31 +157,4 @@ async fn cross_origin_call(proxy: &https::Https, token: &str) {
     );
     assert_eq!(me.body["email"], "user@example.org");
     assert_eq!(header(&me, "access-control-allow-origin"), FRONTEND);
-}
-
-/// The next protocol message on `link`.
-async fn next<S>(link: &mut WebSocketStream<S>) -> ServerMessage
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    loop {
-        let frame = tokio::time::timeout(WAIT, link.next())
-            .await
-            .expect("a frame within the wait")
-            .expect("link open")
-            .expect("frame readable");
-        match frame {
-            Message::Text(text) => {
-                return ServerMessage::decode(&text).expect("a protocol message")
-            }
-            Message::Close(close) => panic!("link closed: {close:?}"),
-            _ => continue,
-        }
-    }
-}
-
-fn in_30_minutes() -> String {
-    (chrono::Utc::now() + chrono::Duration::minutes(30))
-        .format("%d/%m/%Y %H:%M")
-        .to_string()
 }

@@ -1,7 +1,7 @@
 //! Property tests of the credit arithmetic: a balance is never negative and never overflows,
 //! whatever the amounts.
 
-use pladmed::credits::{Credits, MAX_CREDITS};
+use pladmed::domain::{Credits, MAX_CREDITS};
 use proptest::prelude::*;
 
 proptest! {

@@ -3,9 +3,7 @@
 //! same run (a minimal broadcast/static server, or the bare store). Loopback only; every loop is
 //! bounded in count and time, so a run always ends by itself.
 
-mod api;
 mod floor;
-mod probe;
 mod report;
 mod scenarios;
 mod server;

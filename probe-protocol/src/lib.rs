@@ -1,6 +1,6 @@
 //! Wire protocol of the Pladmed probe link, version [`PROTOCOL_VERSION`].
 //!
-//! A probe opens a WebSocket to `GET /probe/ws` on the coordinator, authenticated with its probe
+//! A probe opens a WebSocket to `GET` [`LINK_PATH`] (`/probe/ws`) on the coordinator, authenticated with its probe
 //! token (`Authorization: Bearer TOKEN` or `?token=TOKEN`). Every application message is one JSON
 //! text frame, an object whose `"type"` field names the message. Probes send [`ProbeMessage`]s;
 //! the coordinator sends [`ServerMessage`]s. Binary frames are a protocol violation.
@@ -26,42 +26,20 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub mod close;
 mod content;
+mod link;
+mod ntp;
 pub mod params;
 mod streamed;
 
+pub use close::CloseReason;
 pub use content::RawContent;
+pub use link::{silence_limit, LINK_PATH, MISSED_HEARTBEATS};
+pub use ntp::{NtpServer, NTP_PORT};
 
 /// The protocol version this crate implements; `hello.protocol` must equal it.
 pub const PROTOCOL_VERSION: u32 = 1;
-
-/// Close codes the coordinator uses when it ends a probe link.
-pub mod close {
-    /// The coordinator is shutting down (standard WebSocket "going away"); reconnect later.
-    pub const GOING_AWAY: u16 = 1001;
-    /// A frame or message exceeded the configured size limit (standard "message too big").
-    pub const MESSAGE_TOO_BIG: u16 = 1009;
-    /// Missing, malformed, revoked or unknown probe token. Reconnecting with the same token
-    /// will not help.
-    pub const UNAUTHORIZED: u16 = 4001;
-    /// The probe sent something that is not protocol v1: a binary frame, text that is not a
-    /// known message, a wrong protocol version, a message before `hello`, or a result for an
-    /// operation that is not assigned to this probe.
-    pub const PROTOCOL_VIOLATION: u16 = 4002;
-    /// The same probe opened a newer link; the newer one wins and this one is closed.
-    pub const SUPERSEDED: u16 = 4003;
-    /// The probe did not read its frames fast enough: its outgoing queue filled up, or it did
-    /// not answer a ping by the next one (see
-    /// [`Welcome::heartbeat_s`](crate::Welcome::heartbeat_s)). It is disconnected so that it
-    /// cannot slow down or bloat the coordinator, nor hold a link it does not use. Reconnect.
-    pub const TOO_SLOW: u16 = 4004;
-    /// Reserved: coordinators before the result window closed a probe that sent more messages
-    /// per second than `PLADMED_PROBE_FRAMES_PER_S` with this code. This one paces such a link
-    /// instead (it stops reading it until the rate allows; see
-    /// [`Welcome::window`](crate::Welcome::window)) and never sends 4005. A probe that
-    /// receives it reconnects with backoff.
-    pub const RATE_LIMITED: u16 = 4005;
-}
 
 /// A message a probe sends to the coordinator.
 ///
@@ -117,6 +95,7 @@ pub struct Finished {
 
 /// How the `content` of a [`ResultReport`] is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ContentFormat {
     /// `content` is any JSON value (scamper's JSON output: an array of its objects).
@@ -184,7 +163,8 @@ pub struct Welcome {
     pub server_time: DateTime<Utc>,
     /// The coordinator pings every `heartbeat_s` seconds, each ping with its own payload. A
     /// probe that has not answered a ping with a pong echoing it by the next ping is dropped
-    /// ([`close::TOO_SLOW`]): only reading proves a probe alive, not sending.
+    /// ([`close::TOO_SLOW`]): only reading proves a probe alive, not sending. Either side
+    /// holds a link silent for [`MISSED_HEARTBEATS`] periods dead ([`silence_limit`]).
     pub heartbeat_s: u32,
     /// The most results this link may have sent and not yet seen acknowledged (at least 1).
     /// The coordinator reads no further while that many are being stored, and no faster than
@@ -205,6 +185,7 @@ fn default_window() -> u32 {
 
 /// The kind of measurement an operation runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OperationKind {
     /// scamper trace.
@@ -217,6 +198,7 @@ pub enum OperationKind {
 
 /// The output format the operation's owner asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ResultFormat {
     /// scamper JSON (traceroute, ping).

@@ -2,7 +2,9 @@
 //! value or a typed error, never a panic, and what it accepts is consistent.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use probe_protocol::params::{self, credits_per_execution, Cron, StopTime, MAX_OPERATION_DAYS};
+use probe_protocol::params::{
+    self, credits_per_execution, format_stop_time, Cron, StopTime, MAX_OPERATION_DAYS,
+};
 use probe_protocol::{OperationKind, ProbeMessage, ServerMessage};
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -249,7 +251,7 @@ proptest! {
     fn stop_time_accepts_exactly_the_current_minute_to_a_year_ahead(text in ".{0,40}", offset_min in -10_000i64..(MAX_OPERATION_DAYS + 5) * 1440) {
         let _ = StopTime::parse(&text, now());
         let instant = now() + Duration::minutes(offset_min);
-        let formatted = instant.format("%d/%m/%Y %H:%M").to_string();
+        let formatted = format_stop_time(instant);
         let parsed = StopTime::parse(&formatted, now());
         // The current minute (offset 0) runs to its end, as in the original.
         let allowed = (0..=MAX_OPERATION_DAYS * 1440).contains(&offset_min);
@@ -279,7 +281,7 @@ proptest! {
         times in 1u64..=3,
         ips in prop::collection::vec(any::<[u8; 4]>(), 1..5),
     ) {
-        let stop = (now() + Duration::minutes(offset_min)).format("%d/%m/%Y %H:%M").to_string();
+        let stop = format_stop_time(now() + Duration::minutes(offset_min));
         let ips: Vec<String> = ips.iter().map(|o| std::net::Ipv4Addr::from(*o).to_string()).collect();
         let object = serde_json::json!({"cron": cron, "stop_time": stop, "times_per_minute": times, "ips": ips});
         let parsed = params::parse(OperationKind::Ping, object.as_object().unwrap(), now());

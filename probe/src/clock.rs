@@ -7,8 +7,8 @@
 //! server delays the start by at most [`SYNC_TIMEOUT`] and otherwise only leaves the offset
 //! unknown (zero) and `hello.clock_offset_ms` absent.
 
-use crate::config::NtpServer;
 use chrono::{DateTime, TimeDelta, Utc};
+use probe_protocol::NtpServer;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

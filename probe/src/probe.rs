@@ -67,7 +67,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     );
     scheduler.resume();
     let context = link::Context {
-        server: config.server.clone(),
+        servers: config.server.clone(),
         tls,
         token,
         total_credits: config.credits,
@@ -76,9 +76,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         outbox,
         scheduler: scheduler.clone(),
         outgoing,
-        max_reconnect: config.max_reconnect_delay(),
+        max_reconnect: config.max_reconnect,
     };
-    let grace = config.shutdown_grace();
+    let grace = config.shutdown_grace;
     let wind_down = || async {
         stop.cancel();
         scheduler.wait_stopped(grace).await;
@@ -109,7 +109,7 @@ fn tools(config: &Config) -> Tools {
             server: config.dns_server,
             port: config.dns_port,
         },
-        timeout: config.tool_timeout(),
+        timeout: config.tool_timeout,
     }
 }
 

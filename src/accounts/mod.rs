@@ -1,12 +1,10 @@
 //! Accounts: who may do what.
 
-mod email;
 mod hashing;
 mod password;
 mod register;
 mod tokens;
 
-pub use email::Email;
 pub use hashing::{HashingBusy, PasswordHashing, RETRY_AFTER_S as HASHING_RETRY_AFTER_S};
 pub use password::{verify as verify_password, Password, POLICY as PASSWORD_POLICY};
 pub use register::{register, RegisterError};

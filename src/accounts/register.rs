@@ -1,8 +1,7 @@
 //! Creating accounts, for /register and for the `superuser create` command alike.
 
-use super::{Email, HashingBusy, Password, PasswordHashing};
-use crate::credits::Credits;
-use crate::ids::UserId;
+use super::{HashingBusy, Password, PasswordHashing};
+use crate::domain::{Credits, Email, UserId};
 use crate::store::{Store, StoreError, User};
 
 /// Why an account was not created.

@@ -7,7 +7,7 @@
 //! again whenever the owner asks (GET /probes/me) and the database never holds a usable token.
 //! Bumping the probe's `token_version` revokes every token issued before.
 
-use crate::ids::{ProbeId, UserId};
+use crate::domain::{ProbeId, UserId};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;

@@ -2,10 +2,9 @@
 //! does it itself when no server holds the store.
 
 use super::protocol::{Refusal, Request, Response};
-use crate::accounts::{self, Email, PasswordHashing, RegisterError};
-use crate::credits::Credits;
+use crate::accounts::{self, PasswordHashing, RegisterError};
+use crate::domain::{Credits, Email, ProbeId};
 use crate::hub::Hub;
-use crate::ids::ProbeId;
 use crate::probes::revocation;
 use crate::store::{Store, StoreError};
 

@@ -9,16 +9,18 @@
 
 use super::error::ApiError;
 use super::operations::{find, PAGE_BYTES};
-use super::views;
-use crate::ids::OperationId;
+use super::replies::{self, ErrorBody};
+use crate::domain::OperationId;
 use crate::state::AppState;
 use crate::store::{MeasurementResult, Operation, PageLimit, Store};
 use bytes::Bytes;
-use std::collections::HashMap;
+use serde::Deserialize;
 use std::sync::Arc;
 use tokio::sync::mpsc;
+use tracing::Instrument;
+use utoipa::IntoParams;
 use warp::http::header::{HeaderValue, CONTENT_TYPE};
-use warp::{Rejection, Reply};
+use warp::Reply;
 
 /// Results read from the store, and sent as one chunk of the body, at a time (fewer when they
 /// reach [`PAGE_BYTES`]).
@@ -33,30 +35,47 @@ const CHUNKS_AHEAD: usize = 2;
 
 type Chunk = Result<Bytes, std::io::Error>;
 
-/// GET /operation?id= : 200 with the operation and all its results, streamed.
-///
-/// The operation and the first page are read before the status is sent, so an unknown id is
+/// The query of GET /operation.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OperationQuery {
+    /// Operation identifier
+    #[param(required = true, value_type = String)]
+    id: Option<String>,
+}
+
+/// GET /operation?id= : 200 with the operation and all its results, streamed (a missing or
+/// malformed `id` names no operation: 404, as the original).
+//
+// The operation and the first page are read before the status is sent, so an unknown id is
 /// still a 404 and a store outage a 503. A store failure after that can no longer change the
 /// status: the body is cut off (no final chunk), which every HTTP client reports as an error,
 /// never as a complete but short array.
+#[utoipa::path(
+    get, path = "/operation", tag = "operations", operation_id = "operation_with_results",
+    summary = "An operation with every one of its results",
+    params(OperationQuery),
+    responses(
+        (status = 200, description = "The operation and all its results, streamed page by page (each page at most 100 results, ending once their content and error text reach 4 MiB)", body = replies::Operation),
+        (status = 404, description = "No such operation", body = ErrorBody),
+    )
+)]
+#[tracing::instrument(name = "download", skip_all, fields(operation = query.id.as_deref()))]
 pub async fn get(
     state: AppState,
-    query: HashMap<String, String>,
-) -> Result<warp::reply::Response, Rejection> {
-    let operation = find(&state, query.get("id").map(String::as_str)).await?;
-    let first = state
-        .store
-        .results(operation.id, None, PAGE)
-        .await
-        .map_err(ApiError::from)?;
+    query: OperationQuery,
+) -> Result<warp::reply::Response, ApiError> {
+    let operation = find(&state, query.id.as_deref()).await?;
+    let first = state.store.results(operation.id, None, PAGE).await?;
     let (chunks, mut body) = mpsc::channel::<Chunk>(CHUNKS_AHEAD);
-    tokio::spawn(produce(
+    let producer = produce(
         state.store.clone(),
         opening(&operation),
         operation.id,
         first,
         chunks,
-    ));
+    );
+    tokio::spawn(producer.in_current_span());
     let stream = futures::stream::poll_fn(move |cx| body.poll_recv(cx));
     let mut response = warp::reply::stream(stream).into_response();
     response
@@ -67,8 +86,9 @@ pub async fn get(
 
 /// The operation's JSON up to the opening bracket of its `results` array.
 fn opening(operation: &Operation) -> Vec<u8> {
-    let mut json = views::operation(operation).to_string().into_bytes();
-    // The view is a non-empty object: replace its closing brace.
+    let mut json =
+        serde_json::to_vec(&replies::Operation::from(operation)).expect("an operation serialises");
+    // The view is a non-empty object without `results`: replace its closing brace.
     json.pop();
     json.extend_from_slice(br#","results":["#);
     json
@@ -89,7 +109,7 @@ async fn produce(
         let mut weight = 0;
         for result in &page {
             chunk.extend_from_slice(separator);
-            serde_json::to_writer(&mut chunk, &views::result(result))
+            serde_json::to_writer(&mut chunk, &replies::MeasurementResult::from(result))
                 .expect("a result always serialises");
             separator = b",";
             weight += result.weight();
@@ -107,7 +127,7 @@ async fn produce(
         page = match store.results(operation, after, PAGE).await {
             Ok(next) => next,
             Err(error) => {
-                tracing::error!(%operation, %error, "results download cut off: store failed");
+                tracing::error!(%error, "results download cut off: store failed");
                 let _ = chunks.send(Err(std::io::Error::other(error))).await;
                 return;
             }

@@ -1,10 +1,10 @@
 //! The one API error type and its mapping to HTTP: every failure leaves here as
 //! `{"Error": "message"}` with a precise status, the shape the original backend used.
 
+use super::replies::ErrorBody;
 use crate::accounts::{HashingBusy, HASHING_RETRY_AFTER_S};
 use crate::operations::CreateError;
 use crate::store::StoreError;
-use serde_json::json;
 use std::convert::Infallible;
 use warp::http::StatusCode;
 use warp::reject::Reject;
@@ -110,22 +110,45 @@ impl ApiError {
 
 /// The JSON error reply.
 pub fn error_reply(status: StatusCode, message: &str) -> warp::reply::Response {
-    warp::reply::with_status(warp::reply::json(&json!({ "Error": message })), status)
+    warp::reply::with_status(warp::reply::json(&ErrorBody { error: message }), status)
         .into_response()
 }
 
-/// Turns every rejection, ours or warp's, into a JSON error reply.
-pub async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Infallible> {
-    if let Some(error) = rejection.find::<ApiError>() {
-        let mut reply = error_reply(error.status(), &error.to_string());
+impl ApiError {
+    /// The error as a reply: its status, `{"Error": message}`, and `Retry-After` when a retry
+    /// can succeed later.
+    fn reply(&self) -> warp::reply::Response {
+        let mut reply = error_reply(self.status(), &self.to_string());
         if let ApiError::TooManyRequests { retry_after_s } | ApiError::Busy { retry_after_s, .. } =
-            error
+            self
         {
             reply
                 .headers_mut()
                 .insert(warp::http::header::RETRY_AFTER, (*retry_after_s).into());
         }
-        return Ok(reply);
+        reply
+    }
+}
+
+impl Reply for ApiError {
+    fn into_response(self) -> warp::reply::Response {
+        self.reply()
+    }
+}
+
+/// The one adapter between handlers and warp: a handler returns `Result<_, ApiError>`, and its
+/// error leaves as the same reply a rejected filter gets from [`recover`].
+pub fn respond<T: Reply>(outcome: Result<T, ApiError>) -> warp::reply::Response {
+    match outcome {
+        Ok(reply) => reply.into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// Turns every rejection, ours or warp's, into a JSON error reply.
+pub async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Infallible> {
+    if let Some(error) = rejection.find::<ApiError>() {
+        return Ok(error.reply());
     }
     let (status, message) = if rejection.is_not_found() {
         (StatusCode::NOT_FOUND, "Not found".to_string())

@@ -1,9 +1,12 @@
-//! Request extraction shared by the handlers: state, JSON bodies, authentication.
+//! Request extraction shared by the handlers: state, JSON bodies, query strings,
+//! authentication.
 
 use super::error::ApiError;
 use crate::state::AppState;
 use crate::store::User;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::collections::HashMap;
 use warp::{Filter, Rejection};
 
 /// Largest request body accepted.
@@ -27,6 +30,35 @@ pub fn json_body<T: DeserializeOwned + Send>(
                 Rejection::from(ApiError::BadRequest(format!("invalid JSON body: {e}")))
             })
         })
+}
+
+/// A JSON body checked by `T`'s own conversion, for a body whose every mistake, its shape
+/// included, gets a message naming the field (serde's would name a type instead).
+pub fn checked_body<T>() -> impl Filter<Extract = (T,), Error = Rejection> + Clone
+where
+    T: TryFrom<Value, Error = ApiError> + Send,
+{
+    json_body::<Value>()
+        .and_then(|body: Value| async move { T::try_from(body).map_err(Rejection::from) })
+}
+
+/// The query string as `T` (no query string reads as an empty one); a value `T` refuses is a
+/// 400 whose message is the field's own (field types write it, naming the field). A repeated
+/// key counts once, with its last value.
+pub fn query<T: DeserializeOwned + Send + 'static>(
+) -> impl Filter<Extract = (T,), Error = Rejection> + Clone {
+    warp::query::raw()
+        .or(warp::any().map(String::new))
+        .unify()
+        .and_then(|raw: String| async move { parse_query(&raw).map_err(Rejection::from) })
+}
+
+fn parse_query<T: DeserializeOwned>(raw: &str) -> Result<T, ApiError> {
+    // Reading through a map first keeps the last of repeated keys, where a struct would refuse
+    // a duplicate field; reading pairs never fails (bad escapes decode lossily).
+    let last: HashMap<String, String> = serde_urlencoded::from_str(raw).unwrap_or_default();
+    let canonical = serde_urlencoded::to_string(&last).unwrap_or_default();
+    serde_urlencoded::from_str(&canonical).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
 /// The signed-in user: a valid, unexpired user token in the `access_token` header (as the

@@ -1,7 +1,12 @@
 //! The REST API, compatible with the original pladmed-backend: routes, handlers, one error
 //! mapping, CORS on every response.
+//!
+//! Each handler is a plain `async fn` taking typed inputs and returning `Result<_, ApiError>`;
+//! the route builders below compose the filters that extract those inputs and pass the outcome
+//! through [`error::respond`].
 
 mod accounts;
+mod development;
 mod download;
 mod error;
 mod extract;
@@ -10,28 +15,27 @@ pub mod openapi;
 mod operations;
 mod probes;
 mod rate_limit;
-mod views;
+mod replies;
 
 pub use error::ApiError;
 
-use crate::config::{CorsOrigins, Mode};
-use crate::ids::ProbeId;
+use crate::config::CorsOrigins;
+use crate::domain::ProbeId;
 use crate::state::AppState;
-use extract::{authenticated, json_body, superuser, with_state};
-use probe_protocol::OperationKind;
-use std::collections::HashMap;
-use warp::http::{Method, StatusCode};
+use error::respond;
+use extract::{authenticated, checked_body, json_body, query, superuser, with_state};
+use warp::http::Method;
 use warp::{Filter, Rejection, Reply};
 
 /// Every REST route, with errors mapped to JSON and CORS headers on every response (errors
 /// included: without them a browser page cannot read a 4xx).
 pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     let cors = cors(&state);
-    accounts(state.clone())
-        .or(probes(state.clone()))
-        .or(operations(state.clone()))
-        .or(delete_all(state.clone()))
-        .or(monitoring::routes(state))
+    account_routes(state.clone())
+        .or(probe_routes(state.clone()))
+        .or(operation_routes(state.clone()))
+        .or(development_routes(state.clone()))
+        .or(monitoring::monitoring_routes(state))
         .recover(error::recover)
         .with(cors)
 }
@@ -47,123 +51,142 @@ fn cors(state: &AppState) -> warp::cors::Builder {
     }
 }
 
-fn query() -> impl Filter<Extract = (HashMap<String, String>,), Error = Rejection> + Clone {
-    warp::query::<HashMap<String, String>>()
-}
-
-fn accounts(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+/// /register, /login, /users/me, /credits.
+fn account_routes(
+    state: AppState,
+) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     let limit = rate_limit::AuthRateLimit::per_minute(state.settings.limits.auth_rate_per_minute);
     let register = warp::path!("register")
         .and(warp::post())
         .and(limit.filter())
         .and(with_state(state.clone()))
         .and(json_body())
-        .and_then(accounts::register);
+        .then(accounts::register)
+        .map(respond);
     let login = warp::path!("login")
         .and(warp::post())
         .and(limit.filter())
         .and(with_state(state.clone()))
         .and(json_body())
-        .and_then(accounts::login);
+        .then(accounts::login)
+        .map(respond);
     let me = warp::path!("users" / "me")
         .and(warp::get())
         .and(authenticated(state.clone()))
-        .and_then(accounts::me);
+        .then(accounts::me)
+        .map(respond);
     let grant = warp::path!("credits")
         .and(warp::post())
         .and(with_state(state.clone()))
         .and(superuser(state))
         .and(json_body())
-        .and_then(accounts::grant);
+        .then(accounts::grant)
+        .map(respond);
     register.or(login).or(me).or(grant)
 }
 
-fn probes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+/// /probes, /probes/me, /probes/{id}/token, DELETE /probes/{id}.
+fn probe_routes(
+    state: AppState,
+) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     let register = warp::path!("probes")
         .and(warp::post())
         .and(with_state(state.clone()))
         .and(authenticated(state.clone()))
-        .and(json_body())
-        .and_then(probes::register);
+        .and(checked_body())
+        .then(probes::register)
+        .map(respond);
     let list = warp::path!("probes")
         .and(warp::get())
         .and(with_state(state.clone()))
         .and(warp::header::optional::<String>("if-none-match"))
-        .and_then(probes::list);
+        .then(probes::list)
+        .map(respond);
     let mine = warp::path!("probes" / "me")
         .and(warp::get())
         .and(with_state(state.clone()))
         .and(authenticated(state.clone()))
-        .and_then(probes::mine);
+        .then(probes::mine)
+        .map(respond);
     let new_token = warp::path!("probes" / ProbeId / "token")
         .and(warp::post())
         .and(with_state(state.clone()))
         .and(authenticated(state.clone()))
-        .and_then(probes::new_token);
+        .then(probes::new_token)
+        .map(respond);
     let remove = warp::path!("probes" / ProbeId)
         .and(warp::delete())
         .and(with_state(state.clone()))
         .and(authenticated(state))
-        .and_then(probes::remove);
+        .then(probes::remove)
+        .map(respond);
     register.or(list).or(mine).or(new_token).or(remove)
 }
 
-fn create(
-    path: &'static str,
-    kind: OperationKind,
+/// /traceroute, /ping, /dns, /operation, /operations/{id}/results, /operations,
+/// /operations/me.
+fn operation_routes(
     state: AppState,
 ) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
-    warp::path(path)
-        .and(warp::path::end())
-        .and(warp::post())
-        .map(move || kind)
-        .and(with_state(state.clone()))
-        .and(authenticated(state))
-        .and(json_body())
-        .and_then(operations::create)
-}
-
-fn operations(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+    let create = |path: &'static str| {
+        warp::path(path)
+            .and(warp::path::end())
+            .and(warp::post())
+            .and(with_state(state.clone()))
+            .and(authenticated(state.clone()))
+            .and(json_body())
+    };
+    let traceroute = create("traceroute")
+        .then(operations::create_traceroute)
+        .map(respond);
+    let ping = create("ping").then(operations::create_ping).map(respond);
+    let dns = create("dns").then(operations::create_dns).map(respond);
     let get = warp::path!("operation")
         .and(warp::get())
         .and(with_state(state.clone()))
         .and(query())
-        .and_then(download::get);
+        .then(download::get)
+        .map(respond);
     let results = warp::path!("operations" / String / "results")
         .and(warp::get())
         .and(with_state(state.clone()))
+        .and_then(|raw_id: String, state: AppState| async move {
+            operations::find(&state, Some(&raw_id))
+                .await
+                .map_err(Rejection::from)
+        })
+        .and(with_state(state.clone()))
         .and(query())
-        .and_then(operations::results);
+        .then(operations::results)
+        .map(respond);
     let all = warp::path!("operations")
         .and(warp::get())
         .and(with_state(state.clone()))
         .and(authenticated(state.clone()))
-        .and_then(|state, _user| operations::list(state, None));
+        .then(operations::list_all)
+        .map(respond);
     let mine = warp::path!("operations" / "me")
         .and(warp::get())
         .and(with_state(state.clone()))
-        .and(authenticated(state.clone()))
-        .and_then(|state, user| operations::list(state, Some(user)));
-    create("traceroute", OperationKind::Traceroute, state.clone())
-        .or(create("ping", OperationKind::Ping, state.clone()))
-        .or(create("dns", OperationKind::Dns, state))
+        .and(authenticated(state))
+        .then(operations::list_mine)
+        .map(respond);
+    traceroute
+        .or(ping)
+        .or(dns)
         .or(get)
         .or(results)
         .or(all)
         .or(mine)
 }
 
-/// DELETE /delete_all: wipes the store in development mode; 404 in production.
-fn delete_all(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
+/// DELETE /delete_all.
+fn development_routes(
+    state: AppState,
+) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     warp::path!("delete_all")
         .and(warp::delete())
         .and(with_state(state))
-        .and_then(|state: AppState| async move {
-            if state.settings.mode == Mode::Production {
-                return Err(Rejection::from(ApiError::NotFound("Not found".into())));
-            }
-            state.store.delete_all().await.map_err(ApiError::from)?;
-            tracing::warn!("store wiped through /delete_all");
-            Ok(StatusCode::NO_CONTENT)
-        })
+        .then(development::delete_all)
+        .map(respond)
 }

@@ -1,78 +1,112 @@
 //! /probes, /probes/me, /probes/{id}/token and DELETE /probes/{id}.
 
 use super::error::ApiError;
-use super::views;
-use crate::ids::ProbeId;
-use crate::probes::{revocation, Location};
+use super::openapi::BAD_REQUEST;
+use super::replies::{self, ErrorBody};
+use crate::domain::{Location, ProbeId};
+use crate::probes::revocation;
 use crate::state::AppState;
 use crate::store::{Probe, StoreError, User};
 use serde_json::Value;
+use utoipa::ToSchema;
 use warp::http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, ETAG};
 use warp::http::StatusCode;
-use warp::{Rejection, Reply};
+use warp::Reply;
 
-fn coordinate(location: &Value, name: &str) -> Result<f64, ApiError> {
-    location
-        .get(name)
-        .and_then(Value::as_f64)
-        .ok_or_else(|| ApiError::BadRequest(format!("location.{name}: must be a number")))
+/// POST /probes.
+#[derive(ToSchema)]
+pub struct ProbeRegistration {
+    /// Where the probe is.
+    #[schema(value_type = replies::Location)]
+    location: Location,
 }
 
-fn parse_location(body: &Value) -> Result<Location, ApiError> {
-    let location = body
-        .get("location")
-        .filter(|l| l.is_object())
-        .ok_or_else(|| {
-            ApiError::BadRequest("location: an object {latitude, longitude} is required".into())
-        })?;
-    let latitude = coordinate(location, "latitude")?;
-    let longitude = coordinate(location, "longitude")?;
-    Location::new(latitude, longitude).map_err(ApiError::BadRequest)
+/// Read from any JSON value, so that each mistake, the body's shape included, gets a message
+/// naming the field.
+impl TryFrom<Value> for ProbeRegistration {
+    type Error = ApiError;
+
+    fn try_from(body: Value) -> Result<Self, ApiError> {
+        let location = body
+            .get("location")
+            .filter(|l| l.is_object())
+            .ok_or_else(|| {
+                ApiError::BadRequest("location: an object {latitude, longitude} is required".into())
+            })?;
+        let coordinate = |name: &str| {
+            location
+                .get(name)
+                .and_then(Value::as_f64)
+                .ok_or_else(|| ApiError::BadRequest(format!("location.{name}: must be a number")))
+        };
+        let latitude = coordinate("latitude")?;
+        let longitude = coordinate("longitude")?;
+        let location = Location::new(latitude, longitude).map_err(ApiError::BadRequest)?;
+        Ok(Self { location })
+    }
 }
 
-/// POST /probes → 201 with the probe and its token; 403 once the owner has
+/// Registers a probe → 201 with the probe and its token; 403 once the owner has
 /// `PLADMED_MAX_PROBES_PER_USER` probes (counted atomically by the store).
-pub async fn register(state: AppState, owner: User, body: Value) -> Result<impl Reply, Rejection> {
-    let location = parse_location(&body)?;
+#[utoipa::path(
+    post, path = "/probes", tag = "probes", operation_id = "register_probe", summary = "Register a probe",
+    security(("access_token" = []), ("bearer" = [])),
+    request_body = ProbeRegistration,
+    responses(
+        (status = 201, description = "The probe with its token", body = replies::Probe),
+        (status = 400, description = BAD_REQUEST, body = ErrorBody),
+        (status = 403, description = "The account has `PLADMED_MAX_PROBES_PER_USER` probes already", body = ErrorBody),
+    )
+)]
+#[tracing::instrument(name = "register_probe", skip_all, fields(user = %owner.id, probe))]
+pub async fn register(
+    state: AppState,
+    owner: User,
+    body: ProbeRegistration,
+) -> Result<impl Reply, ApiError> {
     let max_per_owner = state.settings.limits.probes_per_user;
     let probe = Probe {
         id: ProbeId::generate(),
         owner: owner.id,
-        location,
+        location: body.location,
         token_version: 0,
         link: None,
     };
-    state
-        .store
-        .insert_probe(&probe, max_per_owner)
-        .await
-        .map_err(ApiError::from)?;
-    tracing::info!(probe = %probe.id, owner = %owner.id, "probe registered");
+    tracing::Span::current().record("probe", tracing::field::display(probe.id));
+    state.store.insert_probe(&probe, max_per_owner).await?;
+    tracing::info!("probe registered");
     let token = state.tokens.probe_token(probe.id, probe.token_version);
     Ok(warp::reply::with_status(
-        warp::reply::json(&views::probe(&probe, Some(token))),
+        warp::reply::json(&replies::Probe::owned(&probe, token)),
         StatusCode::CREATED,
     ))
 }
 
-/// GET /probes: every probe, public fields only (no token), whoever asks. Served from the
-/// cached rendering (see [`crate::probes::listing`]); a poll whose `If-None-Match` names the
-/// current list gets 304 without a body.
+/// Every probe, public fields only (no token), whoever asks. Served from the cached rendering
+/// (see [`crate::probes::listing`]); a poll whose `If-None-Match` names the current list gets
+/// 304 without a body.
+#[utoipa::path(
+    get, path = "/probes", tag = "probes", operation_id = "list_probes", summary = "Every probe, public fields",
+    params(("If-None-Match" = Option<String>, Header, nullable = false, description = "The `ETag` of a list read before: 304 if the list is still the same")),
+    responses(
+        (status = 200, description = "The probes (with `ETag`)", body = [replies::Probe]),
+        (status = 304, description = "The list is still the one `If-None-Match` names"),
+    )
+)]
 pub async fn list(
     state: AppState,
     if_none_match: Option<String>,
-) -> Result<warp::reply::Response, Rejection> {
+) -> Result<warp::reply::Response, ApiError> {
     let store = state.store.clone();
     let snapshot = state
         .probe_list
         .get(|| async move {
             let probes = store.probes(None).await?;
-            let views: Vec<Value> = probes.iter().map(|p| views::probe(p, None)).collect();
+            let views: Vec<replies::Probe> = probes.iter().map(replies::Probe::from).collect();
             serde_json::to_vec(&views)
                 .map_err(|e| StoreError::Corrupt(format!("probe list cannot be encoded: {e}")))
         })
-        .await
-        .map_err(ApiError::from)?;
+        .await?;
     let unchanged = if_none_match.is_some_and(|tags| names(&tags, &snapshot.etag));
     let mut response = if unchanged {
         let mut response = warp::reply::Response::default();
@@ -102,17 +136,18 @@ fn names(if_none_match: &str, etag: &str) -> bool {
         .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
 }
 
-/// GET /probes/me: the caller's probes with their tokens (the frontend's token dialog reads it
-/// from here).
-pub async fn mine(state: AppState, owner: User) -> Result<impl Reply, Rejection> {
-    let probes = state
-        .store
-        .probes(Some(owner.id))
-        .await
-        .map_err(ApiError::from)?;
-    let views: Vec<Value> = probes
+/// The caller's probes with their tokens (the frontend's token dialog reads it from here).
+#[utoipa::path(
+    get, path = "/probes/me", tag = "probes", operation_id = "my_probes", summary = "The caller's probes with their tokens",
+    security(("access_token" = []), ("bearer" = [])),
+    responses((status = 200, description = "The probes", body = [replies::Probe]))
+)]
+#[tracing::instrument(name = "my_probes", skip_all, fields(user = %owner.id))]
+pub async fn mine(state: AppState, owner: User) -> Result<impl Reply, ApiError> {
+    let probes = state.store.probes(Some(owner.id)).await?;
+    let views: Vec<replies::Probe> = probes
         .iter()
-        .map(|p| views::probe(p, Some(state.tokens.probe_token(p.id, p.token_version))))
+        .map(|p| replies::Probe::owned(p, state.tokens.probe_token(p.id, p.token_version)))
         .collect();
     Ok(warp::reply::json(&views))
 }
@@ -131,25 +166,46 @@ async fn owned(state: &AppState, caller: &User, id: ProbeId) -> Result<Probe, Ap
     Ok(probe)
 }
 
-/// POST /probes/{id}/token → 200 with the probe and a new token; every older token stops
-/// working and a link using one is closed with 4001.
-pub async fn new_token(id: ProbeId, state: AppState, owner: User) -> Result<impl Reply, Rejection> {
+/// Issues a new token → 200 with the probe and its new token; every older token stops working
+/// and a link using one is closed with 4001.
+#[utoipa::path(
+    post, path = "/probes/{id}/token", tag = "probes", operation_id = "new_probe_token",
+    summary = "Revoke the probe's tokens and issue a new one (owner); a link using an old token is closed with 4001",
+    security(("access_token" = []), ("bearer" = [])),
+    params(("id" = String, Path, description = "Probe identifier")),
+    responses(
+        (status = 200, description = "The probe with its new token", body = replies::Probe),
+        (status = 403, description = "Not the probe's owner", body = ErrorBody),
+        (status = 404, description = "No such probe", body = ErrorBody),
+    )
+)]
+#[tracing::instrument(name = "new_probe_token", skip_all, fields(user = %owner.id, probe = %id))]
+pub async fn new_token(id: ProbeId, state: AppState, owner: User) -> Result<impl Reply, ApiError> {
     let probe = owned(&state, &owner, id).await?;
     let probe = revocation::revoke(state.store.as_ref(), state.hub.as_ref(), probe.id)
-        .await
-        .map_err(ApiError::from)?
+        .await?
         .ok_or_else(|| ApiError::NotFound("Probe doesn't exist".into()))?
         .probe;
     let token = state.tokens.probe_token(probe.id, probe.token_version);
-    Ok(warp::reply::json(&views::probe(&probe, Some(token))))
+    Ok(warp::reply::json(&replies::Probe::owned(&probe, token)))
 }
 
-/// DELETE /probes/{id} → 204; the probe leaves listings and cannot be chosen any more, its
-/// results stay, and its link is closed with 4001.
-pub async fn remove(id: ProbeId, state: AppState, owner: User) -> Result<impl Reply, Rejection> {
+/// Removes a probe → 204; it leaves listings and cannot be chosen any more, its results stay,
+/// and its link is closed with 4001.
+#[utoipa::path(
+    delete, path = "/probes/{id}", tag = "probes", operation_id = "remove_probe",
+    summary = "Remove a probe (owner): no longer listed or assignable, its results stay; its link is closed with 4001",
+    security(("access_token" = []), ("bearer" = [])),
+    params(("id" = String, Path, description = "Probe identifier")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 403, description = "Not the probe's owner", body = ErrorBody),
+        (status = 404, description = "No such probe", body = ErrorBody),
+    )
+)]
+#[tracing::instrument(name = "remove_probe", skip_all, fields(user = %owner.id, probe = %id))]
+pub async fn remove(id: ProbeId, state: AppState, owner: User) -> Result<impl Reply, ApiError> {
     let probe = owned(&state, &owner, id).await?;
-    revocation::remove(state.store.as_ref(), state.hub.as_ref(), probe.id)
-        .await
-        .map_err(ApiError::from)?;
+    revocation::remove(state.store.as_ref(), state.hub.as_ref(), probe.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

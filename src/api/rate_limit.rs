@@ -48,7 +48,7 @@ impl AuthRateLimit {
     /// Passes while the caller's address is within its quota, else rejects with 429.
     pub fn filter(&self) -> impl Filter<Extract = (), Error = Rejection> + Clone {
         let limit = self.clone();
-        crate::server::client()
+        crate::listener::client()
             .and_then(move |client: Option<ClientAddr>| {
                 let limit = limit.clone();
                 async move {

@@ -15,6 +15,7 @@ mod variables;
 pub use variables::{variables, Variable};
 
 use crate::client::TrustedProxies;
+use probe_protocol::NtpServer;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -90,6 +91,8 @@ pub struct Settings {
     pub cors: CorsOrigins,
     /// Name of this instance, recorded with each probe link.
     pub instance: String,
+    /// Redis connection string of the hub shared with other instances; `None`: in-process hub.
+    pub redis_url: Option<String>,
     /// Frames queued per probe before it is dropped as too slow.
     pub probe_queue: usize,
     /// How the server watches its own clock.
@@ -112,7 +115,7 @@ pub struct Settings {
 #[derive(Clone, PartialEq, Eq)]
 pub struct SuperuserSettings {
     /// Login address.
-    pub email: crate::accounts::Email,
+    pub email: crate::domain::Email,
     /// Password, already checked against the policy.
     pub password: String,
 }
@@ -151,8 +154,8 @@ pub struct Limits {
 /// How the server watches its own clock.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClockSettings {
-    /// `host:port` of the NTP server to measure against.
-    pub ntp_server: String,
+    /// The NTP server to measure against.
+    pub ntp_server: NtpServer,
     /// Time between two samples.
     pub interval: Duration,
     /// A larger |offset| is logged as a warning and makes the clock unhealthy.

@@ -38,7 +38,7 @@ fn errors_name_the_variable() {
         ("PLADMED_INGEST_MEMORY_BYTES", "1000"),
         ("PLADMED_JWT_SECRET", "short"),
         ("PLADMED_CORS_ORIGINS", "example.org"),
-        ("PLADMED_NTP_SERVER", "chrony"),
+        ("PLADMED_NTP_SERVER", "chrony:0"),
         ("PLADMED_NTP_SERVER", "chrony:ntp"),
         ("PLADMED_NTP_INTERVAL", "0"),
         ("PLADMED_MAX_CLOCK_OFFSET_MS", "-1"),
@@ -117,13 +117,19 @@ fn modes_are_named_as_the_variable_spells_them() {
 #[test]
 fn clock_defaults_measure_against_a_local_chrony() {
     let clock = settings(&[]).unwrap().clock;
-    assert_eq!(clock.ntp_server, "127.0.0.1:123");
+    assert_eq!(clock.ntp_server.as_str(), "127.0.0.1:123");
     assert_eq!(clock.interval, Duration::from_secs(64));
     assert_eq!(clock.max_offset_ms, 100.0);
-    let clock = settings(&[("PLADMED_NTP_SERVER", "chrony:123")])
-        .unwrap()
-        .clock;
-    assert_eq!(clock.ntp_server, "chrony:123");
+    let server = |value| {
+        settings(&[("PLADMED_NTP_SERVER", value)])
+            .unwrap()
+            .clock
+            .ntp_server
+    };
+    assert_eq!(server("chrony:1123").as_str(), "chrony:1123");
+    // Read as the probe reads its --ntp-server: without a port, the NTP port.
+    assert_eq!(server("chrony").as_str(), "chrony:123");
+    assert_eq!(server("::1").as_str(), "[::1]:123");
 }
 
 /// Every name `from_lookup` asks for, with and without a MongoDB URI (which decides whether

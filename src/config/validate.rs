@@ -10,6 +10,26 @@ use super::{
 };
 use std::time::Duration;
 
+/// A shared hub needs a shared store: the embedded one belongs to one process. The URL is
+/// parsed now so that a typo fails startup, not every reconnection; the error does not repeat
+/// it (it may hold a password).
+fn redis_url(url: Option<String>, mongodb: bool) -> Result<Option<String>, ConfigError> {
+    let Some(url) = url else { return Ok(None) };
+    if !mongodb {
+        return Err(invalid(
+            "PLADMED_REDIS_URL",
+            "requires PLADMED_MONGODB_URI: instances sharing a hub must share the store, and the embedded store belongs to one process",
+        ));
+    }
+    redis::Client::open(url.as_str()).map_err(|e| {
+        invalid(
+            "PLADMED_REDIS_URL",
+            format!("is not a redis:// URL ({:?})", e.kind()),
+        )
+    })?;
+    Ok(Some(url))
+}
+
 pub(super) fn settings(v: Variables) -> Result<Settings, ConfigError> {
     let mode = v.mode;
     let production = mode == Mode::Production;
@@ -36,6 +56,7 @@ pub(super) fn settings(v: Variables) -> Result<Settings, ConfigError> {
             "must differ from PLADMED_HEALTH_CODE in production mode",
         ));
     }
+    let redis_url = redis_url(v.redis_url, v.mongodb_uri.is_some())?;
     Ok(Settings {
         bind: v.bind,
         mode,
@@ -53,6 +74,7 @@ pub(super) fn settings(v: Variables) -> Result<Settings, ConfigError> {
         heartbeat: Duration::from_secs(v.heartbeat_s),
         cors,
         instance: v.instance,
+        redis_url,
         probe_queue: v.probe_queue,
         clock: ClockSettings {
             ntp_server: v.ntp_server,
@@ -106,7 +128,7 @@ fn cors(raw: Option<&str>, mode: Mode) -> Result<CorsOrigins, ConfigError> {
 
 /// Both variables or neither (each is already checked against the /register rules).
 fn superuser(
-    email: Option<crate::accounts::Email>,
+    email: Option<crate::domain::Email>,
     password: Option<String>,
 ) -> Result<Option<SuperuserSettings>, ConfigError> {
     const EMAIL: &str = "PLADMED_SUPERUSER_EMAIL";

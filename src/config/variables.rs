@@ -11,11 +11,13 @@
 //! [`super::validate`] builds the settings; README's table row follows (a test compares them).
 
 use super::{invalid, ConfigError, Mode};
-use crate::accounts::{Email, Password};
+use crate::accounts::Password;
 use crate::client::TrustedProxies;
+use crate::domain::Email;
 use clap::builder::RangedU64ValueParser;
 use clap::error::{ContextKind, ContextValue};
 use clap::{CommandFactory, FromArgMatches, Parser};
+use probe_protocol::NtpServer;
 use std::ffi::{OsStr, OsString};
 use std::net::SocketAddr;
 use std::ops::RangeInclusive;
@@ -37,6 +39,10 @@ pub(super) struct Variables {
     /// MongoDB database name.
     #[arg(long, env = "PLADMED_MONGODB_DATABASE", default_value = "pladmed")]
     pub mongodb_database: String,
+    /// Redis connection string (`redis://[:password@]host:port[/db]`) of the hub shared by
+    /// several instances; unset: the hub is in-process. Requires MongoDB.
+    #[arg(long, env = "PLADMED_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
     /// Embedded store directory (used when no MongoDB URI is set).
     #[arg(long, env = "PLADMED_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
@@ -71,11 +77,11 @@ pub(super) struct Variables {
     #[arg(long, env = "PLADMED_PROBE_QUEUE", default_value_t = 256,
           value_parser = within::<usize>(1..=1 << 20))]
     pub probe_queue: usize,
-    /// `host:port` of the NTP server to measure the clock against (the co-located Chrony); a
-    /// host name is resolved at every sample, so a restarted container is found again.
-    #[arg(long, env = "PLADMED_NTP_SERVER", default_value = "127.0.0.1:123",
-          value_parser = host_port)]
-    pub ntp_server: String,
+    /// `host[:port]` of the NTP server to measure the clock against (the co-located Chrony);
+    /// port 123 when omitted. A host name is resolved at every sample, so a restarted
+    /// container is found again.
+    #[arg(long, env = "PLADMED_NTP_SERVER", default_value = "127.0.0.1:123")]
+    pub ntp_server: NtpServer,
     /// Seconds between two clock samples.
     #[arg(long, env = "PLADMED_NTP_INTERVAL", default_value_t = 64,
           value_parser = within::<u64>(1..=86_400))]
@@ -164,15 +170,6 @@ fn at_least<const N: usize>(raw: &str) -> Result<String, String> {
         return Err(format!("must be at least {N} characters"));
     }
     Ok(raw.to_string())
-}
-
-fn host_port(raw: &str) -> Result<String, String> {
-    match raw.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
-            Ok(raw.to_string())
-        }
-        _ => Err("not host:port, e.g. chrony:123 or 127.0.0.1:123".into()),
-    }
 }
 
 fn log_filter(raw: &str) -> Result<String, String> {

@@ -1,27 +1,32 @@
 //! Creating an operation: validate, select probes, debit the owner, fan out.
 
-use crate::credits::Credits;
-use crate::ids::{OperationId, ProbeId};
-use crate::state::AppState;
-use crate::store::{Operation, Probe, StoreError, User};
+use crate::domain::{Credits, OperationId, ProbeId};
+use crate::hub::Hub;
+use crate::store::{Operation, Probe, Store, StoreError, User};
 use chrono::{DateTime, Utc};
 use probe_protocol::params::{self, Params};
 use probe_protocol::{OperationKind, ResultFormat};
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
-/// The body of POST /traceroute, /ping and /dns.
-#[derive(Debug, Deserialize)]
+/// POST /traceroute, /ping and /dns.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = OperationRequest)]
 pub struct CreateRequest {
-    /// Probe identifiers the owner chose.
+    /// Identifiers of the probes to run it on (at least one).
+    #[schema(min_items = 1)]
     pub probes: Vec<String>,
-    /// Operation parameters (see the reference parameter list).
+    /// Parameters: `cron`, `stop_time` (`dd/mm/YYYY HH:MM`, UTC), `times_per_minute` and the
+    /// kind's own (see docs/api.md).
+    #[schema(value_type = Object, example = json!({"cron": "* * * * *", "stop_time": "31/12/2030 23:59", "times_per_minute": 1, "ips": ["192.0.2.1"]}))]
     pub params: Map<String, Value>,
-    /// Output format; meaningful for traceroute only.
+    /// `json` (default) or `dump` for traceroute; ignored for ping (json) and dns (text).
     #[serde(default)]
     pub result_format: Option<String>,
     /// The original frontend's scripts sometimes repeat the kind here; it is ignored.
     #[serde(default)]
+    #[schema(ignore)]
     pub operation: Option<Value>,
 }
 
@@ -50,12 +55,14 @@ pub enum CreateError {
 }
 
 /// Validates `request`, assigns it to the listed probes that can take it, debits the owner
-/// atomically and sends the operation to the selected probes that are connected.
+/// atomically (in `store`) and sends the operation through `hub` to the selected probes that are
+/// connected.
 ///
 /// The checks run in the original's order, so that each mistake gets its status: an empty probe
 /// list and invalid parameters first (400), then the probe identifiers (404).
 pub async fn create(
-    state: &AppState,
+    store: &dyn Store,
+    hub: &dyn Hub,
     owner: &User,
     kind: OperationKind,
     request: CreateRequest,
@@ -71,7 +78,7 @@ pub async fn create(
         .map_err(|e| CreateError::Invalid(e.to_string()))?;
     let per_probe = cost_per_probe(&params, now)?;
     let probe_ids = parse_probe_ids(&request.probes)?;
-    let selected = select_probes(state, &probe_ids, per_probe).await?;
+    let selected = select_probes(store, &probe_ids, per_probe).await?;
     let total = (per_probe * selected.len() as f64).ceil();
     let credits = to_credits(total)?;
     let operation = Operation {
@@ -87,17 +94,13 @@ pub async fn create(
         created_at: now,
         max_results_per_probe: params.max_results(now),
     };
-    match state.store.create_operation(&operation).await {
+    match store.create_operation(&operation).await {
         Err(StoreError::NotEnoughCredits) => return Err(CreateError::NotEnoughCredits),
         other => other?,
     }
-    state.telemetry.operations_created.inc();
-    let delivered = state
-        .hub
-        .deliver(&operation.probes, super::order_frame(&operation));
+    let delivered = hub.deliver(&operation.probes, super::order_frame(&operation));
     tracing::info!(
         operation = %operation.id,
-        ?kind,
         probes = operation.probes.len(),
         delivered,
         credits = %operation.credits,
@@ -142,7 +145,7 @@ fn result_format(
 /// credits per execution × estimated executions × times per minute.
 fn cost_per_probe(params: &Params, now: DateTime<Utc>) -> Result<f64, CreateError> {
     let cost = params.credits_per_execution() as f64 * params.schedule().estimated_runs(now);
-    if cost.is_finite() && cost <= crate::credits::MAX_CREDITS as f64 {
+    if cost.is_finite() && cost <= crate::domain::MAX_CREDITS as f64 {
         Ok(cost)
     } else {
         Err(CreateError::Invalid(
@@ -152,7 +155,7 @@ fn cost_per_probe(params: &Params, now: DateTime<Utc>) -> Result<f64, CreateErro
 }
 
 fn to_credits(amount: f64) -> Result<Credits, CreateError> {
-    if amount.is_finite() && amount >= 0.0 && amount <= crate::credits::MAX_CREDITS as f64 {
+    if amount.is_finite() && amount >= 0.0 && amount <= crate::domain::MAX_CREDITS as f64 {
         Credits::new(amount as u64).map_err(|e| CreateError::Invalid(format!("params: {e}")))
     } else {
         Err(CreateError::Invalid(
@@ -163,12 +166,12 @@ fn to_credits(amount: f64) -> Result<Credits, CreateError> {
 
 /// The listed probes that are connected and whose free capacity covers `per_probe`.
 async fn select_probes(
-    state: &AppState,
+    store: &dyn Store,
     ids: &[ProbeId],
     per_probe: f64,
 ) -> Result<Vec<ProbeId>, CreateError> {
     let mut selected = Vec::new();
-    let found = state.store.probes_by_id(ids).await?;
+    let found = store.probes_by_id(ids).await?;
     for (&id, probe) in ids.iter().zip(found) {
         let probe: Probe = probe.ok_or(CreateError::UnknownProbe(id))?;
         if probe

@@ -7,8 +7,7 @@
 //! for good (see `probe_protocol::params::Params::max_results`): results are worth credits, and
 //! a probe must not be able to mint them.
 
-use crate::credits::Credits;
-use crate::ids::{OperationId, ResultId};
+use crate::domain::{Credits, OperationId, ResultId};
 use crate::store::{
     AssignmentState, Insertion, MeasurementResult, Probe, Reward, Store, StoreError,
 };

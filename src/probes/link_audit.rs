@@ -8,7 +8,7 @@
 //! is not that session is stale and is closed. One `probes_by_id` round trip per period for all
 //! the links here.
 
-use crate::hub::{Hub, Kick};
+use crate::hub::{kick, Hub};
 use crate::store::{Store, StoreResult};
 use std::future::Future;
 use std::sync::Arc;
@@ -46,16 +46,17 @@ pub async fn audit(store: &dyn Store, hub: &dyn Hub) -> StoreResult<usize> {
     let stored = store.probes_by_id(&ids).await?;
     let mut closed = 0;
     for ((probe, session), stored) in links.iter().zip(stored) {
-        let kick = match stored {
-            None => Kick::REMOVED,
+        let close = match stored {
+            None => kick::REMOVED,
             Some(p) => match p.link {
-                None => Kick::REVOKED,
-                Some(link) if &link.session != session => Kick::SUPERSEDED,
+                None => kick::REVOKED,
+                Some(link) if &link.session != session => kick::SUPERSEDED,
                 Some(_) => continue,
             },
         };
-        if hub.kick_session(*probe, session, kick) {
-            tracing::info!(probe = %probe, session = %session.0, reason = kick.reason, "stale probe link closed");
+        let reason = close.reason.clone();
+        if hub.kick_session(*probe, session, close) {
+            tracing::info!(probe = %probe, session = %session.0, %reason, "stale probe link closed");
             closed += 1;
         }
     }

@@ -4,8 +4,8 @@
 //! but registers with the hub after the kick would escape it, so a new link re-reads its probe
 //! once registered (`ws::handshake::still_valid`) and sees the change.
 
-use crate::hub::{Hub, Kick};
-use crate::ids::ProbeId;
+use crate::domain::ProbeId;
+use crate::hub::{kick, Hub};
 use crate::store::{Probe, Store, StoreResult};
 
 /// A probe whose tokens were revoked.
@@ -23,7 +23,7 @@ pub async fn revoke(store: &dyn Store, hub: &dyn Hub, id: ProbeId) -> StoreResul
     let Some(probe) = store.revoke_probe_tokens(id).await? else {
         return Ok(None);
     };
-    let link_closed = hub.kick(id, Kick::REVOKED);
+    let link_closed = hub.kick(id, kick::REVOKED);
     tracing::info!(probe = %id, version = probe.token_version, link_closed, "probe tokens revoked");
     Ok(Some(Revoked { probe, link_closed }))
 }
@@ -34,7 +34,7 @@ pub async fn remove(store: &dyn Store, hub: &dyn Hub, id: ProbeId) -> StoreResul
     if !store.remove_probe(id).await? {
         return Ok(None);
     }
-    let link_closed = hub.kick(id, Kick::REMOVED);
+    let link_closed = hub.kick(id, kick::REMOVED);
     tracing::info!(probe = %id, link_closed, "probe removed");
     Ok(Some(link_closed))
 }

@@ -10,13 +10,14 @@
 pub mod embedded;
 mod inventory;
 pub mod mongo;
+mod observed;
 mod records;
 
 pub use inventory::Inventory;
+pub use observed::{ObservedStore, StoreObserver, Touched};
 pub use records::*;
 
-use crate::credits::Credits;
-use crate::ids::{OperationId, ProbeId, ResultId, UserId};
+use crate::domain::{Credits, Email, OperationId, ProbeId, ResultId, UserId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -29,7 +30,7 @@ pub enum StoreError {
     /// The user's balance does not cover the debit; nothing was changed.
     #[error("not enough credits")]
     NotEnoughCredits,
-    /// A balance would pass [`crate::credits::MAX_CREDITS`]; nothing was changed.
+    /// A balance would pass [`crate::domain::MAX_CREDITS`]; nothing was changed.
     #[error("credit balance would overflow")]
     CreditOverflow,
     /// The operation is not assigned to that probe.
@@ -66,6 +67,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// The persistence contract. Every method is atomic: it applies entirely or not at all, also
 /// across a crash of the process. Writes are durable when the method returns `Ok`.
+///
+/// The server reaches its store through [`ObservedStore`]: a new method gets one line there,
+/// saying whether it can change a probe record.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Creates an account. [`StoreError::Duplicate`]`("email")` if the address is taken.

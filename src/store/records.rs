@@ -1,16 +1,12 @@
 //! The records the store keeps.
 
 use super::StoreError;
-use crate::credits::Credits;
-use crate::ids::{OperationId, ProbeId, ResultId, UserId};
-use crate::probes::Location;
+use crate::domain::{Credits, Email, Location, OperationId, ProbeId, ResultId, UserId};
 use chrono::{DateTime, Utc};
 use probe_protocol::params::ResultWindow;
 use probe_protocol::{ContentFormat, OperationKind, RawContent, ResultFormat};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-
-pub use crate::accounts::Email;
 
 /// An account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

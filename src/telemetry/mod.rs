@@ -7,13 +7,13 @@
 
 mod histogram;
 pub mod logging;
-mod metered_store;
 mod process;
 mod render;
+mod store_failures;
 
 pub use histogram::Histogram;
-pub use metered_store::MeteredStore;
 pub use render::{influx_lines, prometheus_text, InfluxTags, Metric, Value};
+pub use store_failures::StoreFailures;
 
 use crate::clock::ClockStatus;
 use crate::store::Inventory;

@@ -1,6 +1,6 @@
 //! Classifying what arrives on the socket.
 
-use probe_protocol::close;
+use probe_protocol::{close, CloseReason};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{self, Message};
@@ -15,8 +15,8 @@ pub enum Incoming {
     Pong(tokio_tungstenite::tungstenite::Bytes),
     /// The probe closed the link or the connection dropped.
     Gone,
-    /// The link must be closed with this code and reason.
-    Refuse(u16, String),
+    /// The link must be closed so.
+    Refuse(CloseReason),
 }
 
 /// What `stream.next()` yielded.
@@ -28,22 +28,23 @@ pub fn classify(item: Option<Result<Message, tungstenite::Error>>) -> Incoming {
         Some(Ok(Message::Ping(_))) => Incoming::Alive,
         Some(Ok(Message::Pong(payload))) => Incoming::Pong(payload),
         Some(Ok(Message::Close(_))) => Incoming::Gone,
-        Some(Ok(Message::Binary(_) | Message::Frame(_))) => Incoming::Refuse(
+        Some(Ok(Message::Binary(_) | Message::Frame(_))) => Incoming::Refuse(CloseReason::new(
             close::PROTOCOL_VIOLATION,
-            "binary frames are not part of the protocol; send JSON text frames".into(),
-        ),
+            "binary frames are not part of the protocol; send JSON text frames",
+        )),
     }
 }
 
 fn classify_error(error: &tungstenite::Error) -> Incoming {
+    let refuse = |code, reason: String| Incoming::Refuse(CloseReason::new(code, reason));
     match error {
         tungstenite::Error::Capacity(cause) => {
-            Incoming::Refuse(close::MESSAGE_TOO_BIG, format!("message too big: {cause}"))
+            refuse(close::MESSAGE_TOO_BIG, format!("message too big: {cause}"))
         }
         tungstenite::Error::Utf8(_) => {
-            Incoming::Refuse(close::PROTOCOL_VIOLATION, "text frame is not UTF-8".into())
+            refuse(close::PROTOCOL_VIOLATION, "text frame is not UTF-8".into())
         }
-        tungstenite::Error::Protocol(cause) => Incoming::Refuse(
+        tungstenite::Error::Protocol(cause) => refuse(
             close::PROTOCOL_VIOLATION,
             format!("websocket protocol error: {cause}"),
         ),
@@ -51,36 +52,10 @@ fn classify_error(error: &tungstenite::Error) -> Incoming {
     }
 }
 
-/// A close frame with this code and reason (cut to fit).
-pub fn close_frame(code: u16, reason: &str) -> Message {
+/// The close frame that ends a link so (its reason cut to fit).
+pub fn close_frame(close: &CloseReason) -> Message {
     Message::Close(Some(CloseFrame {
-        code: CloseCode::from(code),
-        reason: close_reason(reason).into(),
+        code: CloseCode::from(close.code),
+        reason: close.frame_reason().into(),
     }))
-}
-
-/// A close reason cut to the 123 bytes a close frame can carry, on a character boundary.
-fn close_reason(reason: &str) -> String {
-    const MAX: usize = 123;
-    if reason.len() <= MAX {
-        return reason.to_string();
-    }
-    let mut end = MAX;
-    while !reason.is_char_boundary(end) {
-        end -= 1;
-    }
-    reason[..end].to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn close_reason_fits_a_close_frame() {
-        let long = "é".repeat(100);
-        let cut = close_reason(&long);
-        assert!(cut.len() <= 123 && long.starts_with(&cut));
-        assert_eq!(close_reason("short"), "short");
-    }
 }

@@ -6,18 +6,21 @@ use crate::state::AppState;
 use crate::store::Probe;
 use futures::stream::SplitStream;
 use futures::StreamExt;
-use probe_protocol::{close, Hello, ProbeMessage, MAX_AGENT_LEN, PROTOCOL_VERSION};
+use probe_protocol::{close, CloseReason, Hello, ProbeMessage, MAX_AGENT_LEN, PROTOCOL_VERSION};
+use std::fmt::Display;
 use std::time::Duration;
 
-/// Close code for "the server cannot serve you right now" (standard "try again later").
-pub const TRY_AGAIN_LATER: u16 = 1013;
-
-/// A refusal: close code and reason.
-pub type Refusal = (u16, String);
+/// The close of a link the server cannot serve now: its store failed.
+pub fn store_unavailable(error: impl Display) -> CloseReason {
+    CloseReason::new(
+        close::TRY_AGAIN_LATER,
+        format!("store unavailable: {error}"),
+    )
+}
 
 /// The probe the token belongs to, if the token is valid for its current token version.
-pub async fn authenticate(state: &AppState, token: Option<&str>) -> Result<Probe, Refusal> {
-    let unauthorized = |reason: &str| (close::UNAUTHORIZED, reason.to_string());
+pub async fn authenticate(state: &AppState, token: Option<&str>) -> Result<Probe, CloseReason> {
+    let unauthorized = |reason: &'static str| CloseReason::fixed(close::UNAUTHORIZED, reason);
     let token = token
         .ok_or_else(|| unauthorized("missing probe token (Authorization: Bearer or ?token=)"))?;
     let claims = state
@@ -28,7 +31,7 @@ pub async fn authenticate(state: &AppState, token: Option<&str>) -> Result<Probe
         .store
         .probe(claims.probe)
         .await
-        .map_err(|e| (TRY_AGAIN_LATER, format!("store unavailable: {e}")))?
+        .map_err(store_unavailable)?
         .ok_or_else(|| unauthorized("unknown probe"))?;
     if probe.token_version != claims.version {
         return Err(unauthorized("revoked probe token"));
@@ -38,25 +41,29 @@ pub async fn authenticate(state: &AppState, token: Option<&str>) -> Result<Probe
 
 /// Re-reads the probe once its link is registered with the hub: a revocation or removal that
 /// landed between [`authenticate`] and the registration kicked no one, and is refused here.
-pub async fn still_valid(state: &AppState, authenticated: &Probe) -> Result<(), Refusal> {
+pub async fn still_valid(state: &AppState, authenticated: &Probe) -> Result<(), CloseReason> {
     let current = state
         .store
         .probe(authenticated.id)
         .await
-        .map_err(|e| (TRY_AGAIN_LATER, format!("store unavailable: {e}")))?;
+        .map_err(store_unavailable)?;
     match current {
-        None => Err((close::UNAUTHORIZED, "probe removed".into())),
-        Some(p) if p.token_version != authenticated.token_version => {
-            Err((close::UNAUTHORIZED, "revoked probe token".into()))
-        }
+        None => Err(CloseReason::fixed(close::UNAUTHORIZED, "probe removed")),
+        Some(p) if p.token_version != authenticated.token_version => Err(CloseReason::fixed(
+            close::UNAUTHORIZED,
+            "revoked probe token",
+        )),
         Some(_) => Ok(()),
     }
 }
 
 /// Waits up to `timeout` for a valid `hello`: a client that upgrades and then stays silent
 /// must not hold a link slot for long.
-pub async fn hello(stream: &mut SplitStream<Socket>, timeout: Duration) -> Result<Hello, Refusal> {
-    let violation = |reason: String| (close::PROTOCOL_VIOLATION, reason);
+pub async fn hello(
+    stream: &mut SplitStream<Socket>,
+    timeout: Duration,
+) -> Result<Hello, CloseReason> {
+    let violation = |reason: String| CloseReason::new(close::PROTOCOL_VIOLATION, reason);
     let text = loop {
         let next = tokio::time::timeout(timeout, stream.next())
             .await
@@ -64,8 +71,10 @@ pub async fn hello(stream: &mut SplitStream<Socket>, timeout: Duration) -> Resul
         match classify(next) {
             Incoming::Text(text) => break text,
             Incoming::Alive | Incoming::Pong(_) => continue,
-            Incoming::Gone => return Err((close::GOING_AWAY, "closed before hello".into())),
-            Incoming::Refuse(code, reason) => return Err((code, reason)),
+            Incoming::Gone => {
+                return Err(CloseReason::fixed(close::GOING_AWAY, "closed before hello"))
+            }
+            Incoming::Refuse(refusal) => return Err(refusal),
         }
     };
     match ProbeMessage::decode(text.as_str()) {

@@ -5,8 +5,11 @@
 //! writes to it backed up. Only a pong echoing one of the server's pings proves that the peer
 //! reads: each ping carries a number masked with a key of this link, which a peer cannot echo
 //! without reading it. A ping not answered by the next heartbeat drops the peer: one that stops
-//! reading is dropped within two periods and its link closed within three, whatever it sends.
+//! reading is dropped within two periods ([`answer_time`]) and its link closed within the
+//! protocol's [`MISSED_HEARTBEATS`](probe_protocol::MISSED_HEARTBEATS) periods
+//! ([`close_grace`]), whatever it sends.
 
+use probe_protocol::silence_limit;
 use std::collections::VecDeque;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -14,6 +17,21 @@ use tokio::time::Instant;
 /// Pings awaited at once; a pong answers every ping before it as well, so older ones suffice.
 /// (Several are awaited only while the server does not read.)
 const AWAITED: usize = 3;
+
+/// Heartbeat periods a peer may go without reading: the period in which a ping is sent, and
+/// the one by whose end it must be answered.
+const ANSWER_PERIODS: u32 = 2;
+
+/// How long after its last read a peer is found not to read (and dropped).
+pub fn answer_time(period: Duration) -> Duration {
+    period * ANSWER_PERIODS
+}
+
+/// How long closing a dropped link may take: what remains of [`silence_limit`] once the peer
+/// was found not to read, so that its link is gone by the time the peer, too, holds it dead.
+pub fn close_grace(period: Duration) -> Duration {
+    silence_limit(period) - answer_time(period)
+}
 
 /// The pings of one link and their answers.
 pub struct Liveness {
@@ -90,8 +108,18 @@ impl Liveness {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use probe_protocol::MISSED_HEARTBEATS;
 
     const PERIOD: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn a_peer_that_stops_reading_is_gone_within_the_protocols_silence_limit() {
+        assert_eq!(
+            answer_time(PERIOD) + close_grace(PERIOD),
+            PERIOD * MISSED_HEARTBEATS
+        );
+        assert_eq!(close_grace(PERIOD), PERIOD);
+    }
 
     #[test]
     fn an_echoed_ping_keeps_the_link_and_a_missing_echo_drops_it_a_period_later() {

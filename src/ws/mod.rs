@@ -1,4 +1,4 @@
-//! The probe link: `GET /probe/ws`, one WebSocket per connected probe.
+//! The probe link: `GET /probe/ws` ([`LINK_PATH`]), one WebSocket per connected probe.
 //!
 //! `route` admits the request and `upgrade` takes over the connection; `session` authenticates the probe, runs the hello/welcome
 //! handshake, delivers pending operations and then handles the probe's messages, while `writer`
@@ -18,6 +18,7 @@ mod writer;
 use crate::client::ClientAddr;
 use crate::state::AppState;
 use admission::{Full, LinkSlots};
+use probe_protocol::LINK_PATH;
 use std::collections::HashMap;
 use tracing::Instrument;
 pub use upgrade::READ_CHUNK;
@@ -25,14 +26,14 @@ use upgrade::{NotUpgrade, Upgrade};
 use warp::http::StatusCode;
 use warp::{Filter, Rejection, Reply};
 
-/// The `GET /probe/ws` route. The token comes from `Authorization: Bearer` or `?token=`.
+/// The `GET /probe/ws` route ([`LINK_PATH`]). The token comes from `Authorization: Bearer` or `?token=`.
 /// A plain GET (no upgrade) is answered 400, not left to fall through to the REST API's 404:
 /// a misconfigured reverse proxy that drops the upgrade headers shows up as what it is.
 pub fn route(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Rejection> + Clone {
     let limits = &state.settings.limits;
     let slots = LinkSlots::new(limits.ws_per_address, limits.ws_total);
     let budget = budget::IngestBudget::new(state.settings.ingest_memory_bytes);
-    warp::path!("probe" / "ws")
+    link_path()
         .and(warp::get())
         .and(upgrade::request())
         .and(warp::header::optional::<String>("authorization"))
@@ -42,7 +43,7 @@ pub fn route(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Re
                 .unify(),
         )
         .and(warp::any().map(move || state.clone()))
-        .and(crate::server::client())
+        .and(crate::listener::client())
         .map(
             move |upgrade: Result<Upgrade, NotUpgrade>,
                   authorization: Option<String>,
@@ -84,6 +85,17 @@ pub fn route(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = Re
                 })
             },
         )
+}
+
+/// Matches exactly [`LINK_PATH`], segment by segment as `warp::path!` would.
+fn link_path() -> impl Filter<Extract = (), Error = Rejection> + Copy {
+    let (first, second) = LINK_PATH
+        .strip_prefix('/')
+        .and_then(|path| path.split_once('/'))
+        .expect("the link path has two segments");
+    warp::path(first)
+        .and(warp::path(second))
+        .and(warp::path::end())
 }
 
 /// The JSON refusal of a link the server has no slot for; the probe retries with backoff.

@@ -2,8 +2,8 @@
 
 use super::budget::{self, Held, IngestBudget};
 use super::frames::{classify, close_frame, Incoming};
-use super::handshake::{self, Refusal, TRY_AGAIN_LATER};
-use super::liveness::Liveness;
+use super::handshake;
+use super::liveness::{self, Liveness};
 use super::pacing::Pacer;
 use super::upgrade::Socket;
 use super::writer::{self, Control};
@@ -12,14 +12,15 @@ use crate::operations::{self, IngestError};
 use crate::state::AppState;
 use crate::store::{AssignmentState, Insertion, Link, Probe, SessionId, StoreError};
 use chrono::Utc;
-use futures::stream::{FuturesUnordered, SplitStream};
+use futures::stream::{FuturesUnordered, SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use probe_protocol::{
-    close, error_code, ErrorNotice, Hello, ProbeMessage, ResultAck, ResultReport, ServerMessage,
-    Welcome,
+    close, error_code, CloseReason, ErrorNotice, Hello, ProbeMessage, ResultAck, ResultReport,
+    ServerMessage, Welcome,
 };
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
 
 /// How long closing may wait for the writer to flush (at most a heartbeat period).
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
@@ -43,9 +44,9 @@ pub async fn run(socket: Socket, token: Option<String>, state: AppState, budget:
     };
     let (probe, hello) = match admitted {
         Ok(admitted) => admitted,
-        Err((code, reason)) => {
-            tracing::info!(code, %reason, "probe link refused");
-            let refusing = sink.send(close_frame(code, &reason));
+        Err(refusal) => {
+            tracing::info!(code = refusal.code, reason = %refusal.reason, "probe link refused");
+            let refusing = sink.send(close_frame(&refusal));
             let _ = tokio::time::timeout(CLOSE_GRACE, refusing).await;
             return;
         }
@@ -55,6 +56,20 @@ pub async fn run(socket: Socket, token: Option<String>, state: AppState, budget:
         state.settings.instance,
         bson::oid::ObjectId::new()
     ));
+    serve(&state, &probe, session, hello, (sink, stream), &budget).await;
+}
+
+/// Registers the link of an admitted probe, serves it, and closes it. Everything logged
+/// meanwhile carries the probe and the session.
+#[tracing::instrument(name = "session", skip_all, fields(probe = %probe.id, session = %session.0))]
+async fn serve(
+    state: &AppState,
+    probe: &Probe,
+    session: SessionId,
+    hello: Hello,
+    (sink, mut stream): (SplitSink<Socket, Message>, SplitStream<Socket>),
+    budget: &IngestBudget,
+) {
     let (mailbox, mut inbox) = Mailbox::new(session.clone(), state.settings.probe_queue);
     let (control, control_rx) = mpsc::channel(4);
     state.telemetry.frames_in.inc(); // the hello
@@ -72,14 +87,14 @@ pub async fn run(socket: Socket, token: Option<String>, state: AppState, budget:
         clock_offset_ms: hello.clock_offset_ms,
         connected_at: Utc::now(),
     };
-    let outcome = match start(&state, &probe, &link, &mailbox, &hello).await {
+    let outcome = match start(state, probe, &link, &mailbox, &hello).await {
         Ok(()) => {
-            tracing::info!(probe = %probe.id, session = %session.0, agent = %hello.agent, "probe connected");
+            tracing::info!(agent = %hello.agent, "probe connected");
             let link = Connected {
-                state: &state,
-                probe: &probe,
+                state,
+                probe,
                 mailbox: &mailbox,
-                budget: &budget,
+                budget,
             };
             link.serve(&mut stream, &mut inbox.kick, &control).await
         }
@@ -87,42 +102,42 @@ pub async fn run(socket: Socket, token: Option<String>, state: AppState, budget:
     };
     state.hub.detach(probe.id, &session);
     if let Err(e) = state.store.link_down(probe.id, &session).await {
-        tracing::warn!(probe = %probe.id, error = %e, "could not record probe disconnect");
+        tracing::warn!(error = %e, "could not record probe disconnect");
     }
-    let (code, reason) = outcome.unwrap_or((close::GOING_AWAY, String::new()));
-    tracing::info!(probe = %probe.id, code, %reason, "probe disconnected");
-    let grace = CLOSE_GRACE.min(state.settings.heartbeat);
-    if !writer::finish(control, writer, code, reason, grace).await {
-        tracing::debug!(probe = %probe.id, "writer did not finish closing in time: aborted");
+    let close = outcome.unwrap_or(CloseReason::fixed(close::GOING_AWAY, ""));
+    tracing::info!(code = close.code, reason = %close.reason, "probe disconnected");
+    let grace = CLOSE_GRACE.min(liveness::close_grace(state.settings.heartbeat));
+    if !writer::finish(control, writer, close, grace).await {
+        tracing::debug!("writer did not finish closing in time: aborted");
     }
 }
 
 /// Records the link, registers with the hub, welcomes the probe and re-delivers what it missed.
-/// The frames must be in the probe's queue within two heartbeat periods: one that does not
-/// read them by then is dropped like a probe that stopped answering pings.
+/// The frames must be in the probe's queue within the time a probe has to answer a ping
+/// ([`liveness::answer_time`]): one that does not read them by then is dropped like a probe
+/// that stopped answering pings.
 async fn start(
     state: &AppState,
     probe: &Probe,
     link: &Link,
     mailbox: &Mailbox,
     hello: &Hello,
-) -> Result<(), Refusal> {
-    let unavailable = |e: StoreError| (TRY_AGAIN_LATER, format!("store unavailable: {e}"));
+) -> Result<(), CloseReason> {
     state
         .store
         .link_up(probe.id, link)
         .await
-        .map_err(unavailable)?;
+        .map_err(handshake::store_unavailable)?;
     state.hub.attach(probe.id, mailbox.clone());
     handshake::still_valid(state, probe).await?;
-    let deadline = tokio::time::Instant::now() + state.settings.heartbeat * 2;
+    let deadline = tokio::time::Instant::now() + liveness::answer_time(state.settings.heartbeat);
     let queue = |frame: Frame| async move {
         tokio::time::timeout_at(deadline, mailbox.send(frame))
             .await
             .map(drop)
             .map_err(|_| {
                 let reason = "the probe did not read its welcome and pending operations in time";
-                (close::TOO_SLOW, reason.to_string())
+                CloseReason::fixed(close::TOO_SLOW, reason)
             })
     };
     let welcome = ServerMessage::Welcome(Welcome {
@@ -136,11 +151,15 @@ async fn start(
         .store
         .pending_operations(probe.id, Utc::now())
         .await
-        .map_err(unavailable)?;
+        .map_err(handshake::store_unavailable)?;
     for operation in &pending {
         queue(operations::order_frame(operation)).await?;
     }
-    tracing::debug!(probe = %probe.id, pending = pending.len(), hello_in_use = hello.in_use_credits, "link up");
+    tracing::debug!(
+        pending = pending.len(),
+        hello_in_use = hello.in_use_credits,
+        "link up"
+    );
     Ok(())
 }
 
@@ -163,9 +182,9 @@ impl Connected<'_> {
     async fn serve(
         &self,
         stream: &mut SplitStream<Socket>,
-        kick: &mut tokio::sync::watch::Receiver<Option<crate::hub::Kick>>,
+        kick: &mut tokio::sync::watch::Receiver<Option<CloseReason>>,
         control: &mpsc::Sender<Control>,
-    ) -> Option<Refusal> {
+    ) -> Option<CloseReason> {
         let period = self.state.settings.heartbeat;
         let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         let mut liveness = Liveness::new(period);
@@ -206,21 +225,18 @@ impl Connected<'_> {
                         Incoming::Pong(payload) => liveness.pong(&payload),
                         Incoming::Alive => {}
                         Incoming::Gone => return None,
-                        Incoming::Refuse(code, reason) => return Some((code, reason)),
+                        Incoming::Refuse(refusal) => return Some(refusal),
                     }
                 }
                 changed = kick.changed() => {
-                    let kicked = *kick.borrow();
-                    return match (changed, kicked) {
-                        (Ok(()), Some(k)) => Some((k.code, k.reason.to_string())),
-                        _ => None,
-                    };
+                    let kicked = kick.borrow().clone();
+                    return changed.ok().and(kicked);
                 }
                 tick = heartbeat.tick() => {
                     if liveness.overdue(tick) {
-                        tracing::info!(probe = %self.probe.id, "probe did not answer a ping within a heartbeat: dropped");
+                        tracing::info!("probe did not answer a ping within a heartbeat: dropped");
                         let reason = "no pong within a heartbeat period: the probe does not read";
-                        return Some((close::TOO_SLOW, reason.into()));
+                        return Some(CloseReason::fixed(close::TOO_SLOW, reason));
                     }
                     let _ = control.try_send(Control::Ping(liveness.ping(tick)));
                 }
@@ -229,16 +245,13 @@ impl Connected<'_> {
     }
 
     /// Handles a message; a result is handed back to be stored alongside others.
-    async fn handle(&self, text: &str) -> Result<Option<ResultReport>, Refusal> {
-        let message =
-            ProbeMessage::decode(text).map_err(|e| (close::PROTOCOL_VIOLATION, e.to_string()))?;
+    async fn handle(&self, text: &str) -> Result<Option<ResultReport>, CloseReason> {
+        let violation = |reason| CloseReason::new(close::PROTOCOL_VIOLATION, reason);
+        let message = ProbeMessage::decode(text).map_err(|e| violation(e.to_string()))?;
         let store = self.state.store.as_ref();
         let outcome = match message {
             ProbeMessage::Hello(_) => {
-                return Err((
-                    close::PROTOCOL_VIOLATION,
-                    "hello was already sent on this link".into(),
-                ))
+                return Err(violation("hello was already sent on this link".into()))
             }
             ProbeMessage::Accepted(a) => {
                 operations::record_progress(
@@ -265,7 +278,7 @@ impl Connected<'_> {
 
     /// Stores one result and acks it once durable; its frame's bytes are `held` against the
     /// ingest budget until then.
-    async fn store_result(&self, report: ResultReport, held: Held) -> Result<(), Refusal> {
+    async fn store_result(&self, report: ResultReport, held: Held) -> Result<(), CloseReason> {
         let received = Instant::now();
         let telemetry = &self.state.telemetry;
         telemetry.results_received.inc();
@@ -291,12 +304,14 @@ impl Connected<'_> {
     }
 
     /// Closes the link on a protocol violation; tells the probe when the store failed.
-    fn settle(&self, outcome: Result<(), IngestError>) -> Result<(), Refusal> {
+    fn settle(&self, outcome: Result<(), IngestError>) -> Result<(), CloseReason> {
         match outcome {
             Ok(()) => Ok(()),
-            Err(IngestError::Violation(reason)) => Err((close::PROTOCOL_VIOLATION, reason)),
+            Err(IngestError::Violation(reason)) => {
+                Err(CloseReason::new(close::PROTOCOL_VIOLATION, reason))
+            }
             Err(unknown @ IngestError::UnknownOperation(operation)) => {
-                tracing::info!(probe = %self.probe.id, %operation, "probe reported for an operation that does not exist");
+                tracing::info!(%operation, "probe reported for an operation that does not exist");
                 self.reply(ServerMessage::Error(ErrorNotice {
                     code: error_code::UNKNOWN_OPERATION.into(),
                     message: unknown.to_string(),
@@ -306,7 +321,7 @@ impl Connected<'_> {
                 Ok(())
             }
             Err(IngestError::Refused(refused)) => {
-                tracing::debug!(probe = %self.probe.id, operation = %refused.operation, unique_code = %refused.unique_code, cause = %refused.cause, "result refused for good");
+                tracing::debug!(operation = %refused.operation, unique_code = %refused.unique_code, cause = %refused.cause, "result refused for good");
                 self.reply(ServerMessage::Error(ErrorNotice {
                     code: refused.code().into(),
                     message: refused.cause.to_string(),
@@ -319,11 +334,11 @@ impl Connected<'_> {
                 let code = match error {
                     // The store logs an outage itself, once; per message it is detail.
                     StoreError::Unavailable(_) => {
-                        tracing::debug!(probe = %self.probe.id, %error, "probe message not stored");
+                        tracing::debug!(%error, "probe message not stored");
                         error_code::STORE_UNAVAILABLE
                     }
                     _ => {
-                        tracing::warn!(probe = %self.probe.id, %error, "probe message refused by the store");
+                        tracing::warn!(%error, "probe message refused by the store");
                         error_code::INVALID_FIELD
                     }
                 };
@@ -343,7 +358,7 @@ impl Connected<'_> {
     fn reply(&self, message: ServerMessage) {
         let frame: Frame = message.encode().into();
         if !self.mailbox.offer(frame) {
-            self.mailbox.kick(crate::hub::Kick::TOO_SLOW);
+            self.mailbox.kick(crate::hub::kick::TOO_SLOW);
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::hub::Frame;
 use crate::telemetry::Telemetry;
 use futures::stream::SplitSink;
 use futures::SinkExt;
+use probe_protocol::CloseReason;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -19,8 +20,8 @@ use tokio_tungstenite::tungstenite::Message;
 pub enum Control {
     /// Send a WebSocket ping with this payload.
     Ping([u8; 8]),
-    /// Flush what is queued, then close with this code and reason.
-    Close(u16, String),
+    /// Flush what is queued, then close so.
+    Close(CloseReason),
 }
 
 /// Writes queued frames and control frames until closed or the socket fails.
@@ -37,8 +38,8 @@ pub async fn run(
                 Some(Control::Ping(payload)) => {
                     sink.send(Message::Ping(payload.to_vec().into())).await
                 }
-                Some(Control::Close(code, reason)) => {
-                    close(&mut sink, &mut frames, code, reason, &telemetry).await;
+                Some(Control::Close(reason)) => {
+                    close(&mut sink, &mut frames, &reason, &telemetry).await;
                     return;
                 }
                 None => return,
@@ -57,19 +58,18 @@ pub async fn run(
     }
 }
 
-/// Has the writer flush what is queued and close with `code`, waiting at most `grace` in all.
+/// Has the writer flush what is queued and close so, waiting at most `grace` in all.
 /// Neither the request nor the flush may wait longer: a writer blocked on a peer that does not
 /// read (its control queue full of pings) would hold the session and its link slot forever.
 /// Past `grace` the writer is aborted, which drops the socket. Returns whether it closed.
 pub async fn finish(
     control: mpsc::Sender<Control>,
     mut writer: JoinHandle<()>,
-    code: u16,
-    reason: String,
+    reason: CloseReason,
     grace: Duration,
 ) -> bool {
     let closing = async {
-        if control.send(Control::Close(code, reason)).await.is_ok() {
+        if control.send(Control::Close(reason)).await.is_ok() {
             let _ = (&mut writer).await;
         }
     };
@@ -84,8 +84,7 @@ pub async fn finish(
 async fn close(
     sink: &mut SplitSink<Socket, Message>,
     frames: &mut mpsc::Receiver<Frame>,
-    code: u16,
-    reason: String,
+    reason: &CloseReason,
     telemetry: &Telemetry,
 ) {
     while let Ok(frame) = frames.try_recv() {
@@ -94,6 +93,6 @@ async fn close(
         }
         telemetry.frames_out.inc();
     }
-    let _ = sink.send(close_frame(code, &reason)).await;
+    let _ = sink.send(close_frame(reason)).await;
     let _ = sink.close().await;
 }

@@ -1,8 +1,8 @@
 //! Credentials: 401 only for missing or invalid ones, 403 for the wrong role, CORS everywhere.
 
-use crate::helpers::*;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use testkit::*;
 
 #[tokio::test]
 async fn protected_endpoints_need_a_valid_user_token() {
@@ -157,20 +157,12 @@ async fn delete_all_wipes_in_development_only() {
     let (status, _) = app.call(Method::DELETE, "/delete_all", None, None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = app
-        .post(
-            "/login",
-            None,
-            json!({"email": "gone@example.org", "password": PASSWORD}),
-        )
+        .post_credentials("/login", "gone@example.org", PASSWORD)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     app.user("gone@example.org").await;
     let (status, _) = app
-        .post(
-            "/register",
-            None,
-            json!({"email": "gone@example.org", "password": PASSWORD}),
-        )
+        .post_credentials("/register", "gone@example.org", PASSWORD)
         .await;
     assert_eq!(
         status,

@@ -6,15 +6,13 @@
 //! (any signed-in user sees every operation). Private: e-mail addresses, password hashes,
 //! user tokens and probe tokens.
 
-use crate::helpers::*;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use testkit::*;
 
-/// The secret `spawn_app_with` gives the server.
-const SECRET: &str = "test-secret-test-secret-test-secret";
 const HEALTH_CODE: &str = "health-code-health-code";
 const METRICS_CODE: &str = "metrics-code-metrics-code";
 
@@ -95,14 +93,9 @@ impl World {
         let admin = app.superuser("root@example.org").await;
         let (probe_id, probe_token) = app.probe(&owner).await;
         let probe = app.connect(&probe_token, 1_000_000).await;
-        let (status, op) = app
-            .post(
-                "/ping",
-                Some(&owner.token),
-                json!({"probes": [probe_id], "params": ping_params(5)}),
-            )
+        let op = app
+            .create_ping(&owner.token, &probe_id, ping_params(5))
             .await;
-        assert_eq!(status, StatusCode::CREATED, "{op}");
         std::mem::forget(probe); // stays connected for the whole matrix
         let (spare_probe_id, _) = app.probe(&owner).await;
         Self {
@@ -125,7 +118,7 @@ impl World {
             Caller::Superuser => Some(self.admin.token.clone()),
             Caller::Expired => Some(signed(
                 Algorithm::HS256,
-                SECRET,
+                JWT_SECRET,
                 &claims(&self.owner.id, -5),
             )),
             Caller::OtherKey => Some(signed(
@@ -137,7 +130,7 @@ impl World {
             Caller::AlgNone => Some(unsigned(&claims(&self.owner.id, 3600))),
             Caller::Hs512 => Some(signed(
                 Algorithm::HS512,
-                SECRET,
+                JWT_SECRET,
                 &claims(&self.owner.id, 3600),
             )),
         }

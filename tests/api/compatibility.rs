@@ -2,21 +2,16 @@
 //! a stop time in the current minute, 404 for probe ids that name no probe, 400 for a credit
 //! grant without `id`, and GET /operation with every result.
 
-use crate::helpers::*;
 use chrono::{DateTime, Duration as ChronoDuration, Timelike, Utc};
 use futures::future::join_all;
-use pladmed::credits::Credits;
-use pladmed::ids::{OperationId, ProbeId, ResultId, UserId};
+use pladmed::domain::{Credits, OperationId, ProbeId, ResultId, UserId};
 use pladmed::store::{Insertion, MeasurementResult, Reward};
+use probe_protocol::params::format_stop_time;
 use probe_protocol::{ContentFormat, ServerMessage};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
-
-/// `at` to the minute, as the API's `stop_time`.
-fn minute_of(at: DateTime<Utc>) -> String {
-    at.format("%d/%m/%Y %H:%M").to_string()
-}
+use testkit::*;
 
 /// Waits for the next minute when this one is nearly over, so that "the current minute" is
 /// still current when the request and the reconnection below arrive.
@@ -37,22 +32,12 @@ async fn a_stop_time_in_the_current_minute_runs_and_is_redelivered_until_that_mi
     let mut probe = app.connect(&probe_token, 1000).await;
     let now = early_in_a_minute().await;
     let params = json!({
-        "cron": "* * * * *", "stop_time": minute_of(now), "times_per_minute": 1,
+        "cron": "* * * * *", "stop_time": format_stop_time(now), "times_per_minute": 1,
         "ips": ["127.0.0.1"]
     });
-    let (status, op) = app
-        .post(
-            "/ping",
-            Some(&user.token),
-            json!({"probes": [probe_id], "params": params}),
-        )
+    let id = app
+        .ping_over(&user.token, &probe_id, params, &mut probe)
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{op}");
-    let id = op["_id"].as_str().unwrap().to_string();
-    match probe.recv().await {
-        ServerMessage::Operation(order) => assert_eq!(order.operation_id, id),
-        other => panic!("expected the operation, got {other:?}"),
-    }
     drop(probe);
     // Not accepted yet and its minute not over: a reconnecting probe gets it again.
     let mut again = app.connect(&probe_token, 1000).await;
@@ -70,7 +55,7 @@ async fn a_stop_time_whose_minute_is_over_is_refused_naming_it() {
     let (probe_id, probe_token) = app.probe(&user).await;
     let _probe = app.connect(&probe_token, 1000).await;
     let params = json!({
-        "cron": "* * * * *", "stop_time": minute_of(Utc::now() - ChronoDuration::minutes(1)),
+        "cron": "* * * * *", "stop_time": format_stop_time(Utc::now() - ChronoDuration::minutes(1)),
         "times_per_minute": 1, "ips": ["127.0.0.1"]
     });
     let (status, body) = app

@@ -1,8 +1,8 @@
 //! Many concurrent operation creations by one user never overdraw credits.
 
-use crate::helpers::*;
 use reqwest::StatusCode;
 use serde_json::json;
+use testkit::*;
 
 #[tokio::test]
 async fn concurrent_creations_never_overdraw() {

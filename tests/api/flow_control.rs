@@ -2,7 +2,6 @@
 //! closed, and every result is stored once; a peer that stops reading is dropped within three
 //! heartbeats, whatever it keeps sending, and its link slot is freed.
 
-use crate::helpers::*;
 use chrono::Utc;
 use futures::{SinkExt, StreamExt};
 use probe_protocol::{Accepted, ContentFormat, ProbeMessage, ResultReport, ServerMessage};
@@ -12,6 +11,7 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use testkit::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::Semaphore;
@@ -55,16 +55,8 @@ async fn ping_operation(
     probe_id: &str,
     link: &mut TestProbe,
 ) -> String {
-    let (status, op) = app
-        .post(
-            "/ping",
-            Some(&owner.token),
-            json!({"probes": [probe_id], "params": busy_ping_params(60)}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{op}");
-    assert!(matches!(link.recv().await, ServerMessage::Operation(_)));
-    op["_id"].as_str().unwrap().to_string()
+    app.ping_over(&owner.token, probe_id, busy_ping_params(60), link)
+        .await
 }
 
 /// A probe with a ping operation it has accepted; returns the link, the operation id and the

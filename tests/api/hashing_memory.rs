@@ -2,12 +2,10 @@
 //! of 40 logins. Unbounded, the 40 Argon2 verifications (19 MiB each) would all run at once on
 //! tokio's blocking pool, about 760 MiB at the peak; bounded, the peak grows by about one.
 
-#[path = "../common/process.rs"]
-mod process;
-
 use futures::future::join_all;
-use process::{post, wait_until_up, Server, PASSWORD};
 use serde_json::json;
+use testkit::process::{free_port, Server};
+use testkit::{JWT_SECRET, PASSWORD};
 
 /// Peak resident set (`VmHWM`) of `pid`, in MiB.
 fn peak_rss_mib(pid: u32) -> u64 {
@@ -25,7 +23,7 @@ async fn a_burst_of_logins_grows_peak_memory_by_about_one_hash() {
     let dir = tempfile::tempdir().unwrap();
     let env: Vec<(String, String)> = [
         ("PLADMED_DATA_DIR", dir.path().to_str().unwrap()),
-        ("PLADMED_JWT_SECRET", process::SECRET),
+        ("PLADMED_JWT_SECRET", JWT_SECRET),
         ("PLADMED_NTP_SERVER", "127.0.0.1:9"),
         ("PLADMED_HASH_CONCURRENCY", "1"),
         ("PLADMED_AUTH_RATE_PER_MINUTE", "1000000"),
@@ -33,13 +31,14 @@ async fn a_burst_of_logins_grows_peak_memory_by_about_one_hash() {
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    let server = Server::start(env, process::free_port());
-    let client = reqwest::Client::new();
-    wait_until_up(&client, &server).await;
+    let server = Server::start(env, free_port());
+    server.wait_until_up().await;
+    let api = server.client();
+    let client = &api.http;
     let url = |path: &str| server.url(path);
     let credentials = json!({"email": "peak@example.org", "password": PASSWORD});
-    post(&client, url("/register"), None, credentials.clone()).await;
-    post(&client, url("/login"), None, credentials.clone()).await;
+    api.post_ok("/register", None, credentials.clone()).await;
+    api.post_ok("/login", None, credentials.clone()).await;
     let before = peak_rss_mib(server.pid());
 
     let logins = (0..40).map(|_| client.post(url("/login")).json(&credentials).send());

@@ -1,9 +1,9 @@
 //! Connections that never send a request are closed after the header timeout, so that idle
 //! sockets cannot pile up until `accept` fails for everyone.
 
-use crate::helpers::*;
 use reqwest::StatusCode;
 use std::time::{Duration, Instant};
+use testkit::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

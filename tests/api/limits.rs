@@ -1,7 +1,6 @@
 //! Abuse limits: each one answers its documented status or close code, and a well-behaved
 //! probe keeps being served while others flood.
 
-use crate::helpers::*;
 use chrono::Utc;
 use futures::{SinkExt, StreamExt};
 use probe_protocol::{close, ContentFormat, ProbeMessage, ResultReport, ServerMessage};
@@ -9,6 +8,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
+use testkit::*;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -53,11 +53,7 @@ async fn login_and_register_are_rate_limited_per_client_address() {
         assert_ne!(status, StatusCode::TOO_MANY_REQUESTS);
     }
     let (status, _) = app
-        .post(
-            "/register",
-            None,
-            json!({"email": "x@example.org", "password": PASSWORD}),
-        )
+        .post_credentials("/register", "x@example.org", PASSWORD)
         .await;
     assert_eq!(
         status,
@@ -87,11 +83,7 @@ async fn login_and_register_are_rate_limited_per_client_address() {
         .unwrap()
         .contains("too many requests"));
     let (status, _) = app
-        .post(
-            "/register",
-            None,
-            json!({"email": "y@example.org", "password": PASSWORD}),
-        )
+        .post_credentials("/register", "y@example.org", PASSWORD)
         .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     let (status, _) = app.get("/probes", None).await;
@@ -260,16 +252,9 @@ async fn floods_are_paced_or_refused_and_a_well_behaved_probe_stays_fast() {
     let (calm_id, calm_token) = app.probe(&owner).await;
     let (_, flood_token) = app.probe(&owner).await;
     let mut calm = app.connect(&calm_token, 1_000_000).await;
-    let (status, op) = app
-        .post(
-            "/ping",
-            Some(&owner.token),
-            json!({"probes": [calm_id], "params": busy_ping_params(5)}),
-        )
+    let operation = app
+        .ping_over(&owner.token, &calm_id, busy_ping_params(5), &mut calm)
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{op}");
-    let operation = op["_id"].as_str().unwrap().to_string();
-    assert!(matches!(calm.recv().await, ServerMessage::Operation(_)));
     let quiet = median_ack_latency(&mut calm, &operation, "quiet", 40).await;
 
     let flood = tokio::spawn(flood_pings(app.addr, flood_token.clone(), FLOOD));

@@ -1,7 +1,6 @@
 //! Per-user and anonymous load (issue 11, items 2 and 5): the probe cap per user, the cached
 //! public probe list, the bound on password hashing, the bound on `hello.agent`.
 
-use crate::helpers::{ping_params, spawn_app, spawn_app_with, TestProbe, PASSWORD, WAIT};
 use futures::future::join_all;
 use probe_protocol::{
     close, Accepted, ContentFormat, Hello, ProbeMessage, ResultReport, ServerMessage,
@@ -10,6 +9,7 @@ use probe_protocol::{
 use reqwest::header::{CACHE_CONTROL, ETAG, IF_NONE_MATCH, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use testkit::{ping_params, spawn_app, spawn_app_with, TestProbe, PASSWORD, WAIT};
 use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test]
@@ -38,7 +38,7 @@ async fn racing_registrations_stop_at_the_per_user_cap() {
 }
 
 /// GET /probes with `If-None-Match`: (status, ETag, body).
-async fn list(app: &crate::helpers::TestApp, etag: Option<&str>) -> (StatusCode, String, Value) {
+async fn list(app: &testkit::TestApp, etag: Option<&str>) -> (StatusCode, String, Value) {
     let mut request = app.client.get(app.url("/probes"));
     if let Some(etag) = etag {
         request = request.header(IF_NONE_MATCH, etag);
@@ -119,16 +119,12 @@ async fn the_probe_list_is_revalidated_and_every_change_shows_at_once() {
 /// Creates a ping on `id`, accepts it and has one result acknowledged: frames are handled in
 /// order, so once the ack is in, the acceptance has been stored.
 async fn accept_and_store_one_result(
-    app: &crate::helpers::TestApp,
+    app: &testkit::TestApp,
     token: &str,
     id: &str,
     probe: &mut TestProbe,
 ) -> String {
-    let body = json!({"probes": [id], "params": ping_params(5)});
-    let (status, operation) = app.post("/ping", Some(token), body).await;
-    assert_eq!(status, StatusCode::CREATED, "{operation}");
-    let operation = operation["_id"].as_str().unwrap().to_string();
-    assert!(matches!(probe.recv().await, ServerMessage::Operation(_)));
+    let operation = app.ping_over(token, id, ping_params(5), probe).await;
     let accepted = Accepted {
         operation_id: operation.clone(),
     };

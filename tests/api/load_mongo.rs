@@ -1,14 +1,14 @@
 //! The per-user probe cap and the cached probe list with two server instances on one MongoDB
 //! database, as in a scaled deployment.
 
-use crate::mongo;
+use testkit::mongo;
 
-use crate::helpers::{spawn_app_with, TestApp};
 use futures::future::join_all;
 use pladmed::config::StorageSettings;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::{Duration, Instant};
+use testkit::{spawn_app_with, TestApp};
 
 /// Two instances on one fresh database, `None` when MongoDB is deliberately skipped.
 async fn two_instances(probes_per_user: u32) -> Option<(TestApp, TestApp)> {

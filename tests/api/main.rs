@@ -1,9 +1,5 @@
 //! Black-box tests of the whole server: real HTTP, real WebSocket clients, real store.
 
-mod helpers;
-#[path = "../common/mongo.rs"]
-mod mongo;
-
 mod auth;
 mod authorization;
 mod compatibility;

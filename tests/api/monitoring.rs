@@ -2,20 +2,17 @@
 //! hub), metrics in both formats counting what really happened on the probe link and what the
 //! store holds.
 
-#[path = "../common/chrony.rs"]
-mod chrony;
-use crate::mongo;
-
-use crate::helpers::*;
 use bson::doc;
 use chrono::Utc;
-use chrony::{Chronyd, LOCAL_STRATUM};
 use pladmed::config::StorageSettings;
 use probe_protocol::{ContentFormat, ProbeMessage, ResultReport, ServerMessage};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
+use testkit::chrony::{Chronyd, LOCAL_STRATUM};
+use testkit::mongo;
+use testkit::*;
 
 const HEALTH_CODE: &str = "health-code-0123456789";
 const METRICS_CODE: &str = "metrics-code-0123456789";
@@ -25,7 +22,7 @@ async fn monitored_app(ntp_server: String) -> TestApp {
     spawn_app_with(|s| {
         s.health_code = Some(HEALTH_CODE.into());
         s.metrics_code = Some(METRICS_CODE.into());
-        s.clock.ntp_server = ntp_server;
+        s.clock.ntp_server = ntp_server.parse().unwrap();
         s.clock.interval = Duration::from_secs(1);
         s.instance = "test-instance".into();
     })
@@ -165,14 +162,8 @@ fn report(operation_id: &str, code: &str) -> ProbeMessage {
 async fn probe_with_an_operation(app: &TestApp, owner: &Account) -> (TestProbe, String) {
     let (probe_id, token) = app.probe(owner).await;
     let mut probe = app.connect(&token, 1000).await;
-    let (status, operation) = app
-        .post(
-            "/ping",
-            Some(&owner.token),
-            json!({"probes": [probe_id], "params": ping_params(5)}),
-        )
+    app.create_ping(&owner.token, &probe_id, ping_params(5))
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{operation}");
     let ServerMessage::Operation(order) = probe.recv().await else {
         panic!("expected the operation");
     };
@@ -326,4 +317,22 @@ async fn health_fails_when_the_store_answers_but_refuses_writes() {
     assert!(message.starts_with("answers but cannot write"), "{message}");
     app.stop().await;
     db.drop().await.unwrap();
+}
+
+/// The code is checked before the rest of the query: without it, even a bad format is a 403.
+#[tokio::test]
+async fn metrics_check_the_code_before_the_format() {
+    let app = monitored_app("127.0.0.1:9".into()).await;
+    let (status, body) = app.get("/metrics?format=xml", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body, json!({"Error": "a valid code is required"}));
+    let (status, body) = app
+        .get(&format!("/metrics?code={METRICS_CODE}&format=xml"), None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        json!({"Error": "format: must be prometheus or influx, not \"xml\""})
+    );
+    app.stop().await;
 }

@@ -1,10 +1,10 @@
 //! The OpenAPI document against the live router: the same routes in both, nothing else served
 //! on those paths, and replies shaped as their schemas say.
 
-use crate::helpers::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
+use testkit::*;
 
 /// Every route the server answers. The document and the router are both checked against this
 /// one list: a route added to the router must be added here, and then the document must
@@ -79,20 +79,43 @@ async fn the_document_describes_exactly_the_listed_routes() {
     app.stop().await;
 }
 
-/// `docs/openapi.json` is the served document, for readers and tools without a running server.
-/// `PLADMED_WRITE_OPENAPI=1 cargo test --test api committed` rewrites it.
+/// The generated document, as committed: pretty JSON with a final newline.
+fn generated() -> String {
+    let document: Value = serde_json::from_str(pladmed::api::openapi::document_json()).unwrap();
+    serde_json::to_string_pretty(&document).unwrap() + "\n"
+}
+
+fn committed_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/openapi.json")
+}
+
+/// `docs/openapi.json` is the document generated from the code, for readers and tools without
+/// a running server (scripts/schemathesis.sh fuzzes the server against it).
+#[test]
+fn the_committed_document_is_the_generated_one() {
+    let committed = std::fs::read_to_string(committed_path()).unwrap_or_default();
+    assert!(
+        committed == generated(),
+        "docs/openapi.json is stale: run cargo test --test api write_openapi_json -- --ignored"
+    );
+}
+
+/// Rewrites `docs/openapi.json` from the code:
+/// `cargo test --test api write_openapi_json -- --ignored`.
+#[test]
+#[ignore = "writes docs/openapi.json; run it after changing the API"]
+fn write_openapi_json() {
+    std::fs::write(committed_path(), generated()).unwrap();
+}
+
+/// GET /openapi.json serves the generated document.
 #[tokio::test]
-async fn the_committed_document_is_the_served_one() {
+async fn the_served_document_is_the_generated_one() {
     let app = spawn_app().await;
     let served = serde_json::to_string_pretty(&document(&app).await).unwrap() + "\n";
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/openapi.json");
-    if std::env::var("PLADMED_WRITE_OPENAPI").as_deref() == Ok("1") {
-        std::fs::write(&path, &served).unwrap();
-    }
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
-        committed == served,
-        "docs/openapi.json is stale: run PLADMED_WRITE_OPENAPI=1 cargo test --test api committed"
+        served == generated(),
+        "GET /openapi.json differs from the generated document"
     );
     app.stop().await;
 }
@@ -150,19 +173,11 @@ async fn replies_have_the_documented_shapes() {
     let app = spawn_app().await;
     let document = document(&app).await;
     let (_, user) = app
-        .post(
-            "/register",
-            None,
-            json!({"email": "shape@example.org", "password": PASSWORD}),
-        )
+        .post_credentials("/register", "shape@example.org", PASSWORD)
         .await;
     assert_shape(&document, "User", &user);
     let (_, token) = app
-        .post(
-            "/login",
-            None,
-            json!({"email": "shape@example.org", "password": PASSWORD}),
-        )
+        .post_credentials("/login", "shape@example.org", PASSWORD)
         .await;
     assert_shape(&document, "AccessToken", &token);
     let researcher = app.funded_user("shape-researcher@example.org", 1000).await;
@@ -172,14 +187,9 @@ async fn replies_have_the_documented_shapes() {
         let (_, probes) = app.get(path, Some(&researcher.token)).await;
         assert_shape(&document, "Probe", &probes[0]);
     }
-    let (status, operation) = app
-        .post(
-            "/ping",
-            Some(&researcher.token),
-            json!({"probes": [probe_id], "params": ping_params(5)}),
-        )
+    let operation = app
+        .create_ping(&researcher.token, &probe_id, ping_params(5))
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{operation}");
     assert_shape(&document, "Operation", &operation);
     let id = operation["_id"].as_str().unwrap();
     let (_, fetched) = app.get(&format!("/operation?id={id}"), None).await;
@@ -197,4 +207,27 @@ async fn replies_have_the_documented_shapes() {
     let (_, alive) = app.get("/healthz", None).await;
     assert_shape(&document, "Liveness", &alive);
     app.stop().await;
+}
+
+/// The schemas come from the real types: an operation's `result_format` is the protocol's
+/// `ResultFormat` (no warts), a result's `format` its `ContentFormat` (warts included).
+#[test]
+fn enums_are_the_protocol_types() {
+    let document: Value = serde_json::from_str(pladmed::api::openapi::document_json()).unwrap();
+    let schemas = &document["components"]["schemas"];
+    let values = |schema: &str| schemas[schema]["enum"].clone();
+    assert_eq!(
+        values("OperationKind"),
+        json!(["traceroute", "ping", "dns"])
+    );
+    assert_eq!(values("ResultFormat"), json!(["json", "dump", "text"]));
+    assert_eq!(
+        values("ContentFormat"),
+        json!(["json", "dump", "text", "warts"])
+    );
+    let format = &schemas["MeasurementResult"]["properties"]["format"];
+    assert_eq!(
+        format["$ref"], "#/components/schemas/ContentFormat",
+        "{format}"
+    );
 }

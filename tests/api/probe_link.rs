@@ -1,13 +1,13 @@
 //! Probe link abuse: bad tokens, garbage frames, oversized frames, a second connection, results
 //! for operations that are not the probe's. The server keeps serving the others throughout.
 
-use crate::helpers::*;
 use chrono::Utc;
 use probe_protocol::{
     close, error_code, Accepted, ContentFormat, Finished, ProbeMessage, ResultReport, ServerMessage,
 };
 use reqwest::StatusCode;
 use serde_json::json;
+use testkit::*;
 use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test]
@@ -151,20 +151,11 @@ async fn results_for_operations_of_other_probes_are_refused() {
     let (_, intruder_token) = app.probe(&user).await;
     let mut target_link = app.connect(&target_token, 100).await;
     let mut intruder = app.connect(&intruder_token, 100).await;
-    let (status, op) = app
-        .post(
-            "/ping",
-            Some(&user.token),
-            json!({"probes": [target], "params": ping_params(5)}),
-        )
+    let operation = app
+        .ping_over(&user.token, &target, ping_params(5), &mut target_link)
         .await;
-    assert_eq!(status, StatusCode::CREATED);
-    assert!(matches!(
-        target_link.recv().await,
-        ServerMessage::Operation(_)
-    ));
     let forged = ProbeMessage::Result(ResultReport {
-        operation_id: op["_id"].as_str().unwrap().into(),
+        operation_id: operation.clone(),
         unique_code: "forged".into(),
         format: ContentFormat::Json,
         content: json!({}).into(),
@@ -175,12 +166,7 @@ async fn results_for_operations_of_other_probes_are_refused() {
     let (code, reason) = intruder.closed().await;
     assert_eq!(code, close::PROTOCOL_VIOLATION);
     assert!(reason.contains("not assigned"), "{reason}");
-    let (_, stored) = app
-        .get(
-            &format!("/operation?id={}", op["_id"].as_str().unwrap()),
-            None,
-        )
-        .await;
+    let (_, stored) = app.get(&format!("/operation?id={operation}"), None).await;
     assert_eq!(stored["results"], json!([]));
     app.stop().await;
 }
@@ -225,14 +211,7 @@ async fn reports_for_unknown_operations_are_answered_and_the_link_stays_open() {
             other => panic!("expected an error notice, got {other:?}"),
         }
     }
-    let (status, op) = app
-        .post(
-            "/ping",
-            Some(&user.token),
-            json!({"probes": [probe], "params": ping_params(5)}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{op}");
+    let op = app.create_ping(&user.token, &probe, ping_params(5)).await;
     assert!(
         matches!(link.recv().await, ServerMessage::Operation(o) if o.operation_id == op["_id"]),
         "the link still carries new operations"

@@ -2,11 +2,11 @@
 //! /probes/{id}): the old token and the open link stop at once, only the owner may do either,
 //! and a removed probe's results stay.
 
-use crate::helpers::*;
 use chrono::Utc;
 use probe_protocol::{close, ContentFormat, ProbeMessage, ResultReport, ServerMessage};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use testkit::*;
 
 /// DELETE /probes/{probe_id} as the holder of `token`.
 async fn remove(app: &TestApp, probe_id: &str, token: &str) -> (StatusCode, serde_json::Value) {

@@ -1,11 +1,11 @@
 //! Behind a reverse proxy: per-address limits key on the client a trusted proxy forwards, and
 //! nobody else's forwarding headers count.
 
-use crate::helpers::*;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
+use testkit::*;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::WebSocketStream;

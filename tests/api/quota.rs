@@ -3,13 +3,13 @@
 //! results are answered `over_quota` / `outside_window` naming the operation and the result;
 //! the link stays open, and a result stored before still acks as a duplicate.
 
-use crate::helpers::*;
 use chrono::{DateTime, Duration as ChronoDuration, Timelike, Utc};
 use pladmed::operations::CREDITS_PER_RESULT;
 use probe_protocol::{error_code, ContentFormat, ProbeMessage, ResultReport, ServerMessage};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use testkit::*;
 
 /// Results sent before their answers are read: below the server's queue per probe.
 const BATCH: usize = 32;
@@ -93,16 +93,9 @@ async fn setup(email: &str, params: Value) -> Setup {
     let owner = app.funded_user(email, 1_000).await;
     let (probe_id, token) = app.probe(&owner).await;
     let mut probe = app.connect(&token, 1_000).await;
-    let (status, op) = app
-        .post(
-            "/ping",
-            Some(&owner.token),
-            json!({"probes": [probe_id], "params": params}),
-        )
+    let operation = app
+        .ping_over(&owner.token, &probe_id, params, &mut probe)
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{op}");
-    let operation = op["_id"].as_str().unwrap().to_string();
-    assert!(matches!(probe.recv().await, ServerMessage::Operation(_)));
     let accepted = probe_protocol::Accepted {
         operation_id: operation.clone(),
     };

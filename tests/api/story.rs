@@ -1,6 +1,5 @@
 //! The full story: users, a probe, operations of every kind, results exactly once, credits.
 
-use crate::helpers::*;
 use chrono::Utc;
 use probe_protocol::{
     Accepted, ContentFormat, Finished, OperationKind, ProbeMessage, ResultFormat, ResultReport,
@@ -8,6 +7,7 @@ use probe_protocol::{
 };
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use testkit::*;
 
 fn result(operation_id: &str, code: &str, content: Value) -> ProbeMessage {
     ProbeMessage::Result(ResultReport {
@@ -318,14 +318,9 @@ async fn an_operation_for_a_disconnected_probe_is_delivered_when_it_comes_back()
     let researcher = app.funded_user("late@example.org", 1000).await;
     let (probe_id, probe_token) = app.probe(&researcher).await;
     let mut probe = app.connect(&probe_token, 1000).await;
-    let (status, op) = app
-        .post(
-            "/ping",
-            Some(&researcher.token),
-            json!({"probes": [probe_id], "params": ping_params(5)}),
-        )
+    let op = app
+        .create_ping(&researcher.token, &probe_id, ping_params(5))
         .await;
-    assert_eq!(status, StatusCode::CREATED);
     drop(probe);
     let mut again = app.connect(&probe_token, 1000).await;
     match again.recv().await {

@@ -1,9 +1,9 @@
 //! Every rule of the reference parameter list and of the account endpoints: 400 naming the
 //! field, 401/403 for credentials, 404 for unknown things.
 
-use crate::helpers::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use testkit::*;
 
 /// Posts an operation whose params are the valid `base` with `key` set to `value` (or removed
 /// when `value` is null) and expects a 400 whose message names `key`.
@@ -271,11 +271,7 @@ async fn account_rules_follow_the_original() {
     }
     let user = app.user("same@example.org").await;
     let (status, reply) = app
-        .post(
-            "/register",
-            None,
-            json!({"email": "same@example.org", "password": PASSWORD}),
-        )
+        .post_credentials("/register", "same@example.org", PASSWORD)
         .await;
     assert_eq!(
         (status, reply),
@@ -285,19 +281,11 @@ async fn account_rules_follow_the_original() {
         )
     );
     let (status, _) = app
-        .post(
-            "/login",
-            None,
-            json!({"email": "same@example.org", "password": "Wrong#1234"}),
-        )
+        .post_credentials("/login", "same@example.org", "Wrong#1234")
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = app
-        .post(
-            "/login",
-            None,
-            json!({"email": "nobody@example.org", "password": PASSWORD}),
-        )
+        .post_credentials("/login", "nobody@example.org", PASSWORD)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, me) = app.get("/users/me", Some(&user.token)).await;
@@ -305,5 +293,68 @@ async fn account_rules_follow_the_original() {
     assert_eq!(me["email"], "same@example.org");
     assert_eq!(me["credits"], 0);
     assert!(me.get("password").is_none() && me.get("password_hash").is_none());
+    app.stop().await;
+}
+
+/// The query strings of the result routes: each bad value is a 400 naming its field, the
+/// operation is looked up first (an unknown one is a 404 whatever the query), and a repeated key
+/// counts once, with its last value.
+#[tokio::test]
+async fn result_queries_name_the_field_after_the_operation_is_found() {
+    let app = spawn_app().await;
+    let researcher = app.funded_user("queries@example.org", 1000).await;
+    let (probe_id, probe_token) = app.probe(&researcher).await;
+    let _probe = app.connect(&probe_token, 1000).await;
+    let (status, operation) = app
+        .post(
+            "/ping",
+            Some(&researcher.token),
+            json!({"probes": [probe_id], "params": ping_params(5)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{operation}");
+    let id = operation["_id"].as_str().unwrap();
+    let limit = json!({"Error": "limit: must be an integer between 1 and 1000"});
+    for query in [
+        "limit=0",
+        "limit=1001",
+        "limit=ten",
+        "limit=",
+        "limit=5&limit=0",
+    ] {
+        let (status, body) = app
+            .get(&format!("/operations/{id}/results?{query}"), None)
+            .await;
+        assert_eq!(
+            (status, &body),
+            (StatusCode::BAD_REQUEST, &limit),
+            "{query}"
+        );
+    }
+    let (status, body) = app
+        .get(&format!("/operations/{id}/results?after=xyz"), None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        json!({"Error": "after: \"xyz\" is not a result cursor"})
+    );
+    let (status, body) = app
+        .get(&format!("/operations/{id}/results?limit=0&limit=5"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let missing = json!({"Error": "Operation doesn't exist"});
+    for path in [
+        "/operations/000000000000000000000000/results?limit=0".to_string(),
+        "/operations/nope/results?after=xyz".to_string(),
+        "/operation".to_string(),
+        "/operation?id=nope".to_string(),
+        "/operation?id=000000000000000000000000&id".to_string(),
+    ] {
+        let (status, body) = app.get(&path, None).await;
+        assert_eq!((status, &body), (StatusCode::NOT_FOUND, &missing), "{path}");
+    }
+    let (status, _) = app.get(&format!("/operation?id=nope&id={id}"), None).await;
+    assert_eq!(status, StatusCode::OK);
     app.stop().await;
 }

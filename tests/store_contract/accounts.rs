@@ -2,9 +2,8 @@
 
 use crate::backend::Backend;
 use crate::fixtures::{balance, credits, stored_user, user};
-use pladmed::credits::MAX_CREDITS;
-use pladmed::ids::UserId;
-use pladmed::store::{Email, StoreError};
+use pladmed::domain::{Email, UserId, MAX_CREDITS};
+use pladmed::store::StoreError;
 
 pub async fn user_is_found_by_email_and_by_id(backend: &Backend) {
     let store = backend.open().await;

@@ -2,7 +2,7 @@
 
 use crate::backend::Backend;
 use crate::fixtures::{in_use, link, scene, stored_operation, stored_probe, stored_user, Scene};
-use pladmed::ids::{OperationId, ProbeId};
+use pladmed::domain::{OperationId, ProbeId};
 use pladmed::store::{AssignmentState, Operation, Probe, Store, StoreError};
 use AssignmentState::{Accepted, Assigned, Finished};
 

@@ -1,11 +1,11 @@
 //! The stores under test, each on fresh, private storage.
 
-use crate::mongo_env::{mongo_uri, unique_db_name};
 use pladmed::store::embedded::EmbeddedStore;
 use pladmed::store::mongo::MongoStore;
 use pladmed::store::Store;
 use std::sync::Arc;
 use tempfile::TempDir;
+use testkit::mongo::{mongo_uri, unique_db_name};
 
 /// Where one case keeps its data; [`Backend::open`] may be called again to reopen the same data.
 pub enum Backend {

@@ -2,12 +2,9 @@
 //! backend keeps (MongoDB dates have no finer resolution).
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use pladmed::credits::Credits;
-use pladmed::ids::{OperationId, ProbeId, ResultId, UserId};
-use pladmed::probes::Location;
+use pladmed::domain::{Credits, Email, Location, OperationId, ProbeId, ResultId, UserId};
 use pladmed::store::{
-    Email, Insertion, Link, MeasurementResult, Operation, PageLimit, Probe, Reward, SessionId,
-    Store, User,
+    Insertion, Link, MeasurementResult, Operation, PageLimit, Probe, Reward, SessionId, Store, User,
 };
 use probe_protocol::{ContentFormat, OperationKind, ResultFormat};
 use serde_json::{json, Map};

@@ -2,7 +2,7 @@
 
 use crate::backend::Backend;
 use crate::fixtures::{link, linked_probe, probe, stored_probe, stored_user, user};
-use pladmed::ids::ProbeId;
+use pladmed::domain::ProbeId;
 use pladmed::store::{SessionId, StoreError};
 
 pub async fn probes_are_listed_in_creation_order_and_by_owner(backend: &Backend) {

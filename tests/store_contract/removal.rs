@@ -2,7 +2,7 @@
 
 use crate::backend::Backend;
 use crate::fixtures::{insert, linked_probe, result, results_of, scene, stored_probe, Scene};
-use pladmed::ids::ProbeId;
+use pladmed::domain::ProbeId;
 
 pub async fn revoking_bumps_the_token_version_and_clears_the_link(backend: &Backend) {
     let store = &*backend.open().await;

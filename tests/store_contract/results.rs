@@ -4,8 +4,7 @@ use crate::backend::Backend;
 use crate::fixtures::{
     balance, insert, result, results_of, reward, scene, stored_operation, stored_probe, Scene,
 };
-use pladmed::credits::MAX_CREDITS;
-use pladmed::ids::ResultId;
+use pladmed::domain::{ResultId, MAX_CREDITS};
 use pladmed::store::{Insertion, PageLimit, StoreError};
 
 pub async fn result_is_stored_and_paid_once(backend: &Backend) {

@@ -1,17 +1,22 @@
 //! Fan-out: N connected probes, one POST /ping selecting all of them; for each probe the time
 //! from sending the request to receiving its `operation` frame. Floor: the same N clients on a
 //! minimal tokio broadcast server, timed from the trigger message to each receipt.
+//!
+//! With `--instances K --redis URL` (and `--mongodb`), the same N probes are also spread over K
+//! instances sharing the store and a Redis hub, the operations created on the first; those
+//! figures are printed beside the single-instance run's.
 
 use super::{connect_floor, connect_probes, watch_operations};
-use crate::api::Api;
 use crate::floor::Floor;
-use crate::probe;
 use crate::report::{Latencies, Report};
-use crate::server::Server;
+use crate::server;
 use crate::Common;
 use clap::Args;
 use futures::SinkExt;
 use std::time::{Duration, Instant};
+use testkit::client::Api;
+use testkit::probe;
+use testkit::process::Server;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -26,6 +31,13 @@ pub struct Options {
     /// Longest wait for every probe's frame in one round.
     #[arg(long, default_value_t = 60)]
     round_timeout_s: u64,
+    /// Also run the probes spread over this many instances sharing a Redis hub (needs
+    /// `--redis` and `--mongodb`).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    instances: u16,
+    /// The Redis the instances share (`redis://127.0.0.1:6379`).
+    #[arg(long)]
+    redis: Option<String>,
 }
 
 impl Options {
@@ -34,6 +46,8 @@ impl Options {
             probes: 500,
             rounds: 3,
             round_timeout_s: 20,
+            instances: 1,
+            redis: None,
         }
     }
 }
@@ -65,29 +79,37 @@ async fn collect(
     size
 }
 
+/// Receipt times over `rounds` operations created on the first of `servers`, the probes
+/// spread evenly over all of them; and the size of the operation frame.
+async fn measure(servers: &[Server], o: &Options) -> anyhow::Result<(Latencies, usize)> {
+    let timeout = Duration::from_secs(o.round_timeout_s);
+    let api = Api::setup(&servers[0], (o.probes * o.rounds) as u64 + 1_000).await?;
+    let probes = api.create_probes(o.probes).await?;
+    let ids: Vec<String> = probes.iter().map(|p| p.identifier.clone()).collect();
+    let share = o.probes.div_ceil(servers.len());
+    let mut sockets = Vec::with_capacity(o.probes);
+    for (server, probes) in servers.iter().zip(probes.chunks(share)) {
+        sockets.extend(connect_probes(server.addr, probes).await?);
+    }
+    let (tx, mut seen) = mpsc::unbounded_channel();
+    let _readers = watch_operations(sockets, tx);
+    let (mut samples, mut frame_bytes) = (Vec::new(), 0);
+    for _ in 0..o.rounds {
+        let start = Instant::now();
+        api.ping(&ids).await?;
+        frame_bytes = collect(&mut seen, start, o.probes, timeout, &mut samples).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Ok((Latencies::new(samples), frame_bytes))
+}
+
 pub async fn run(common: &Common, o: &Options, report: &mut Report) -> anyhow::Result<()> {
     let timeout = Duration::from_secs(o.round_timeout_s);
-    let (ours, frame_bytes) = {
-        let server = Server::start(common, &[]).await?;
-        let api = Api::setup(&server, (o.probes * o.rounds) as u64 + 1_000).await?;
-        let probes = api.create_probes(o.probes).await?;
-        let ids: Vec<String> = probes.iter().map(|p| p.identifier.clone()).collect();
-        let sockets = connect_probes(server.addr, &probes).await?;
-        let (tx, mut seen) = mpsc::unbounded_channel();
-        let _readers = watch_operations(sockets, tx);
-        let (mut samples, mut frame_bytes) = (Vec::new(), 0);
-        for _ in 0..o.rounds {
-            let start = Instant::now();
-            api.ping(&ids).await?;
-            frame_bytes = collect(&mut seen, start, o.probes, timeout, &mut samples).await;
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-        (Latencies::new(samples), frame_bytes)
-    };
+    let (ours, frame_bytes) = measure(&[server::start(common, &[]).await?], o).await?;
     let floor = {
         let floor = Floor::start(64, 64)?;
         let sockets = connect_floor(floor.ws, o.probes).await?;
-        let mut trigger = probe::open(floor.ws, "/", o.probes).await?;
+        let mut trigger = probe::open_from(floor.ws, "/", o.probes).await?;
         let (tx, mut seen) = mpsc::unbounded_channel();
         let _readers = watch_operations(sockets, tx);
         let mut samples = Vec::new();
@@ -102,23 +124,50 @@ pub async fn run(common: &Common, o: &Options, report: &mut Report) -> anyhow::R
         Latencies::new(samples)
     };
     let name = format!("fanout n={}", o.probes);
+    add_figures(report, &name, o, &ours, &floor);
+    report.add(&name, "operation frame size", "B", frame_bytes as f64, None);
+    if o.instances > 1 {
+        let redis = o
+            .redis
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("--instances needs --redis URL (and --mongodb)"))?;
+        let servers = server::start_cluster(common, redis, o.instances.into()).await?;
+        let (spread, _) = measure(&servers, o).await?;
+        add_figures(
+            report,
+            &format!("fanout n={} instances={}", o.probes, o.instances),
+            o,
+            &spread,
+            &ours,
+        );
+    }
+    Ok(())
+}
+
+/// Frames received and receipt latencies of `ours` beside `baseline` (the floor, or one
+/// instance).
+fn add_figures(
+    report: &mut Report,
+    name: &str,
+    o: &Options,
+    ours: &Latencies,
+    baseline: &Latencies,
+) {
     let expected = (o.probes * o.rounds) as f64;
     report.add(
-        &name,
+        name,
         "frames received",
         "%",
         ours.count() as f64 / expected * 100.0,
-        Some(floor.count() as f64 / expected * 100.0),
+        Some(baseline.count() as f64 / expected * 100.0),
     );
     for (metric, q) in [("p50", 0.5), ("p99", 0.99), ("max", 1.0)] {
         report.add(
-            &name,
+            name,
             &format!("request→frame {metric}"),
             "ms",
             ours.ms(q),
-            Some(floor.ms(q)),
+            Some(baseline.ms(q)),
         );
     }
-    report.add(&name, "operation frame size", "B", frame_bytes as f64, None);
-    Ok(())
 }

@@ -2,14 +2,14 @@
 //! over a window. Baseline: the same N connections held by the floor server.
 
 use super::{connect_floor, connect_probes, watch_operations};
-use crate::api::Api;
 use crate::floor::Floor;
 use crate::report::Report;
-use crate::server::Server;
+use crate::server;
 use crate::system::{cpu_percent, rss_bytes};
 use crate::Common;
 use clap::Args;
 use std::time::Duration;
+use testkit::client::Api;
 
 #[derive(Args, Clone)]
 pub struct Options {
@@ -47,7 +47,7 @@ struct Usage {
 
 async fn measure<F>(pid: u32, connect: F, window: Duration) -> anyhow::Result<Usage>
 where
-    F: std::future::Future<Output = anyhow::Result<Vec<crate::probe::Socket>>>,
+    F: std::future::Future<Output = anyhow::Result<Vec<testkit::probe::Socket>>>,
 {
     tokio::time::sleep(SETTLE).await;
     let before = rss_bytes(pid)?;
@@ -65,7 +65,7 @@ pub async fn run(common: &Common, o: &Options, report: &mut Report) -> anyhow::R
     let ours = {
         // Heartbeats at 20 s (the default): the window sees them.
         let (name, value) = PURGE_AT_ONCE;
-        let server = Server::start(common, &[(name, value.into())]).await?;
+        let server = server::start(common, &[(name, value.into())]).await?;
         let api = Api::setup(&server, 1_000).await?;
         let probes = api.create_probes(o.probes).await?;
         measure(server.pid(), connect_probes(server.addr, &probes), window).await?

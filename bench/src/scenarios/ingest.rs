@@ -4,16 +4,13 @@
 //! concurrent writers, so the ratio is the coordinator's overhead.
 
 use super::connect_probes;
-use crate::api::Api;
-use crate::probe::{self, Socket};
 use crate::report::{Latencies, Report};
-use crate::server::Server;
+use crate::server;
 use crate::Common;
 use chrono::Utc;
 use clap::Args;
 use futures::{SinkExt, StreamExt};
-use pladmed::credits::Credits;
-use pladmed::ids::{OperationId, ProbeId, ResultId};
+use pladmed::domain::{Credits, OperationId, ProbeId, ResultId};
 use pladmed::store::{MeasurementResult, Operation, Reward, Store};
 use probe_protocol::{
     ContentFormat, OperationKind, ProbeMessage, RawContent, ResultFormat, ResultReport,
@@ -23,6 +20,8 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use testkit::client::Api;
+use testkit::probe::{self, Socket};
 use tokio_tungstenite::tungstenite::Message;
 
 #[derive(Args, Clone)]
@@ -169,14 +168,14 @@ struct Outcome {
 }
 
 async fn through_server(common: &Common, o: &Options) -> anyhow::Result<(Outcome, usize)> {
-    let server = Server::start(common, &[]).await?;
+    let server = server::start(common, &[]).await?;
     let per_probe = o.results_per_probe as u64 + 120;
     let api = Api::setup(&server, o.probes as u64 * per_probe + 1_000).await?;
     let probes = api.create_probes(o.probes).await?;
     let ids: Vec<String> = probes.iter().map(|p| p.identifier.clone()).collect();
     let sockets = connect_probes(server.addr, &probes).await?;
     let deadline = Instant::now() + Duration::from_secs(o.max_seconds);
-    let params = crate::api::ping_producing(o.results_per_probe);
+    let params = testkit::params::ping_producing(o.results_per_probe);
     let operation = api.ping_with(&ids, params).await?;
     let template = Arc::new(Template::new(&operation));
     let frame_bytes = template.frame("p0-r0").len();
@@ -220,7 +219,7 @@ async fn through_store(common: &Common, o: &Options) -> anyhow::Result<Outcome> 
         store.as_ref(),
         &pladmed::accounts::PasswordHashing::new(1),
         "raw@bench.example.org",
-        crate::server::PASSWORD,
+        testkit::PASSWORD,
         false,
     )
     .await?;

@@ -6,30 +6,30 @@ pub mod ingest;
 pub mod mongo_floor;
 pub mod rest;
 
-use crate::api::ProbeCredentials;
-use crate::probe::{self, Socket, CONNECT_CONCURRENCY};
 use futures::{stream, StreamExt, TryStreamExt};
 use std::net::SocketAddr;
+use testkit::client::ProbeCredentials;
+use testkit::probe::{self, Socket, CONNECT_CONCURRENCY};
 
 /// Opens one welcomed link per probe, `CONNECT_CONCURRENCY` at a time.
 pub async fn connect_probes(
     server: SocketAddr,
     probes: &[ProbeCredentials],
 ) -> anyhow::Result<Vec<Socket>> {
-    stream::iter(probes.iter().enumerate())
-        .map(|(i, p)| probe::connect(server, &p.token, i))
+    Ok(stream::iter(probes.iter().enumerate())
+        .map(|(i, p)| probe::connect_from(server, &p.token, i))
         .buffer_unordered(CONNECT_CONCURRENCY)
         .try_collect()
-        .await
+        .await?)
 }
 
 /// Opens `n` plain WebSockets to the floor server.
 pub async fn connect_floor(server: SocketAddr, n: usize) -> anyhow::Result<Vec<Socket>> {
-    stream::iter(0..n)
-        .map(|i| probe::open(server, "/", i))
+    Ok(stream::iter(0..n)
+        .map(|i| probe::open_from(server, "/", i))
         .buffer_unordered(CONNECT_CONCURRENCY)
         .try_collect()
-        .await
+        .await?)
 }
 
 /// Reads every link until it closes (answering pings), handing each `operation` frame's arrival

@@ -2,14 +2,15 @@
 //! second and p99 for each. Baseline: a static warp server answering bodies of the same sizes.
 
 use super::{connect_probes, watch_operations};
-use crate::api::{ping_params, Api};
 use crate::floor::Floor;
 use crate::report::{Latencies, Report};
-use crate::server::Server;
+use crate::server;
 use crate::Common;
 use clap::Args;
 use serde_json::json;
 use std::time::{Duration, Instant};
+use testkit::client::Api;
+use testkit::params::single_ping_params;
 
 #[derive(Args, Clone)]
 pub struct Options {
@@ -48,11 +49,15 @@ impl Target {
     async fn call(&self, post: bool) -> anyhow::Result<()> {
         match self {
             Target::Ours(api, probe) if post => {
-                api.ping(std::slice::from_ref(probe)).await.map(drop)
+                api.ping(std::slice::from_ref(probe)).await?;
+                Ok(())
             }
-            Target::Ours(api, _) => api.get("/probes").await.map(drop),
+            Target::Ours(api, _) => {
+                api.get("/probes").await?;
+                Ok(())
+            }
             Target::Floor(http, base) if post => {
-                let body = json!({"probes": ["x"], "params": ping_params()});
+                let body = json!({"probes": ["x"], "params": single_ping_params()});
                 let r = http.post(format!("{base}/ping")).json(&body).send().await?;
                 r.bytes().await?;
                 Ok(())
@@ -111,7 +116,7 @@ async fn load(target: Target, o: &Options) -> anyhow::Result<Load> {
 
 pub async fn run(common: &Common, o: &Options, report: &mut Report) -> anyhow::Result<()> {
     let (ours, get_bytes, post_bytes) = {
-        let server = Server::start(common, &[]).await?;
+        let server = server::start(common, &[]).await?;
         let api = Api::setup(&server, 1_000_000_000).await?;
         let probes = api.create_probes(o.probes).await?;
         // One connected probe makes operations possible; it reads (and drops) their frames.

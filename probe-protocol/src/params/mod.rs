@@ -40,7 +40,9 @@ pub use error::{echo, ParamError, MAX_ECHOED_CHARS};
 pub use ping::{PingMethod, PingParams};
 pub use quota::{ResultWindow, CLOCK_TOLERANCE, RESULTS_PER_RUN};
 pub use schedule::{Schedule, TimesPerMinute};
-pub use stop_time::{StopTime, MAX_OPERATION_DAYS, STOP_MINUTE};
+pub use stop_time::{
+    format_stop_time, StopTime, MAX_OPERATION_DAYS, STOP_MINUTE, STOP_TIME_FORMAT,
+};
 pub use traceroute::{TraceMethod, TracerouteParams};
 pub use values::{Confidence, Port, Ranged, Ttl};
 

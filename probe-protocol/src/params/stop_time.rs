@@ -54,6 +54,15 @@ pub const STOP_MINUTE: TimeDelta = TimeDelta::minutes(1);
 
 const FORMAT_RULE: &str = "must be a date and time as dd/mm/YYYY HH:MM (UTC)";
 
+/// The `stop_time` format as the reference writes it, zero-padded: `dd/mm/YYYY HH:MM` (chrono
+/// `strftime` syntax). [`StopTime::parse`] reads it, and also the unpadded forms.
+pub const STOP_TIME_FORMAT: &str = "%d/%m/%Y %H:%M";
+
+/// `at` written as a `stop_time` (UTC, to the minute: seconds are dropped), as clients send it.
+pub fn format_stop_time(at: DateTime<Utc>) -> String {
+    at.format(STOP_TIME_FORMAT).to_string()
+}
+
 fn parse_format(text: &str) -> Option<DateTime<Utc>> {
     let (date, time) = text.split_once(' ')?;
     let mut date = date.split('/');
@@ -125,6 +134,17 @@ mod tests {
             );
         }
         assert!(StopTime::from_json(&serde_json::json!(20260307), now()).is_err());
+    }
+
+    #[test]
+    fn what_format_stop_time_writes_parses_back_to_its_minute() {
+        let at = Utc.with_ymd_and_hms(2026, 3, 7, 5, 6, 42).unwrap();
+        assert_eq!(format_stop_time(at), "07/03/2026 05:06");
+        let stop = StopTime::parse(&format_stop_time(at), now()).unwrap();
+        assert_eq!(
+            stop.get(),
+            Utc.with_ymd_and_hms(2026, 3, 7, 5, 6, 0).unwrap()
+        );
     }
 
     #[test]

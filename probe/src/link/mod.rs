@@ -30,9 +30,9 @@ const FIRST_RETRY: Duration = Duration::from_millis(500);
 /// Everything a link needs.
 #[derive(Debug, Clone)]
 pub struct Context {
-    /// Where to connect.
-    pub server: ServerUrl,
-    /// The certificates trusted when `server` is wss://.
+    /// Where to connect: instances of one deployment, tried in turn (never empty).
+    pub servers: Vec<ServerUrl>,
+    /// The certificates trusted for wss:// servers.
     pub tls: Arc<rustls::ClientConfig>,
     /// The probe's token.
     pub token: ProbeToken,
@@ -63,11 +63,15 @@ pub enum Refused {
     Superseded(String),
 }
 
-/// Keeps a link up until `cancel` (then `Ok`) or a refusal.
+/// Keeps a link up until `cancel` (then `Ok`) or a refusal. After a drop the next server of
+/// the list is tried: when an instance dies, its probes move to the others, and it is tried
+/// again only after them.
 pub async fn run(context: &Context, cancel: &CancellationToken) -> Result<(), Refused> {
     let mut backoff = Backoff::new(FIRST_RETRY, context.max_reconnect);
+    let mut servers = context.servers.iter().cycle();
     loop {
-        match session::serve(context, cancel).await {
+        let server = servers.next().expect("at least one server");
+        match session::serve(context, server, cancel).await {
             Ended::Shutdown => return Ok(()),
             Ended::Refused(refused) => return Err(refused),
             Ended::Dropped { welcomed, reason } => {

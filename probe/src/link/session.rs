@@ -4,10 +4,12 @@ use super::delivery::{Delivery, WINDOW};
 use super::writer;
 use super::{Context, Refused};
 use crate::backoff::Backoff;
+use crate::config::ServerUrl;
 use futures::stream::SplitStream;
 use futures::StreamExt;
 use probe_protocol::{
-    close, error_code, ErrorNotice, Hello, ProbeMessage, ServerMessage, Welcome, PROTOCOL_VERSION,
+    close, error_code, silence_limit, CloseReason, ErrorNotice, Hello, ProbeMessage, ServerMessage,
+    Welcome, MISSED_HEARTBEATS, PROTOCOL_VERSION,
 };
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -30,8 +32,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const WELCOME_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long closing may wait for the writer to flush.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
-/// A link silent for this many heartbeat periods is dead (the coordinator uses the same rule).
-const MISSED_HEARTBEATS: u32 = 3;
 /// Re-sending after a `store_unavailable` error starts after about this long.
 const STORE_RETRY: Duration = Duration::from_secs(1);
 /// … and waits at most this long.
@@ -58,11 +58,11 @@ fn dropped(reason: impl Into<String>) -> Ended {
     }
 }
 
-/// Runs one connection until it ends.
-pub async fn serve(context: &Context, cancel: &CancellationToken) -> Ended {
+/// Runs one connection to `server` until it ends.
+pub async fn serve(context: &Context, server: &ServerUrl, cancel: &CancellationToken) -> Ended {
     let socket = tokio::select! {
         _ = cancel.cancelled() => return Ended::Shutdown,
-        socket = connect(context) => match socket {
+        socket = connect(context, server) => match socket {
             Ok(socket) => socket,
             Err(reason) => return dropped(reason),
         },
@@ -72,6 +72,7 @@ pub async fn serve(context: &Context, cancel: &CancellationToken) -> Ended {
     let writer = tokio::spawn(writer::run(sink, queue));
     let mut session = Session {
         context,
+        server,
         frames,
         delivery: Delivery::default(),
         store_backoff: Backoff::new(STORE_RETRY, STORE_RETRY_MAX),
@@ -79,9 +80,10 @@ pub async fn serve(context: &Context, cancel: &CancellationToken) -> Ended {
     };
     let ended = session.run(stream, cancel).await;
     if matches!(ended, Ended::Shutdown) {
+        let goodbye = CloseReason::fixed(close::NORMAL, "probe shutting down");
         let goodbye = CloseFrame {
-            code: CloseCode::Normal,
-            reason: "probe shutting down".into(),
+            code: CloseCode::from(goodbye.code),
+            reason: goodbye.frame_reason().into(),
         };
         if session
             .frames
@@ -89,7 +91,7 @@ pub async fn serve(context: &Context, cancel: &CancellationToken) -> Ended {
             .await
             .is_ok()
         {
-            tracing::info!("link closed with 1000");
+            tracing::info!("link closed with {}", close::NORMAL);
         }
     }
     drop(session);
@@ -100,8 +102,8 @@ pub async fn serve(context: &Context, cancel: &CancellationToken) -> Ended {
     ended
 }
 
-async fn connect(context: &Context) -> Result<Socket, String> {
-    let endpoint = context.server.endpoint();
+async fn connect(context: &Context, server: &ServerUrl) -> Result<Socket, String> {
+    let endpoint = server.endpoint();
     let mut request = endpoint
         .into_client_request()
         .map_err(|e| format!("bad server URL {endpoint}: {e}"))?;
@@ -122,6 +124,7 @@ async fn connect(context: &Context) -> Result<Socket, String> {
 
 struct Session<'a> {
     context: &'a Context,
+    server: &'a ServerUrl,
     frames: mpsc::Sender<Message>,
     delivery: Delivery,
     store_backoff: Backoff,
@@ -141,7 +144,7 @@ impl Session<'_> {
             },
         };
         self.delivery.limit_window(welcome.window);
-        tracing::info!(probe = %welcome.probe_id, server = %self.context.server.endpoint(), window = self.delivery.window(), "link up");
+        tracing::info!(probe = %welcome.probe_id, server = %self.server.endpoint(), window = self.delivery.window(), "link up");
         let heartbeat = Duration::from_secs(u64::from(welcome.heartbeat_s.max(1)));
         match self.connected(stream, cancel, heartbeat).await {
             Ended::Dropped { reason, .. } => Ended::Dropped {
@@ -192,8 +195,9 @@ impl Session<'_> {
                     self.delivery.resend_results();
                 }
                 _ = liveness.tick() => {
-                    if last_seen.elapsed() > heartbeat * MISSED_HEARTBEATS {
-                        return dropped("the coordinator was silent for three heartbeats");
+                    if last_seen.elapsed() > silence_limit(heartbeat) {
+                        let reason = format!("the coordinator was silent for {MISSED_HEARTBEATS} heartbeats");
+                        return dropped(reason);
                     }
                 }
             }
@@ -357,12 +361,12 @@ fn classify(frame: Option<Result<Message, tungstenite::Error>>) -> Incoming {
 }
 
 fn closed(frame: Option<CloseFrame>) -> Ended {
-    let (code, reason) = frame
-        .map(|f| (u16::from(f.code), f.reason.to_string()))
-        .unwrap_or((u16::from(CloseCode::Status), String::new()));
-    match code {
-        close::UNAUTHORIZED => Ended::Refused(Refused::Unauthorized(reason)),
-        close::SUPERSEDED => Ended::Refused(Refused::Superseded(reason)),
-        _ => dropped(format!("closed by the coordinator with {code}: {reason}")),
+    let close = frame.map_or(CloseReason::fixed(CloseCode::Status.into(), ""), |f| {
+        CloseReason::new(f.code.into(), f.reason.to_string())
+    });
+    match close.code {
+        close::UNAUTHORIZED => Ended::Refused(Refused::Unauthorized(close.reason.into_owned())),
+        close::SUPERSEDED => Ended::Refused(Refused::Superseded(close.reason.into_owned())),
+        _ => dropped(format!("closed by the coordinator with {close}")),
     }
 }

@@ -1,5 +1,6 @@
 use super::*;
 use crate::runner::{Resolver, Tools};
+use probe_protocol::params::format_stop_time;
 use probe_protocol::OperationKind;
 use serde_json::json;
 use std::collections::HashSet;
@@ -155,9 +156,7 @@ fn scheduler_with_dig(
 }
 
 fn every_second_order(id: &str) -> OperationOrder {
-    let stop = (Utc::now() + TimeDelta::minutes(3))
-        .format("%d/%m/%Y %H:%M")
-        .to_string();
+    let stop = format_stop_time(Utc::now() + TimeDelta::minutes(3));
     let params = json!({
         "cron": "* * * * *", "stop_time": stop, "times_per_minute": 60, "x": "127.0.0.1"
     });
@@ -226,9 +225,7 @@ async fn an_operation_received_after_its_stop_time_just_finishes() {
     let tmp = tempfile::tempdir().unwrap();
     let (scheduler, outbox, _cancel) = scheduler(tmp.path());
     let mut order = every_second_order("late");
-    let past = (Utc::now() - TimeDelta::minutes(1))
-        .format("%d/%m/%Y %H:%M")
-        .to_string();
+    let past = format_stop_time(Utc::now() - TimeDelta::minutes(1));
     order.params.insert("stop_time".into(), json!(past));
     scheduler.take(order).await.unwrap();
     scheduler.wait_stopped(Duration::from_secs(5)).await;

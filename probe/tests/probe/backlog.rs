@@ -1,13 +1,15 @@
 //! A large backlog of results (after a long outage) goes out at the pace the coordinator
 //! allows, over one link that is never closed, and each result is stored once.
 
-use crate::coordinator::{unique_codes, Coordinator};
-use crate::helpers::{eventually, stop_time};
 use crate::probe_process::ProbeProcess;
 use chrono::{TimeDelta, Utc};
+use probe_protocol::params::format_stop_time;
 use probe_protocol::{ContentFormat, ResultReport};
 use serde_json::json;
 use std::collections::HashSet;
+use testkit::app::unique_codes;
+use testkit::eventually;
+use testkit::TestApp;
 
 const BACKLOG: usize = 5_000;
 
@@ -40,20 +42,21 @@ fn leave_backlog(state_dir: &std::path::Path, operation: &str) -> HashSet<String
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backlog_of_5000_results_is_flushed_over_one_link_never_closed() {
     let dir = tempfile::tempdir().unwrap();
-    let coordinator = Coordinator::start(&dir.path().join("data")).await;
+    let coordinator = TestApp::start(&dir.path().join("data")).await;
     let owner = coordinator
         .funded_user("backlog@example.org", 1_000_000)
-        .await;
+        .await
+        .token;
     let (probe_id, token) = coordinator.register_probe(&owner).await;
     // An operation needs a connected probe; a first run of the probe takes it.
     let mut first = ProbeProcess::spawn(dir.path(), coordinator.addr, &token, &[]);
     coordinator.wait_connected(&probe_id).await;
     // Every second for 90 minutes: a quota of more than 5,400 results.
-    let stop = stop_time(Utc::now() + TimeDelta::minutes(90));
+    let stop = format_stop_time(Utc::now() + TimeDelta::minutes(90));
     let params =
         json!({"cron": "* * * * *", "stop_time": stop, "times_per_minute": 60, "x": "127.0.0.1"});
     let lookup = coordinator
-        .create(&owner, "dns", &probe_id, params, "text")
+        .create_on(&owner, "dns", &probe_id, params, "text")
         .await;
     first.kill().await;
     let backlog = leave_backlog(&first.state_dir, &lookup);

@@ -1,13 +1,14 @@
 //! Results are delivered exactly once across a probe crash and a coordinator restart.
 
-use crate::coordinator::{unique_codes, Coordinator};
 use crate::dns::DnsResponder;
-use crate::helpers::{
-    deploy, eventually, every_second, require_dig, scamper_can_measure, Deployment,
-};
+use crate::helpers::{deploy, require_dig, scamper_can_measure, Deployment};
 use crate::probe_process::ProbeProcess;
 use serde_json::json;
 use std::collections::HashSet;
+use testkit::app::unique_codes;
+use testkit::eventually;
+use testkit::params::every_second;
+use testkit::TestApp;
 
 /// Waits until the probe holds at least `n` unacknowledged results; returns their codes.
 async fn unacknowledged(probe: &ProbeProcess, n: usize) -> HashSet<String> {
@@ -33,7 +34,7 @@ async fn results_pending_when_the_probe_is_killed_are_delivered_once_after_it_re
     } = deploy(dir.path(), &[]).await;
     let params = every_second(json!({"ips": ["127.0.0.1"], "probecount": 1}));
     let ping = coordinator
-        .create(&owner, "ping", &probe_id, params, "json")
+        .create_on(&owner, "ping", &probe_id, params, "json")
         .await;
     coordinator.first_result(&ping).await;
 
@@ -45,7 +46,7 @@ async fn results_pending_when_the_probe_is_killed_are_delivered_once_after_it_re
     let pending_at_kill = probe.outbox_codes();
     assert!(pending_at_kill.is_superset(&pending));
 
-    let coordinator = Coordinator::start_on(&data, addr).await;
+    let coordinator = TestApp::start_on(&data, addr).await;
     let restarted_at = chrono::Utc::now();
     let mut probe = ProbeProcess::spawn(dir.path(), addr, &token, &[]);
     coordinator.wait_stored(&ping, &pending_at_kill).await;
@@ -92,14 +93,14 @@ async fn results_measured_while_the_coordinator_restarts_arrive_after_the_reconn
     } = deploy(dir.path(), &resolver.resolver_args()).await;
     let params = every_second(json!({"x": "127.0.0.1"}));
     let lookup = coordinator
-        .create(&owner, "dns", &probe_id, params, "text")
+        .create_on(&owner, "dns", &probe_id, params, "text")
         .await;
     coordinator.first_result(&lookup).await;
 
     let (addr, data) = (coordinator.addr, dir.path().join("data"));
     coordinator.stop().await;
     let measured_while_down = unacknowledged(&probe, 3).await;
-    let coordinator = Coordinator::start_on(&data, addr).await;
+    let coordinator = TestApp::start_on(&data, addr).await;
 
     coordinator.wait_stored(&lookup, &measured_while_down).await;
     coordinator.wait_connected(&probe_id).await;

@@ -1,20 +1,20 @@
 //! Waiting, parameters, the measurement tools, a coordinator with a connected probe, and a
 //! lookup that makes the whole round trip.
 
-use crate::coordinator::Coordinator;
 use crate::probe_process::ProbeProcess;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde_json::{json, Value};
-use std::future::Future;
 use std::path::Path;
-use std::time::Duration;
+use testkit::eventually;
+use testkit::params::every_second;
+use testkit::TestApp;
 
 /// Set to 1 to skip (loudly) the tests that need scamper's raw sockets.
 pub const NO_RAW_SOCKETS: &str = "PLADMED_TEST_NO_RAW_SOCKETS";
 
 /// A coordinator on a fresh store, a funded owner, and the owner's probe running and connected.
 pub struct Deployment {
-    pub coordinator: Coordinator,
+    pub coordinator: TestApp,
     /// The owner's access token.
     pub owner: String,
     pub probe_id: String,
@@ -24,14 +24,15 @@ pub struct Deployment {
 
 /// Starts a coordinator on `dir/data`, registers a probe and runs it with `probe_args`.
 pub async fn deploy(dir: &Path, probe_args: &[String]) -> Deployment {
-    deploy_to(Coordinator::start(&dir.join("data")).await, dir, probe_args).await
+    deploy_to(TestApp::start(&dir.join("data")).await, dir, probe_args).await
 }
 
 /// Registers a probe on `coordinator` and runs it with `probe_args`.
-pub async fn deploy_to(coordinator: Coordinator, dir: &Path, probe_args: &[String]) -> Deployment {
+pub async fn deploy_to(coordinator: TestApp, dir: &Path, probe_args: &[String]) -> Deployment {
     let owner = coordinator
         .funded_user("owner@example.org", 1_000_000)
-        .await;
+        .await
+        .token;
     let (probe_id, token) = coordinator.register_probe(&owner).await;
     let probe = ProbeProcess::spawn(dir, coordinator.addr, &token, probe_args);
     coordinator.wait_connected(&probe_id).await;
@@ -48,14 +49,14 @@ pub async fn deploy_to(coordinator: Coordinator, dir: &Path, probe_args: &[Strin
 /// until a result is stored without error and acknowledged (gone from the outbox); returns
 /// it as GET /operation shows it.
 pub async fn acknowledged_lookup(
-    coordinator: &Coordinator,
+    coordinator: &TestApp,
     owner: &str,
     probe_id: &str,
     probe: &ProbeProcess,
 ) -> Value {
     let params = every_second(json!({"x": "127.0.0.1"}));
     let lookup = coordinator
-        .create(owner, "dns", probe_id, params, "text")
+        .create_on(owner, "dns", probe_id, params, "text")
         .await;
     let result = coordinator.first_result(&lookup).await;
     assert_eq!(result["error"], Value::Null, "{result}");
@@ -67,27 +68,6 @@ pub async fn acknowledged_lookup(
     result
 }
 
-/// Parameters running every second (the minute in progress included) for a few minutes,
-/// plus `extra`.
-pub fn every_second(extra: Value) -> Value {
-    let mut params =
-        json!({"cron": "* * * * *", "stop_time": stop_time_in(5), "times_per_minute": 60});
-    params
-        .as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    params
-}
-/// A `stop_time` `minutes` from now.
-fn stop_time_in(minutes: i64) -> String {
-    stop_time(Utc::now() + TimeDelta::minutes(minutes))
-}
-
-/// `at` as a `stop_time` (to the minute).
-pub fn stop_time(at: DateTime<Utc>) -> String {
-    at.format("%d/%m/%Y %H:%M").to_string()
-}
-
 /// The soonest stop time (a minute boundary) at least 15 s ahead of `now`, so that the
 /// operation still has a run when the probe receives it.
 pub fn soonest_stop(now: DateTime<Utc>) -> DateTime<Utc> {
@@ -97,24 +77,6 @@ pub fn soonest_stop(now: DateTime<Utc>) -> DateTime<Utc> {
         next + minute
     } else {
         next
-    }
-}
-/// Polls `check` every 100 ms until it gives a value, failing after `seconds`.
-pub async fn eventually<T, F, Fut>(what: &str, seconds: u64, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {seconds} s waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 /// Whether scamper can measure here. It needs raw sockets (root or CAP_NET_RAW); without them

@@ -1,15 +1,17 @@
 //! The ends of things: a probe stopped with SIGTERM, an operation whose schedule is over.
 
-use crate::coordinator::Coordinator;
 use crate::dns::DnsResponder;
 use crate::helpers::{
-    deploy, deploy_to, eventually, every_second, require_dig, scamper_can_measure, soonest_stop,
-    stop_time, Deployment,
+    deploy, deploy_to, require_dig, scamper_can_measure, soonest_stop, Deployment,
 };
 use crate::probe_process::ProbeProcess;
 use chrono::{DateTime, TimeDelta, Utc};
+use probe_protocol::params::format_stop_time;
 use serde_json::{json, Value};
 use std::time::Duration;
+use testkit::eventually;
+use testkit::params::every_second;
+use testkit::TestApp;
 
 fn measured_at(result: &Value) -> DateTime<Utc> {
     result["measured_at"].as_str().unwrap().parse().unwrap()
@@ -32,7 +34,7 @@ async fn on_sigterm_running_measurements_finish_and_the_probe_exits_0() {
     // comes, the runs started in the last two seconds are still under way.
     let params = every_second(json!({"ips": ["127.0.0.1"], "probecount": 3, "wait": 1}));
     let ping = coordinator
-        .create(&owner, "ping", &probe_id, params, "json")
+        .create_on(&owner, "ping", &probe_id, params, "json")
         .await;
     coordinator.first_result(&ping).await;
 
@@ -90,7 +92,7 @@ async fn a_finished_schedule_gives_the_credits_back_over_a_link_kept_alive() {
     require_dig();
     let resolver = DnsResponder::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let coordinator = Coordinator::start_with(&dir.path().join("data"), |settings| {
+    let coordinator = TestApp::start_with(&dir.path().join("data"), |settings| {
         settings.heartbeat = Duration::from_secs(1)
     })
     .await;
@@ -105,11 +107,11 @@ async fn a_finished_schedule_gives_the_credits_back_over_a_link_kept_alive() {
     } = deploy_to(coordinator, dir.path(), &probe_args).await;
     let stop = soonest_stop(Utc::now());
     let params = json!({
-        "cron": "* * * * *", "times_per_minute": 1, "stop_time": stop_time(stop),
+        "cron": "* * * * *", "times_per_minute": 1, "stop_time": format_stop_time(stop),
         "x": "127.0.0.1", "address": "127.0.0.1"
     });
     let lookup = coordinator
-        .create(&owner, "dns", &probe_id, params, "text")
+        .create_on(&owner, "dns", &probe_id, params, "text")
         .await;
 
     let availability = || async {

@@ -1,17 +1,13 @@
 //! The link itself: what the probe tells the coordinator about its clock, and wss:// through
 //! an operator's TLS proxy with a private CA.
 
-// Shared with the coordinator's clock tests, whose stratum constant is not needed here.
-#[allow(dead_code)]
-#[path = "../../../tests/common/chrony.rs"]
-mod chrony;
-
-use crate::coordinator::Coordinator;
 use crate::dns::DnsResponder;
-use crate::helpers::{acknowledged_lookup, deploy, deploy_to, eventually, require_dig, Deployment};
+use crate::helpers::{acknowledged_lookup, deploy, deploy_to, require_dig, Deployment};
 use crate::probe_process::ProbeProcess;
 use crate::tls_proxy::TlsProxy;
-use chrony::Chronyd;
+use testkit::chrony::Chronyd;
+use testkit::eventually;
+use testkit::TestApp;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_probe_tells_the_coordinator_its_clock_offset_measured_against_ntp() {
@@ -47,7 +43,7 @@ async fn through_a_tls_proxy_with_a_private_ca_results_are_stored_and_acknowledg
     require_dig();
     let resolver = DnsResponder::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let coordinator = Coordinator::start(&dir.path().join("data")).await;
+    let coordinator = TestApp::start(&dir.path().join("data")).await;
     let proxy = TlsProxy::start(coordinator.addr).await;
     let ca_file = dir.path().join("ca.pem");
     std::fs::write(&ca_file, &proxy.ca_pem).unwrap();
@@ -78,11 +74,12 @@ async fn through_a_tls_proxy_with_a_private_ca_results_are_stored_and_acknowledg
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_the_private_ca_the_probe_refuses_the_proxys_certificate() {
     let dir = tempfile::tempdir().unwrap();
-    let coordinator = Coordinator::start(&dir.path().join("data")).await;
+    let coordinator = TestApp::start(&dir.path().join("data")).await;
     let proxy = TlsProxy::start(coordinator.addr).await;
     let owner = coordinator
         .funded_user("owner@example.org", 1_000_000)
-        .await;
+        .await
+        .token;
     let (probe_id, token) = coordinator.register_probe(&owner).await;
     let mut probe = ProbeProcess::spawn(dir.path(), coordinator.addr, &token, &proxy.server_args());
 

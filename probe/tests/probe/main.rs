@@ -5,7 +5,6 @@
 //! and a large backlog.
 
 mod backlog;
-mod coordinator;
 mod delivery;
 mod dns;
 mod helpers;

@@ -1,10 +1,11 @@
 //! Real measurements reach the coordinator, each as the owner asked for it.
 
-use crate::coordinator::Coordinator;
 use crate::dns::DnsResponder;
-use crate::helpers::{deploy, every_second, require_dig, scamper_can_measure, Deployment};
+use crate::helpers::{deploy, require_dig, scamper_can_measure, Deployment};
 use crate::probe_process::ProbeProcess;
 use serde_json::{json, Value};
+use testkit::params::every_second;
+use testkit::TestApp;
 
 /// The scamper object of type `kind` in a JSON result that reports no error.
 fn measurement<'a>(result: &'a Value, kind: &str) -> &'a Value {
@@ -34,7 +35,7 @@ async fn ping_traceroute_and_dns_results_arrive_as_asked() {
 
     let reverse = every_second(json!({"x": "127.0.0.1", "address": "127.0.0.1"}));
     let dns = coordinator
-        .create(&owner, "dns", &probe_id, reverse, "text")
+        .create_on(&owner, "dns", &probe_id, reverse, "text")
         .await;
     let lookup = coordinator.first_result(&dns).await;
     assert_eq!(
@@ -58,12 +59,12 @@ async fn ping_traceroute_and_dns_results_arrive_as_asked() {
     if scamper_can_measure() {
         let ping_params = every_second(json!({"ips": ["127.0.0.1"], "probecount": 1}));
         let ping = coordinator
-            .create(&owner, "ping", &probe_id, ping_params, "json")
+            .create_on(&owner, "ping", &probe_id, ping_params, "json")
             .await;
         let trace_params =
             every_second(json!({"ips": "127.0.0.1", "method": "icmp-paris", "maxttl": 5}));
         let trace = coordinator
-            .create(
+            .create_on(
                 &owner,
                 "traceroute",
                 &probe_id,
@@ -72,7 +73,7 @@ async fn ping_traceroute_and_dns_results_arrive_as_asked() {
             )
             .await;
         let dump = coordinator
-            .create(&owner, "traceroute", &probe_id, trace_params, "dump")
+            .create_on(&owner, "traceroute", &probe_id, trace_params, "dump")
             .await;
 
         let ping = coordinator.first_result(&ping).await;
@@ -149,7 +150,7 @@ async fn parameters_at_the_edges_of_the_reference_ranges_still_measure() {
             "probecount"
         });
         let id = coordinator
-            .create(&owner, kind, &probe_id, params, "json")
+            .create_on(&owner, kind, &probe_id, params, "json")
             .await;
         operations.push((id, object));
     }
@@ -183,7 +184,7 @@ async fn parameters_at_the_edges_of_the_reference_ranges_still_measure() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_probe_whose_token_is_refused_stops_and_says_why() {
     let dir = tempfile::tempdir().unwrap();
-    let coordinator = Coordinator::start(&dir.path().join("data")).await;
+    let coordinator = TestApp::start(&dir.path().join("data")).await;
     let mut probe = ProbeProcess::spawn(dir.path(), coordinator.addr, "not-a-token", &[]);
     assert!(!probe.exit_success().await);
     let log = probe.log();

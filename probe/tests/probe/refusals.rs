@@ -2,15 +2,17 @@
 //! its window) are dropped from the probe's outbox, one by one, over a link that stays up; the
 //! operation itself keeps running.
 
-use crate::helpers::{deploy, eventually, stop_time, Deployment};
+use crate::helpers::{deploy, Deployment};
 use crate::probe_process::ProbeProcess;
 use chrono::{TimeDelta, Timelike, Utc};
 use pladmed_probe::outbox::Outbox;
+use probe_protocol::params::format_stop_time;
 use probe_protocol::{ContentFormat, ResultReport};
 use serde_json::json;
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
+use testkit::eventually;
 
 /// More results than the probe keeps unacknowledged on a link (32): were refused ones to stay
 /// in flight, nothing else could be delivered.
@@ -56,12 +58,12 @@ async fn results_the_coordinator_refuses_for_good_are_dropped_over_a_link_that_s
     let fires = Utc::now() + TimeDelta::minutes(10);
     let params = json!({
         "cron": format!("{} {} * * *", fires.minute(), fires.hour()),
-        "stop_time": stop_time(fires + TimeDelta::minutes(2)),
+        "stop_time": format_stop_time(fires + TimeDelta::minutes(2)),
         "times_per_minute": 1,
         "ips": ["127.0.0.1"],
     });
     let operation = coordinator
-        .create(&owner, "ping", &probe_id, params, "json")
+        .create_on(&owner, "ping", &probe_id, params, "json")
         .await;
     let record = probe
         .state_dir

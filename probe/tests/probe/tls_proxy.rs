@@ -1,15 +1,11 @@
 //! A TLS-terminating reverse proxy in front of the coordinator, as operators run one, with a
 //! certificate for 127.0.0.1 and localhost signed by a throwaway private CA.
 
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
-};
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::ServerConfig;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use testkit::https::TestCa;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
@@ -96,30 +92,6 @@ async fn relay(
 /// A fresh CA's certificate (PEM) and the proxy's settings: a certificate the CA signed for
 /// 127.0.0.1 and localhost, with its key.
 fn certificates() -> (String, ServerConfig) {
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "Pladmed test private CA");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-
-    let mut params =
-        CertificateParams::new(["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "pladmed proxy");
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let key = KeyPair::generate().unwrap();
-    let certificate = params.signed_by(&key, &ca).unwrap();
-
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let private_key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-    let config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![certificate.der().clone()], private_key)
-        .unwrap();
-    (ca.pem(), config)
+    let ca = TestCa::new();
+    (ca.ca_pem.clone(), ca.server_config())
 }

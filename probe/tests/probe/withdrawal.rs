@@ -3,9 +3,7 @@
 //! keeps its link for the rest of its work.
 
 use crate::dns::DnsResponder;
-use crate::helpers::{
-    acknowledged_lookup, deploy, eventually, every_second, require_dig, Deployment,
-};
+use crate::helpers::{acknowledged_lookup, deploy, require_dig, Deployment};
 use crate::probe_process::ProbeProcess;
 use chrono::{TimeDelta, Utc};
 use pladmed_probe::ledger::Ledger;
@@ -15,6 +13,8 @@ use serde_json::json;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+use testkit::eventually;
+use testkit::params::every_second;
 
 /// A well-formed operation id that no coordinator of these tests ever created.
 const GONE: &str = "65a1b2c3d4e5f60718293a4b";

@@ -1,9 +1,8 @@
 //! Accounts and their balances.
 
 use super::tables::{get, put, USERS, USERS_BY_EMAIL};
-use crate::credits::Credits;
-use crate::ids::UserId;
-use crate::store::{Email, StoreError, StoreResult, User};
+use crate::domain::{Credits, Email, UserId};
+use crate::store::{StoreError, StoreResult, User};
 use redb::{ReadTransaction, ReadableTable, Table, WriteTransaction};
 
 /// Inserts `user` unless its address (or id) is taken.

@@ -1,7 +1,7 @@
 //! Key encoding. Every key starts with raw identifier bytes, whose byte order is their creation
 //! order, so a table scan or a prefix range returns records in creation order without sorting.
 
-use crate::ids::{OperationId, ProbeId, ResultId};
+use crate::domain::{OperationId, ProbeId, ResultId};
 use crate::store::{StoreError, StoreResult};
 use std::ops::Bound;
 

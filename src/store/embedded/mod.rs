@@ -19,11 +19,10 @@ mod tables;
 mod transaction;
 
 use super::{
-    AssignmentState, Email, Insertion, Inventory, Link, MeasurementResult, Operation, PageLimit,
-    Probe, Reward, SessionId, Store, StoreError, StoreResult, User,
+    AssignmentState, Insertion, Inventory, Link, MeasurementResult, Operation, PageLimit, Probe,
+    Reward, SessionId, Store, StoreError, StoreResult, User,
 };
-use crate::credits::Credits;
-use crate::ids::{OperationId, ProbeId, ResultId, UserId};
+use crate::domain::{Credits, Email, OperationId, ProbeId, ResultId, UserId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use redb::{Database, ReadTransaction, WriteTransaction};

@@ -3,7 +3,7 @@
 use super::results::Allowance;
 use super::tables::{decode, get, put, scan, ASSIGNMENTS, OPERATIONS, RESULT_ALLOWANCES};
 use super::{accounts, keys, probes};
-use crate::ids::{OperationId, ProbeId, UserId};
+use crate::domain::{OperationId, ProbeId, UserId};
 use crate::store::{AssignmentState, Operation, ResultAllowance, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};

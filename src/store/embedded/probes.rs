@@ -1,7 +1,7 @@
 //! Probes and the state of their links.
 
 use super::tables::{decode, get, put, scan, PROBES, USERS};
-use crate::ids::{ProbeId, UserId};
+use crate::domain::{ProbeId, UserId};
 use crate::store::{Link, Probe, SessionId, StoreError, StoreResult};
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 

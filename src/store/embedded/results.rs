@@ -4,7 +4,7 @@ use super::keys::PairKey;
 use super::tables::{decode, encode, get, put};
 use super::tables::{ASSIGNMENTS, RESULTS, RESULT_ALLOWANCES, RESULT_CODES};
 use super::{accounts, keys};
-use crate::ids::{OperationId, ResultId};
+use crate::domain::{OperationId, ResultId};
 use crate::store::{
     Insertion, MeasurementResult, PageLimit, ResultAllowance, Reward, StoreError, StoreResult,
 };

@@ -5,8 +5,7 @@
 //! concurrent changes can neither overdraw nor overflow a balance.
 
 use super::{errors, indexes, Handles, USERS};
-use crate::credits::{Credits, MAX_CREDITS};
-use crate::ids::UserId;
+use crate::domain::{Credits, UserId, MAX_CREDITS};
 use crate::store::{StoreError, StoreResult, User};
 use bson::{doc, Document};
 use mongodb::options::ReturnDocument;

@@ -3,10 +3,12 @@
 //! MongoDB stores content as a real BSON value, queryable and shaped as the original's
 //! unstructured documents. The text is transcoded (`serde_transcode`) from serde_json's streaming
 //! parser straight into bson's raw serializer, and read back by walking the raw BSON and writing
-//! JSON text: a 16 MiB `[0,0,…]` never becomes 8 million values. Each JSON type maps to one BSON
-//! type and back as [`super::json`] does for parameters: integers are Int64 (past `i64::MAX`
-//! refused), other numbers Double, keys kept as they are (`{"$date": 5}` stays a plain
-//! document, not a date; a key with NUL refused).
+//! JSON text: a 16 MiB `[0,0,…]` never becomes 8 million values.
+//!
+//! This is the one JSON↔BSON mapping of the MongoDB store (operation parameters go through it
+//! too, see [`super::json`]). Each JSON type maps to one BSON type and back: integers are Int64
+//! (past `i64::MAX` refused), other numbers Double, keys kept as they are (`{"$date": 5}` stays
+//! a plain document, not a date; a key with NUL refused).
 
 use bson::raw::{RawArray, RawDocument};
 use bson::{RawBson, RawBsonRef};

@@ -17,7 +17,7 @@
 use super::documents::{AssignmentDoc, OperationDoc};
 use super::operations::assignments_of;
 use super::{accounts, errors, Handles, USERS};
-use crate::ids::UserId;
+use crate::domain::UserId;
 use crate::store::{Operation, StoreError, StoreResult};
 use bson::oid::ObjectId;
 use bson::{doc, DateTime, Document};

@@ -6,10 +6,9 @@
 //! milliseconds), locations GeoJSON points.
 
 use super::{content, json};
-use crate::credits::Credits;
-use crate::probes::Location;
+use crate::domain::{Credits, Email, Location};
 use crate::store::{
-    AssignmentState, Email, Link, MeasurementResult, Operation, Probe, ResultAllowance, SessionId,
+    AssignmentState, Link, MeasurementResult, Operation, Probe, ResultAllowance, SessionId,
     StoreError, StoreResult, User,
 };
 use bson::oid::ObjectId;

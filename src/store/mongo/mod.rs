@@ -33,11 +33,10 @@ mod settlement;
 mod transaction;
 
 use super::{
-    AssignmentState, Email, Insertion, Inventory, Link, MeasurementResult, Operation, PageLimit,
-    Probe, Reward, SessionId, Store, StoreError, StoreResult, User,
+    AssignmentState, Insertion, Inventory, Link, MeasurementResult, Operation, PageLimit, Probe,
+    Reward, SessionId, Store, StoreError, StoreResult, User,
 };
-use crate::credits::Credits;
-use crate::ids::{OperationId, ProbeId, ResultId, UserId};
+use crate::domain::{Credits, Email, OperationId, ProbeId, ResultId, UserId};
 use async_trait::async_trait;
 use bson::{doc, Document};
 use chrono::{DateTime, Utc};

@@ -4,7 +4,7 @@ use super::documents::{state_name, AssignmentDoc};
 use super::errors;
 use super::probes::{adjust_in_use, InUse};
 use super::{queries, Handles};
-use crate::ids::{OperationId, ProbeId};
+use crate::domain::{OperationId, ProbeId};
 use crate::store::{AssignmentState, Operation, ResultAllowance, StoreError, StoreResult};
 use bson::{doc, DateTime as BsonDateTime, Document};
 use chrono::{DateTime, Utc};

@@ -6,7 +6,7 @@
 use super::documents::{LinkDoc, ProbeDoc};
 use super::transaction::{self, Abort};
 use super::{errors, queries, Handles};
-use crate::ids::{ProbeId, UserId};
+use crate::domain::{ProbeId, UserId};
 use crate::store::{Link, Probe, StoreError, StoreResult};
 use bson::{doc, Bson, Document};
 use mongodb::options::ReturnDocument;

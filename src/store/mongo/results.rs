@@ -2,7 +2,7 @@
 //! `ingest`.)
 
 use super::{errors, queries, Handles};
-use crate::ids::{OperationId, ResultId};
+use crate::domain::{OperationId, ResultId};
 use crate::store::{MeasurementResult, PageLimit, StoreResult};
 use bson::doc;
 use futures::TryStreamExt;

@@ -16,7 +16,7 @@
 //! Fence entries (empty) stay on the owner, a few bytes per settlement a crash interrupted.
 
 use super::{errors, Handles, USERS};
-use crate::ids::UserId;
+use crate::domain::UserId;
 use crate::store::{StoreError, StoreResult};
 use bson::oid::ObjectId;
 use bson::{doc, Bson, Document};

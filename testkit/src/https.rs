@@ -1,8 +1,6 @@
 //! A client of a TLS reverse proxy on loopback, as browsers and probes are: HTTP/1.1 requests
 //! and WebSocket links over TLS, each from a chosen loopback source address (127.0.0.N), so
 //! that the proxy sees distinct clients. Trusts a throwaway CA it makes itself.
-//!
-//! Include with `#[path = "common/https.rs"] mod https;`.
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -12,8 +10,8 @@ use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,
 };
-use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, RootCertStore};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use serde_json::Value;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -25,10 +23,14 @@ use tokio_tungstenite::WebSocketStream;
 
 /// A throwaway CA's certificate for the proxy (127.0.0.1 and localhost), and what trusts it.
 pub struct TestCa {
+    /// The CA's own certificate, PEM: what a client must trust (a probe's `--ca-file`).
+    pub ca_pem: String,
     /// The proxy's certificate, PEM.
     pub chain_pem: String,
     /// Its private key, PEM.
     pub key_pem: String,
+    chain_der: CertificateDer<'static>,
+    key_der: Vec<u8>,
     connector: TlsConnector,
 }
 
@@ -43,6 +45,12 @@ pub struct Answer {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Value,
+}
+
+impl Default for TestCa {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl TestCa {
@@ -70,10 +78,25 @@ impl TestCa {
             .with_root_certificates(roots)
             .with_no_client_auth();
         TestCa {
+            ca_pem: ca.pem(),
             chain_pem: certificate.pem(),
             key_pem: key.serialize_pem(),
+            chain_der: certificate.der().clone(),
+            key_der: key.serialize_der(),
             connector: TlsConnector::from(Arc::new(config)),
         }
+    }
+
+    /// The proxy's TLS settings: its certificate and key, HTTP/1.1 only (no ALPN).
+    pub fn server_config(&self) -> ServerConfig {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key_der.clone()));
+        ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![self.chain_der.clone()], key)
+            .unwrap()
     }
 
     /// A client of the proxy at `proxy` that trusts this CA only. No ALPN: HTTP/1.1, as the
@@ -154,9 +177,13 @@ impl Https {
         token: &str,
     ) -> (u16, Option<WebSocketStream<TlsStream<TcpStream>>>) {
         let stream = self.connect(from).await;
-        let request = format!("wss://{}/probe/ws?token={token}", self.proxy)
-            .into_client_request()
-            .unwrap();
+        let request = format!(
+            "wss://{}{}?token={token}",
+            self.proxy,
+            probe_protocol::LINK_PATH
+        )
+        .into_client_request()
+        .unwrap();
         match tokio_tungstenite::client_async(request, stream).await {
             Ok((socket, response)) => (response.status().as_u16(), Some(socket)),
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {

@@ -2,8 +2,6 @@
 //! touching /etc/nginx or /var: its own prefix, pid and logs in a temporary directory. Tests
 //! that need it fail loudly when nginx is missing: a skipped test would hide a documented
 //! configuration that no longer works.
-//!
-//! Include with `#[path = "common/nginx.rs"] mod nginx;`.
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -23,7 +21,7 @@ pub struct Nginx {
 
 /// The one `nginx` fenced block of docs/deployment.md, exactly as documented.
 pub fn documented_config() -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/deployment.md");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/deployment.md");
     let doc = std::fs::read_to_string(&path).unwrap();
     let blocks: Vec<&str> = doc
         .split("```nginx\n")

@@ -19,31 +19,17 @@ macro_rules! assert_refused {
     }};
 }
 
-#[path = "store_contract/accounts.rs"]
 mod accounts;
-#[path = "store_contract/assignments.rs"]
 mod assignments;
-#[path = "store_contract/backend.rs"]
 mod backend;
-#[path = "store_contract/fixtures.rs"]
 mod fixtures;
-#[path = "store_contract/interleaving.rs"]
 mod interleaving;
-#[path = "store_contract/lifecycle.rs"]
 mod lifecycle;
-#[path = "common/mongo.rs"]
-mod mongo_env;
-#[path = "store_contract/monitoring.rs"]
 mod monitoring;
-#[path = "store_contract/operations.rs"]
 mod operations;
-#[path = "store_contract/probes.rs"]
 mod probes;
-#[path = "store_contract/quota.rs"]
 mod quota;
-#[path = "store_contract/removal.rs"]
 mod removal;
-#[path = "store_contract/results.rs"]
 mod results;
 
 /// Declares one test per (backend, case). A backend that is not configured (MongoDB skipped)

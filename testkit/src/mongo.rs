@@ -1,11 +1,14 @@
 //! MongoDB for tests: the server `scripts/test.sh` started, or a clear failure.
 //!
-//! Include with `#[path = "common/mongo.rs"] mod mongo;`. Tests must never pass silently because
-//! MongoDB was not there, so a missing `PLADMED_TEST_MONGODB_URI` panics; skipping is a
-//! deliberate choice, `PLADMED_TEST_SKIP_MONGODB=1`.
-#![allow(dead_code)] // Each test crate uses the part it needs.
+//! Tests must never pass silently because MongoDB was not there, so a missing
+//! `PLADMED_TEST_MONGODB_URI` panics; skipping is a deliberate choice,
+//! `PLADMED_TEST_SKIP_MONGODB=1`.
 
+use crate::daemon::Daemon;
+use crate::process::free_port;
+use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 /// The test server's URI. Panics when `PLADMED_TEST_MONGODB_URI` is unset, unless
 /// `PLADMED_TEST_SKIP_MONGODB=1` is set: then `None`, and the caller skips its MongoDB case.
@@ -44,11 +47,9 @@ pub fn unique_db_name(prefix: &str) -> String {
 /// A private SecantusDB server on its own storage directory, for tests that stop, kill or
 /// restart the server (the shared one must stay up for every other test).
 pub struct OwnServer {
-    binary: std::path::PathBuf,
-    storage: tempfile::TempDir,
-    port: u16,
-    extra_args: Vec<String>,
-    child: Option<std::process::Child>,
+    // Declared first, so dropped (killed) before its storage is removed.
+    daemon: Daemon,
+    _storage: tempfile::TempDir,
 }
 
 impl OwnServer {
@@ -63,60 +64,36 @@ impl OwnServer {
         mongo_uri()?;
         let binary = std::env::var_os("PLADMED_TEST_SECANTUSD")
             .expect("PLADMED_TEST_SECANTUSD is not set: run the tests with `bash scripts/test.sh`");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let mut server = OwnServer {
-            binary: binary.into(),
-            storage: tempfile::tempdir().expect("temporary directory"),
-            port,
-            extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
-            child: None,
-        };
-        server.restart();
-        Some(server)
+        let storage = tempfile::tempdir().expect("temporary directory");
+        let port = free_port();
+        let mut command = Command::new(binary);
+        command
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .arg("--storage-path")
+            .arg(storage.path().join("data"))
+            .args(["--sync-on-commit", "--log-level", "WARNING"])
+            .args(extra_args);
+        Some(OwnServer {
+            daemon: Daemon::start("secantusd", command, port, Duration::from_secs(60)),
+            _storage: storage,
+        })
     }
 
     /// Its connection string.
     pub fn uri(&self) -> String {
-        format!("mongodb://127.0.0.1:{}/?directConnection=true", self.port)
+        format!(
+            "mongodb://127.0.0.1:{}/?directConnection=true",
+            self.daemon.port()
+        )
     }
 
     /// Kills it with SIGKILL, as a crash would.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().expect("SIGKILL");
-            child.wait().expect("reaped");
-        }
+        self.daemon.kill();
     }
 
     /// Starts it again on the same port and storage, and waits until it accepts connections.
     pub fn restart(&mut self) {
-        self.kill();
-        let child = std::process::Command::new(&self.binary)
-            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
-            .arg("--storage-path")
-            .arg(self.storage.path().join("data"))
-            .args(["--sync-on-commit", "--log-level", "WARNING"])
-            .args(&self.extra_args)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("secantusd-py starts");
-        self.child = Some(child);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "secantusd did not listen within 60 s"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for OwnServer {
-    fn drop(&mut self) {
-        self.kill();
+        self.daemon.restart();
     }
 }
