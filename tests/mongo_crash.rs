@@ -4,18 +4,16 @@
 //! Afterwards every acknowledged write is there exactly once, every result was paid exactly
 //! once, every debit has its operation, and no pending marker is left behind.
 
-mod mongo_support;
-
 use bson::doc;
 use chrono::Utc;
 use futures::{SinkExt, StreamExt};
-use mongo_support::{funded_user, get, ping_operation, registered_probe};
 use probe_protocol::ServerMessage;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use testkit::params::busy_ping_params;
 use testkit::probe::{hello_frame as hello, result_frame};
 use testkit::process::{create_superuser, free_port, Server};
 use testkit::{mongo, JWT_SECRET as SECRET};
@@ -143,20 +141,27 @@ async fn two_instances_ingesting_for_one_owner_lose_and_double_nothing_across_a_
     let b = Server::start(env_b, free_port());
     a.wait_until_up().await;
     b.wait_until_up().await;
-    let token = funded_user(&a, "owner@example.org", 20_000).await;
+    let token = a
+        .client()
+        .funded_by_root("owner@example.org", 20_000)
+        .await
+        .token;
     let mut streams = Vec::new();
     let acked = Arc::new(AtomicUsize::new(0));
     for server in [&a, &b] {
-        let (probe, probe_token) = registered_probe(server, &token).await;
+        let (probe, probe_token) = server.client().register_probe(&token).await;
         let url = server.ws_url(&probe_token);
         let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
         socket.send(hello()).await.unwrap();
         socket.next().await.unwrap().unwrap();
-        let operation = ping_operation(server, &token, &probe).await;
+        let operation = server
+            .client()
+            .ping(&token, &[&probe], busy_ping_params(45))
+            .await;
         drop(socket);
         streams.push((url, operation));
     }
-    let me: Value = get(&a, "/users/me", &token).await;
+    let me: Value = a.client().get_ok("/users/me", Some(&token)).await;
     let left = me["credits"].as_u64().unwrap();
 
     let streamers: Vec<_> = streams
@@ -194,7 +199,7 @@ async fn two_instances_ingesting_for_one_owner_lose_and_double_nothing_across_a_
         );
     }
     assert_no_markers(&uri, &database).await;
-    let me: Value = get(&b, "/users/me", &token).await;
+    let me: Value = b.client().get_ok("/users/me", Some(&token)).await;
     let paid = me["credits"].as_u64().unwrap();
     assert_eq!(
         paid,
@@ -248,8 +253,12 @@ async fn sigkill_during_operation_creation_on_mongodb_completes_every_debit() {
     create_superuser(&env);
     let mut server = Server::start(env, free_port());
     server.wait_until_up().await;
-    let token = funded_user(&server, "buyer@example.org", GRANTED).await;
-    let (probe, probe_token) = registered_probe(&server, &token).await;
+    let token = server
+        .client()
+        .funded_by_root("buyer@example.org", GRANTED)
+        .await
+        .token;
+    let (probe, probe_token) = server.client().register_probe(&token).await;
     let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url(&probe_token))
         .await
         .unwrap();
@@ -285,8 +294,8 @@ async fn sigkill_during_operation_creation_on_mongodb_completes_every_debit() {
     reader.abort();
     server.wait_until_up().await;
 
-    let me: Value = get(&server, "/users/me", &token).await;
-    let mine: Value = get(&server, "/operations/me", &token).await;
+    let me: Value = server.client().get_ok("/users/me", Some(&token)).await;
+    let mine: Value = server.client().get_ok("/operations/me", Some(&token)).await;
     let operations = mine.as_array().unwrap();
     let debited: u64 = operations
         .iter()

@@ -8,15 +8,13 @@
 //!   marked, and a settlement that paid only part of its marked results: each result ends up
 //!   paid exactly once.
 
-mod mongo_support;
-
 use bson::oid::ObjectId;
 use bson::{doc, Document};
 use futures::{SinkExt, StreamExt};
-use mongo_support::{funded_user, get, ping_operation, registered_probe};
 use probe_protocol::ServerMessage;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
+use testkit::params::busy_ping_params;
 use testkit::probe::{hello_frame as hello, result_frame};
 use testkit::process::{create_superuser, free_port, Server};
 use testkit::{mongo, JWT_SECRET as SECRET};
@@ -46,9 +44,13 @@ async fn scene(prefix: &str) -> Option<Scene> {
     create_superuser(&env);
     let server = Server::start(env, free_port());
     server.wait_until_up().await;
-    let token = funded_user(&server, "owner@example.org", 100_000).await;
-    let (_, probe_token) = registered_probe(&server, &token).await;
-    let me: Value = get(&server, "/users/me", &token).await;
+    let token = server
+        .client()
+        .funded_by_root("owner@example.org", 100_000)
+        .await
+        .token;
+    let (_, probe_token) = server.client().register_probe(&token).await;
+    let me: Value = server.client().get_ok("/users/me", Some(&token)).await;
     let owner = me["_id"].as_str().unwrap().parse().unwrap();
     let db = mongodb::Client::with_uri_str(&uri)
         .await
@@ -73,7 +75,11 @@ impl Scene {
     }
 
     async fn balance(&self) -> u64 {
-        let me: Value = get(&self.server, "/users/me", &self.token).await;
+        let me: Value = self
+            .server
+            .client()
+            .get_ok("/users/me", Some(&self.token))
+            .await;
         me["credits"].as_u64().unwrap()
     }
 
@@ -92,9 +98,17 @@ impl Scene {
     /// A ping operation of the probe (connected meanwhile).
     async fn operation(&self) -> String {
         let socket = self.link().await;
-        let probe: Value = get(&self.server, "/probes/me", &self.token).await;
+        let probe: Value = self
+            .server
+            .client()
+            .get_ok("/probes/me", Some(&self.token))
+            .await;
         let probe = probe[0]["identifier"].as_str().unwrap().to_string();
-        let operation = ping_operation(&self.server, &self.token, &probe).await;
+        let operation = self
+            .server
+            .client()
+            .ping(&self.token, &[&probe], busy_ping_params(45))
+            .await;
         drop(socket);
         operation
     }
@@ -214,7 +228,11 @@ impl Scene {
     }
 
     async fn operations(&self) -> Vec<String> {
-        let mine: Value = get(&self.server, "/operations/me", &self.token).await;
+        let mine: Value = self
+            .server
+            .client()
+            .get_ok("/operations/me", Some(&self.token))
+            .await;
         mine.as_array()
             .unwrap()
             .iter()

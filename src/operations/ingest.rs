@@ -9,7 +9,7 @@
 
 use crate::domain::{Credits, OperationId, ResultId};
 use crate::store::{
-    AssignmentState, Insertion, MeasurementResult, Probe, Reward, Store, StoreError,
+    AssignmentState, AssignmentStep, Insertion, MeasurementResult, Probe, Reward, Store, StoreError,
 };
 use chrono::Utc;
 use probe_protocol::{error_code, ResultReport, MAX_UNIQUE_CODE_LEN};
@@ -136,7 +136,12 @@ pub async fn record_progress(
         .await?
         .ok_or(IngestError::UnknownOperation(operation_id))?;
     match store
-        .advance_assignment(operation_id, probe.id, to, operation.credits_per_probe)
+        .advance_assignment(AssignmentStep {
+            operation: operation_id,
+            probe: probe.id,
+            to,
+            credits: operation.credits_per_probe,
+        })
         .await
     {
         Err(StoreError::NotAssigned) => Err(not_assigned(operation_id)),

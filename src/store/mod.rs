@@ -139,13 +139,7 @@ pub trait Store: Send + Sync + 'static {
     /// `Assigned → Accepted` adds `credits`, `Accepted → Finished` (or `Assigned → Finished`)
     /// releases what was added. Moving to the current or an earlier state changes nothing and
     /// returns `false`. [`StoreError::NotAssigned`] if there is no such assignment.
-    async fn advance_assignment(
-        &self,
-        operation: OperationId,
-        probe: ProbeId,
-        to: AssignmentState,
-        credits: u64,
-    ) -> StoreResult<bool>;
+    async fn advance_assignment(&self, step: AssignmentStep) -> StoreResult<bool>;
 
     /// Stores a result and pays `reward` to the probe's owner, together or not at all.
     /// A result with the same (operation, probe, unique_code) stored before is left untouched,

@@ -11,8 +11,8 @@
 //! that line whether it can change probes; observers need no change at all.
 
 use super::{
-    AssignmentState, Insertion, Inventory, Link, MeasurementResult, Operation, PageLimit, Probe,
-    Reward, SessionId, Store, StoreError, StoreResult, User,
+    AssignmentState, AssignmentStep, Insertion, Inventory, Link, MeasurementResult, Operation,
+    PageLimit, Probe, Reward, SessionId, Store, StoreError, StoreResult, User,
 };
 use crate::domain::{Credits, Email, OperationId, ProbeId, ResultId, UserId};
 use async_trait::async_trait;
@@ -103,8 +103,7 @@ observed_store! {
     pending_operations(probe: ProbeId, now: DateTime<Utc>) -> Vec<Operation>, NoProbes;
     assignment(operation: OperationId, probe: ProbeId) -> Option<AssignmentState>, NoProbes;
     // Moves the probe's in-use credits, which the list shows (`availability`).
-    advance_assignment(operation: OperationId, probe: ProbeId, to: AssignmentState, credits: u64)
-        -> bool, ProbesIfTrue;
+    advance_assignment(step: AssignmentStep) -> bool, ProbesIfTrue;
     insert_result(result: &MeasurementResult, reward: &Reward) -> Insertion, NoProbes;
     results(operation: OperationId, after: Option<ResultId>, page: PageLimit)
         -> Vec<MeasurementResult>, NoProbes;
@@ -144,12 +143,12 @@ mod tests {
         store.reset_links("instance").await.unwrap();
         assert!(!store.remove_probe(ProbeId::generate()).await.unwrap());
         let unassigned = store
-            .advance_assignment(
-                OperationId::generate(),
-                ProbeId::generate(),
-                AssignmentState::Finished,
-                1,
-            )
+            .advance_assignment(AssignmentStep {
+                operation: OperationId::generate(),
+                probe: ProbeId::generate(),
+                to: AssignmentState::Finished,
+                credits: 1,
+            })
             .await;
         assert!(matches!(unassigned, Err(StoreError::NotAssigned)));
 

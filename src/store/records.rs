@@ -169,6 +169,16 @@ pub enum AssignmentState {
     Finished,
 }
 
+/// One step of an assignment: the operation moves on one probe `to` a later state, and the
+/// probe's in-use credits move by `credits` with it (see `Store::advance_assignment`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AssignmentStep {
+    pub operation: OperationId,
+    pub probe: ProbeId,
+    pub to: AssignmentState,
+    pub credits: u64,
+}
+
 /// One stored result of one execution on one probe.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MeasurementResult {

@@ -3,7 +3,7 @@
 use crate::backend::Backend;
 use crate::fixtures::{in_use, link, scene, stored_operation, stored_probe, stored_user, Scene};
 use pladmed::domain::{OperationId, ProbeId};
-use pladmed::store::{AssignmentState, Operation, Probe, Store, StoreError};
+use pladmed::store::{AssignmentState, AssignmentStep, Operation, Probe, Store, StoreError};
 use AssignmentState::{Accepted, Assigned, Finished};
 
 /// Moves `operation` on `probe` to `to`, reserving or releasing `credits`; whether it moved.
@@ -14,7 +14,12 @@ async fn advance(
     to: AssignmentState,
     credits: u64,
 ) -> bool {
-    let moved = store.advance_assignment(operation.id, probe.id, to, credits);
+    let moved = store.advance_assignment(AssignmentStep {
+        operation: operation.id,
+        probe: probe.id,
+        to,
+        credits,
+    });
     moved.await.expect("assignment exists")
 }
 
@@ -121,7 +126,12 @@ pub async fn unknown_assignment_is_not_assigned(backend: &Backend) {
         (operation.id, ProbeId::generate()),
     ] {
         let refused = store
-            .advance_assignment(operation, probe, Accepted, 1)
+            .advance_assignment(AssignmentStep {
+                operation,
+                probe,
+                to: Accepted,
+                credits: 1,
+            })
             .await;
         assert_refused!(refused, StoreError::NotAssigned);
         assert_eq!(store.assignment(operation, probe).await.unwrap(), None);

@@ -3,7 +3,7 @@
 use crate::backend::Backend;
 use crate::fixtures::{in_use, insert, result, results_of, scene, user, Scene};
 use chrono::Utc;
-use pladmed::store::{AssignmentState, Insertion, StoreError};
+use pladmed::store::{AssignmentState, AssignmentStep, Insertion, StoreError};
 
 pub async fn ping_answers(backend: &Backend) {
     let store = backend.open().await;
@@ -18,7 +18,12 @@ pub async fn data_survives_reopening(backend: &Backend) {
         operation,
     } = scene(&*store, 50, 20).await;
     let accepted = AssignmentState::Accepted;
-    let moved = store.advance_assignment(operation.id, probe.id, accepted, 4);
+    let moved = store.advance_assignment(AssignmentStep {
+        operation: operation.id,
+        probe: probe.id,
+        to: accepted,
+        credits: 4,
+    });
     moved.await.unwrap();
     let report = result(&operation, &probe, "run-1");
     insert(&*store, &report, 2).await;

@@ -3,7 +3,7 @@
 use crate::backend::Backend;
 use crate::fixtures::{balance, now, operation, stored_operation, stored_probe, stored_user};
 use chrono::{Duration, DurationRound};
-use pladmed::store::{AssignmentState, StoreError};
+use pladmed::store::{AssignmentState, AssignmentStep, StoreError};
 
 pub async fn create_operation_debits_exactly_and_assigns_every_probe(backend: &Backend) {
     let store = backend.open().await;
@@ -112,7 +112,12 @@ pub async fn pending_operations_are_assigned_and_unexpired(backend: &Backend) {
     let not_mine = stored_operation(&*store, &owner, &[&other], 1).await;
     let last = stored_operation(&*store, &owner, &[&probe], 1).await;
     store
-        .advance_assignment(accepted.id, probe.id, AssignmentState::Accepted, 5)
+        .advance_assignment(AssignmentStep {
+            operation: accepted.id,
+            probe: probe.id,
+            to: AssignmentState::Accepted,
+            credits: 5,
+        })
         .await
         .unwrap();
 

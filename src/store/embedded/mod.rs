@@ -19,8 +19,8 @@ mod tables;
 mod transaction;
 
 use super::{
-    AssignmentState, Insertion, Inventory, Link, MeasurementResult, Operation, PageLimit, Probe,
-    Reward, SessionId, Store, StoreError, StoreResult, User,
+    AssignmentState, AssignmentStep, Insertion, Inventory, Link, MeasurementResult, Operation,
+    PageLimit, Probe, Reward, SessionId, Store, StoreError, StoreResult, User,
 };
 use crate::domain::{Credits, Email, OperationId, ProbeId, ResultId, UserId};
 use async_trait::async_trait;
@@ -200,14 +200,8 @@ impl Store for EmbeddedStore {
             .await
     }
 
-    async fn advance_assignment(
-        &self,
-        operation: OperationId,
-        probe: ProbeId,
-        to: AssignmentState,
-        credits: u64,
-    ) -> StoreResult<bool> {
-        self.write(move |txn| operations::advance_assignment(txn, operation, probe, to, credits))
+    async fn advance_assignment(&self, step: AssignmentStep) -> StoreResult<bool> {
+        self.write(move |txn| operations::advance_assignment(txn, step))
             .await
     }
 

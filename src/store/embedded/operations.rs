@@ -4,7 +4,9 @@ use super::results::Allowance;
 use super::tables::{decode, get, put, scan, ASSIGNMENTS, OPERATIONS, RESULT_ALLOWANCES};
 use super::{accounts, keys, probes};
 use crate::domain::{OperationId, ProbeId, UserId};
-use crate::store::{AssignmentState, Operation, ResultAllowance, StoreError, StoreResult};
+use crate::store::{
+    AssignmentState, AssignmentStep, Operation, ResultAllowance, StoreError, StoreResult,
+};
 use chrono::{DateTime, Utc};
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
@@ -88,19 +90,16 @@ pub(super) fn assignment(
 /// ahead of the current state.
 pub(super) fn advance_assignment(
     txn: &WriteTransaction,
-    operation: OperationId,
-    probe: ProbeId,
-    to: AssignmentState,
-    credits: u64,
+    step: AssignmentStep,
 ) -> StoreResult<bool> {
     let mut assignments = txn.open_table(ASSIGNMENTS)?;
-    let key = keys::assignment(probe, operation);
+    let key = keys::assignment(step.probe, step.operation);
     let from: AssignmentState = get(&assignments, &key)?.ok_or(StoreError::NotAssigned)?;
-    if to <= from {
+    if step.to <= from {
         return Ok(false);
     }
-    put(&mut assignments, &key, &to)?;
-    let in_use_change: Option<fn(u64, u64) -> u64> = match (from, to) {
+    put(&mut assignments, &key, &step.to)?;
+    let in_use_change: Option<fn(u64, u64) -> u64> = match (from, step.to) {
         (AssignmentState::Assigned, AssignmentState::Accepted) => Some(u64::saturating_add),
         // Only credits taken by an acceptance are released.
         (AssignmentState::Accepted, AssignmentState::Finished) => Some(u64::saturating_sub),
@@ -108,9 +107,9 @@ pub(super) fn advance_assignment(
     };
     if let Some(change) = in_use_change {
         // A probe without a link keeps no in-use credits; its next `hello` reports them afresh.
-        probes::update_link(txn, probe, |link| {
+        probes::update_link(txn, step.probe, |link| {
             if let Some(link) = link {
-                link.in_use_credits = change(link.in_use_credits, credits);
+                link.in_use_credits = change(link.in_use_credits, step.credits);
             }
         })?;
     }

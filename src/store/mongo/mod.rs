@@ -33,8 +33,8 @@ mod settlement;
 mod transaction;
 
 use super::{
-    AssignmentState, Insertion, Inventory, Link, MeasurementResult, Operation, PageLimit, Probe,
-    Reward, SessionId, Store, StoreError, StoreResult, User,
+    AssignmentState, AssignmentStep, Insertion, Inventory, Link, MeasurementResult, Operation,
+    PageLimit, Probe, Reward, SessionId, Store, StoreError, StoreResult, User,
 };
 use crate::domain::{Credits, Email, OperationId, ProbeId, ResultId, UserId};
 use async_trait::async_trait;
@@ -292,14 +292,8 @@ impl Store for MongoStore {
         operations::assignment(&self.handles, operation, probe).await
     }
 
-    async fn advance_assignment(
-        &self,
-        operation: OperationId,
-        probe: ProbeId,
-        to: AssignmentState,
-        credits: u64,
-    ) -> StoreResult<bool> {
-        operations::advance_assignment(&self.handles, operation, probe, to, credits).await
+    async fn advance_assignment(&self, step: AssignmentStep) -> StoreResult<bool> {
+        operations::advance_assignment(&self.handles, step).await
     }
 
     async fn insert_result(

@@ -5,7 +5,9 @@ use super::errors;
 use super::probes::{adjust_in_use, InUse};
 use super::{queries, Handles};
 use crate::domain::{OperationId, ProbeId};
-use crate::store::{AssignmentState, Operation, ResultAllowance, StoreError, StoreResult};
+use crate::store::{
+    AssignmentState, AssignmentStep, Operation, ResultAllowance, StoreError, StoreResult,
+};
 use bson::{doc, DateTime as BsonDateTime, Document};
 use chrono::{DateTime, Utc};
 use mongodb::options::ReturnDocument;
@@ -69,23 +71,17 @@ pub(super) async fn assignment(
 /// each state is entered once, and only the move that entered it adjusts the credits. A crash
 /// between the two leaves the probe's in-use credits unadjusted; they belong to its link, which
 /// died with the server, and the probe reports its own in-use credits when it links again.
-pub(super) async fn advance_assignment(
-    store: &Handles,
-    operation: OperationId,
-    probe: ProbeId,
-    to: AssignmentState,
-    credits: u64,
-) -> StoreResult<bool> {
+pub(super) async fn advance_assignment(store: &Handles, step: AssignmentStep) -> StoreResult<bool> {
     use AssignmentState::{Accepted, Assigned, Finished};
-    let key = assignment_key(operation, probe);
+    let key = assignment_key(step.operation, step.probe);
     let earlier: Vec<&str> = [Assigned, Accepted]
         .into_iter()
-        .filter(|state| *state < to)
+        .filter(|state| *state < step.to)
         .map(state_name)
         .collect();
     let mut before_to = key.clone();
     before_to.insert("state", doc! { "$in": earlier });
-    let advance = doc! { "$set": { "state": state_name(to) } };
+    let advance = doc! { "$set": { "state": state_name(step.to) } };
     let moved = errors::repeat_on_clash(|| {
         store
             .assignments
@@ -100,13 +96,13 @@ pub(super) async fn advance_assignment(
             None => Err(StoreError::NotAssigned),
         };
     };
-    let change = match (from, to) {
+    let change = match (from, step.to) {
         (Assigned, Accepted) => Some(InUse::Take),
         (Accepted, Finished) => Some(InUse::Release),
         _ => None,
     };
     if let Some(change) = change {
-        adjust_in_use(store, probe, change, credits).await?;
+        adjust_in_use(store, step.probe, change, step.credits).await?;
     }
     Ok(true)
 }
