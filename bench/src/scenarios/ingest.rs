@@ -2,8 +2,13 @@
 //! traceroute results; acknowledged results per second and ack latency. Baseline: the same
 //! documents inserted straight through the store layer (same store, same durability) by P
 //! concurrent writers, so the ratio is the coordinator's overhead.
+//!
+//! With `--instances K --redis URL` (and `--mongodb`), the same P probes are also spread over K
+//! instances sharing the MongoDB database and a Redis hub, the operation created on the first;
+//! those figures are printed beside the single-instance run's on MongoDB.
 
 use super::connect_probes;
+use super::result_frame::{traceroute, Template};
 use crate::report::{Latencies, Report};
 use crate::server;
 use crate::Common;
@@ -12,16 +17,13 @@ use clap::Args;
 use futures::{SinkExt, StreamExt};
 use pladmed::domain::{Credits, OperationId, ProbeId, ResultId};
 use pladmed::store::{MeasurementResult, Operation, Reward, Store};
-use probe_protocol::{
-    ContentFormat, OperationKind, ProbeMessage, RawContent, ResultFormat, ResultReport,
-    ServerMessage,
-};
-use serde_json::{json, Value};
+use probe_protocol::{ContentFormat, OperationKind, RawContent, ResultFormat, ServerMessage};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use testkit::client::Api;
 use testkit::probe::{self, Socket};
+use testkit::process::Server;
 use tokio_tungstenite::tungstenite::Message;
 
 #[derive(Args, Clone)]
@@ -38,6 +40,13 @@ pub struct Options {
     /// Longest the sending may take.
     #[arg(long, default_value_t = 60)]
     max_seconds: u64,
+    /// Also run the probes spread over this many instances sharing a Redis hub (needs
+    /// `--redis` and `--mongodb`).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    instances: u16,
+    /// The Redis the instances share (`redis://127.0.0.1:6379`).
+    #[arg(long)]
+    redis: Option<String>,
 }
 
 impl Options {
@@ -47,54 +56,9 @@ impl Options {
             window: 16,
             results_per_probe: 50,
             max_seconds: 20,
+            instances: 1,
+            redis: None,
         }
-    }
-}
-
-const CODE: &str = "@@CODE@@";
-
-/// A scamper traceroute (JSON output) of 12 hops: about 3.5 KiB, like a real one.
-pub fn traceroute() -> Value {
-    let hops: Vec<Value> = (1..=12)
-        .map(|ttl| {
-            json!({
-                "addr": format!("10.{ttl}.{}.1", ttl * 7 % 256), "probe_ttl": ttl, "probe_id": 1,
-                "probe_size": 44, "tx": {"sec": 1_764_000_000 + ttl, "usec": 123_456},
-                "rtt": 1.234 * ttl as f64, "reply_ttl": 255 - ttl, "reply_tos": 0,
-                "reply_ipid": 4_000 + ttl, "reply_size": 56, "icmp_type": 11, "icmp_code": 0,
-                "icmp_q_ttl": 1, "icmp_q_ipl": 44, "icmp_q_tos": 0
-            })
-        })
-        .collect();
-    json!([{
-        "type": "trace", "version": "0.1", "userid": 0, "method": "icmp-echo-paris",
-        "src": "192.0.2.10", "dst": "198.51.100.20", "icmp_sum": 54_321, "stop_reason": "COMPLETED",
-        "stop_data": 0, "start": {"sec": 1_764_000_000, "usec": 1, "ftime": "2025-11-24 16:00:00"},
-        "hop_count": 12, "attempts": 2, "hoplimit": 0, "firsthop": 1, "wait": 5, "wait_probe": 0,
-        "tos": 0, "probe_size": 44, "probe_count": 12, "hops": hops
-    }])
-}
-
-/// A result frame split around its unique code, so sending costs no JSON encoding.
-struct Template(String, String);
-
-impl Template {
-    fn new(operation: &str) -> Template {
-        let frame = ProbeMessage::Result(ResultReport {
-            operation_id: operation.into(),
-            unique_code: CODE.into(),
-            format: ContentFormat::Json,
-            content: traceroute().into(),
-            measured_at: Utc::now(),
-            error: None,
-        })
-        .encode();
-        let (head, tail) = frame.split_once(CODE).expect("code in frame");
-        Template(head.into(), tail.into())
-    }
-
-    fn frame(&self, code: &str) -> String {
-        format!("{}{code}{}", self.0, self.1)
     }
 }
 
@@ -167,13 +131,17 @@ struct Outcome {
     count: usize,
 }
 
-async fn through_server(common: &Common, o: &Options) -> anyhow::Result<(Outcome, usize)> {
-    let server = server::start(common, &[]).await?;
+/// The probes spread evenly over `servers`, the operation created on the first.
+async fn through_server(servers: &[Server], o: &Options) -> anyhow::Result<(Outcome, usize)> {
     let per_probe = o.results_per_probe as u64 + 120;
-    let api = Api::setup(&server, o.probes as u64 * per_probe + 1_000).await?;
+    let api = Api::setup(&servers[0], o.probes as u64 * per_probe + 1_000).await?;
     let probes = api.create_probes(o.probes).await?;
     let ids: Vec<String> = probes.iter().map(|p| p.identifier.clone()).collect();
-    let sockets = connect_probes(server.addr, &probes).await?;
+    let share = o.probes.div_ceil(servers.len());
+    let mut sockets = Vec::with_capacity(o.probes);
+    for (server, probes) in servers.iter().zip(probes.chunks(share)) {
+        sockets.extend(connect_probes(server.addr, probes).await?);
+    }
     let deadline = Instant::now() + Duration::from_secs(o.max_seconds);
     let params = testkit::params::ping_producing(o.results_per_probe);
     let operation = api.ping_with(&ids, params).await?;
@@ -289,6 +257,10 @@ async fn through_store(common: &Common, o: &Options) -> anyhow::Result<Outcome> 
 }
 
 pub async fn run(common: &Common, o: &Options, report: &mut Report) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        o.instances == 1 || (common.mongodb.is_some() && o.redis.is_some()),
+        "--instances needs --redis URL and --mongodb URI (a shared store)"
+    );
     let mut stores = vec![("embedded", None)];
     if let Some(uri) = &common.mongodb {
         stores.push(("mongodb", Some(uri.clone())));
@@ -298,7 +270,9 @@ pub async fn run(common: &Common, o: &Options, report: &mut Report) -> anyhow::R
             mongodb,
             ..common.clone()
         };
-        let (ours, frame_bytes) = through_server(&common, o).await?;
+        let single = server::start(&common, &[]).await?;
+        let (ours, frame_bytes) = through_server(std::slice::from_ref(&single), o).await?;
+        drop(single);
         let raw = through_store(&common, o).await?;
         let name = format!("ingest {label} p={} w={}", o.probes, o.window);
         if let Some(uri) = &common.mongodb {
@@ -341,6 +315,44 @@ pub async fn run(common: &Common, o: &Options, report: &mut Report) -> anyhow::R
             );
         }
         report.add(&name, "result frame size", "B", frame_bytes as f64, None);
+        if let (Some(redis), Some(_), true) = (&o.redis, &common.mongodb, o.instances > 1) {
+            let servers = server::start_cluster(&common, redis, o.instances.into()).await?;
+            let (spread, _) = through_server(&servers, o).await?;
+            let name = format!("{name} instances={}", o.instances);
+            add_spread(report, &name, &spread, &ours);
+        }
     }
     Ok(())
+}
+
+/// The run over several instances beside the single-instance run on the same store.
+fn add_spread(report: &mut Report, name: &str, spread: &Outcome, single: &Outcome) {
+    let (count, rate) = (
+        "results acked (vs one instance)",
+        "acked results/s (vs one instance)",
+    );
+    report.add(
+        name,
+        count,
+        "n",
+        spread.count as f64,
+        Some(single.count as f64),
+    );
+    report.add(
+        name,
+        rate,
+        "1/s",
+        spread.per_second,
+        Some(single.per_second),
+    );
+    for (metric, q) in [("p50", 0.5), ("p99", 0.99)] {
+        let (ours, one) = (spread.latencies.ms(q), single.latencies.ms(q));
+        report.add(
+            name,
+            &format!("ack latency {metric} (vs one instance)"),
+            "ms",
+            ours,
+            Some(one),
+        );
+    }
 }

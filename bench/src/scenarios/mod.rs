@@ -5,6 +5,7 @@ pub mod idle;
 pub mod ingest;
 pub mod mongo_floor;
 pub mod rest;
+pub mod result_frame;
 
 use futures::{stream, StreamExt, TryStreamExt};
 use std::net::SocketAddr;

@@ -3,7 +3,7 @@
 //! collection with no index but `_id`. No coordinator, no dedup, no reward: the least any
 //! server storing each result durably must pay, so our ingest rate is read against it.
 
-use super::ingest::traceroute;
+use super::result_frame::traceroute;
 use bson::{doc, Document};
 use mongodb::options::{Acknowledgment, CollectionOptions, WriteConcern};
 use std::time::{Duration, Instant};
