@@ -6,7 +6,7 @@
 //! instances sharing the store and a Redis hub, the operations created on the first; those
 //! figures are printed beside the single-instance run's.
 
-use super::{connect_floor, connect_probes, watch_operations};
+use super::{connect_floor, connect_spread, watch_operations};
 use crate::floor::Floor;
 use crate::report::{Latencies, Report};
 use crate::server;
@@ -86,11 +86,7 @@ async fn measure(servers: &[Server], o: &Options) -> anyhow::Result<(Latencies, 
     let api = Api::setup(&servers[0], (o.probes * o.rounds) as u64 + 1_000).await?;
     let probes = api.create_probes(o.probes).await?;
     let ids: Vec<String> = probes.iter().map(|p| p.identifier.clone()).collect();
-    let share = o.probes.div_ceil(servers.len());
-    let mut sockets = Vec::with_capacity(o.probes);
-    for (server, probes) in servers.iter().zip(probes.chunks(share)) {
-        sockets.extend(connect_probes(server.addr, probes).await?);
-    }
+    let sockets = connect_spread(servers, &probes).await?;
     let (tx, mut seen) = mpsc::unbounded_channel();
     let _readers = watch_operations(sockets, tx);
     let (mut samples, mut frame_bytes) = (Vec::new(), 0);

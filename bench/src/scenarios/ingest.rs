@@ -7,7 +7,7 @@
 //! instances sharing the MongoDB database and a Redis hub, the operation created on the first;
 //! those figures are printed beside the single-instance run's on MongoDB.
 
-use super::connect_probes;
+use super::connect_spread;
 use super::result_frame::{traceroute, Template};
 use crate::report::{Latencies, Report};
 use crate::server;
@@ -137,11 +137,7 @@ async fn through_server(servers: &[Server], o: &Options) -> anyhow::Result<(Outc
     let api = Api::setup(&servers[0], o.probes as u64 * per_probe + 1_000).await?;
     let probes = api.create_probes(o.probes).await?;
     let ids: Vec<String> = probes.iter().map(|p| p.identifier.clone()).collect();
-    let share = o.probes.div_ceil(servers.len());
-    let mut sockets = Vec::with_capacity(o.probes);
-    for (server, probes) in servers.iter().zip(probes.chunks(share)) {
-        sockets.extend(connect_probes(server.addr, probes).await?);
-    }
+    let sockets = connect_spread(servers, &probes).await?;
     let deadline = Instant::now() + Duration::from_secs(o.max_seconds);
     let params = testkit::params::ping_producing(o.results_per_probe);
     let operation = api.ping_with(&ids, params).await?;

@@ -11,6 +11,7 @@ use futures::{stream, StreamExt, TryStreamExt};
 use std::net::SocketAddr;
 use testkit::client::ProbeCredentials;
 use testkit::probe::{self, Socket, CONNECT_CONCURRENCY};
+use testkit::process::Server;
 
 /// Opens one welcomed link per probe, `CONNECT_CONCURRENCY` at a time.
 pub async fn connect_probes(
@@ -22,6 +23,20 @@ pub async fn connect_probes(
         .buffer_unordered(CONNECT_CONCURRENCY)
         .try_collect()
         .await?)
+}
+
+/// Opens the probes' links spread evenly over `servers` (instances of one deployment), in the
+/// order of `probes`.
+pub async fn connect_spread(
+    servers: &[Server],
+    probes: &[ProbeCredentials],
+) -> anyhow::Result<Vec<Socket>> {
+    let share = probes.len().div_ceil(servers.len());
+    let mut sockets = Vec::with_capacity(probes.len());
+    for (server, probes) in servers.iter().zip(probes.chunks(share)) {
+        sockets.extend(connect_probes(server.addr, probes).await?);
+    }
+    Ok(sockets)
 }
 
 /// Opens `n` plain WebSockets to the floor server.
