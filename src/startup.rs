@@ -94,7 +94,16 @@ fn token_keys(settings: &Settings) -> TokenKeys {
             secret
         }
     };
-    TokenKeys::new(&secret, settings.token_ttl)
+    let keys = TokenKeys::new(&secret, settings.token_ttl);
+    match &settings.legacy_secret_key {
+        Some(legacy) => {
+            tracing::warn!(
+                "PLADMED_LEGACY_SECRET_KEY is set: the original backend's probe and user tokens, which never expire, are accepted (docs/migration.md)"
+            );
+            keys.with_legacy_secret(legacy.as_bytes())
+        }
+        None => keys,
+    }
 }
 
 impl Application {

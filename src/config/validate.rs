@@ -69,6 +69,7 @@ pub(super) fn settings(v: Variables) -> Result<Settings, ConfigError> {
         },
         jwt_secret: v.jwt_secret,
         token_ttl: Duration::from_secs(v.token_ttl_s),
+        legacy_secret_key: v.legacy_secret_key,
         max_frame_bytes: v.max_frame_bytes,
         ingest_memory_bytes: v.ingest_memory_bytes,
         heartbeat: Duration::from_secs(v.heartbeat_s),

@@ -54,6 +54,10 @@ pub(super) struct Variables {
     #[arg(long, env = "PLADMED_TOKEN_TTL_S", default_value_t = 86_400,
           value_parser = within::<u64>(60..=31_536_000))]
     pub token_ttl_s: u64,
+    /// The original pladmed-backend's `SECRET_KEY`: its probe and user tokens (which never
+    /// expire) are accepted as long as this is set; unset once they have been rotated.
+    #[arg(long, env = "PLADMED_LEGACY_SECRET_KEY", hide_env_values = true)]
+    pub legacy_secret_key: Option<String>,
     /// Largest WebSocket message accepted from a probe.
     #[arg(long, env = "PLADMED_MAX_FRAME_BYTES", default_value_t = 16 << 20,
           value_parser = within::<usize>(1024..=1 << 30))]

@@ -47,10 +47,12 @@ pub(super) struct Allowance {
 impl Allowance {
     /// A fresh assignment's: nothing stored yet.
     pub(super) fn new(allowance: ResultAllowance) -> Self {
-        Self {
-            allowance,
-            stored: 0,
-        }
+        Self::counted(allowance, 0)
+    }
+
+    /// An imported assignment's: `stored` results came with it.
+    pub(super) fn counted(allowance: ResultAllowance, stored: u64) -> Self {
+        Self { allowance, stored }
     }
 }
 

@@ -19,6 +19,7 @@ mod content;
 mod debits;
 mod documents;
 mod errors;
+mod import;
 mod indexes;
 mod ingest;
 mod json;
@@ -33,8 +34,9 @@ mod settlement;
 mod transaction;
 
 use super::{
-    AssignmentState, AssignmentStep, Insertion, Inventory, Link, MeasurementResult, Operation,
-    PageLimit, Probe, Reward, SessionId, Store, StoreError, StoreResult, User,
+    AssignmentState, AssignmentStep, ImportOutcome, ImportedOperation, Insertion, Inventory, Link,
+    MeasurementResult, Operation, PageLimit, Probe, Reward, SessionId, Store, StoreError,
+    StoreResult, User,
 };
 use crate::domain::{Credits, Email, OperationId, ProbeId, ResultId, UserId};
 use async_trait::async_trait;
@@ -193,6 +195,24 @@ impl Store for MongoStore {
         accounts::add_credits(&self.handles, id, amount).await
     }
 
+    async fn replace_password_hash(
+        &self,
+        id: UserId,
+        current: &str,
+        new: &str,
+    ) -> StoreResult<bool> {
+        let replaced = self
+            .handles
+            .users
+            .update_one(
+                doc! { "_id": id.oid(), "password": current },
+                doc! { "$set": { "password": new } },
+            )
+            .await
+            .map_err(errors::from_driver)?;
+        Ok(replaced.modified_count == 1)
+    }
+
     async fn insert_probe(&self, probe: &Probe, max_per_owner: u32) -> StoreResult<()> {
         probes::insert_probe(&self.handles, probe, max_per_owner).await
     }
@@ -311,6 +331,18 @@ impl Store for MongoStore {
         page: PageLimit,
     ) -> StoreResult<Vec<MeasurementResult>> {
         results::results(&self.handles, operation, after, page).await
+    }
+
+    async fn import_user(&self, user: &User) -> StoreResult<bool> {
+        import::import_user(&self.handles, user).await
+    }
+
+    async fn import_probe(&self, probe: &Probe) -> StoreResult<bool> {
+        import::import_probe(&self.handles, probe).await
+    }
+
+    async fn import_operation(&self, import: &ImportedOperation) -> StoreResult<ImportOutcome> {
+        import::import_operation(&self.handles, import).await
     }
 
     async fn ping(&self) -> StoreResult<()> {
