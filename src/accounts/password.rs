@@ -1,7 +1,7 @@
 //! Password policy and hashing.
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHasher, PasswordVerifier, SaltString};
 use super::passlib;
+use argon2::password_hash::{rand_core::OsRng, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Argon2, PasswordHash};
 
 /// Special characters that satisfy the policy (the original backend's set).

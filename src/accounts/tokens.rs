@@ -223,7 +223,13 @@ mod tests {
         assert!(wrong.verify_probe(LEGACY_PROBE).is_err());
         // Our own tokens still work beside them.
         let id = ProbeId::generate();
-        assert_eq!(legacy.verify_probe(&legacy.probe_token(id, 2)).unwrap().version, 2);
+        assert_eq!(
+            legacy
+                .verify_probe(&legacy.probe_token(id, 2))
+                .unwrap()
+                .version,
+            2
+        );
     }
 
     #[test]

@@ -185,10 +185,7 @@ async fn import_probe(store: &dyn Store, doc: &Document) -> Result<Done, ImportE
 }
 
 /// The operation, and the tally of its results.
-async fn import_operation(
-    store: &dyn Store,
-    doc: &Document,
-) -> Result<(Done, Tally), ImportError> {
+async fn import_operation(store: &dyn Store, doc: &Document) -> Result<(Done, Tally), ImportError> {
     let (imported, unreadable) = match original::operation(doc) {
         Ok(read) => read,
         Err(refusal) => return Ok((skipped("operation", doc, &refusal), Tally::default())),
@@ -240,7 +237,9 @@ async fn connect(source: &Source) -> Result<mongodb::Database, ImportError> {
     options
         .server_selection_timeout
         .get_or_insert(Duration::from_secs(5));
-    options.app_name.get_or_insert_with(|| "pladmed-import".into());
+    options
+        .app_name
+        .get_or_insert_with(|| "pladmed-import".into());
     let client = mongodb::Client::with_options(options).map_err(source_error)?;
     let db = client.database(&source.database);
     db.run_command(bson::doc! { "ping": 1 })

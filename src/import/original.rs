@@ -67,7 +67,11 @@ pub(super) fn operation(doc: &Document) -> Result<(ImportedOperation, u64), Refu
         _ => return Err("params: missing".into()),
     };
     let probes: Vec<ProbeId> = match doc.get("probes") {
-        Some(Bson::Array(ids)) => ids.iter().filter_map(bson_object_id).map(Into::into).collect(),
+        Some(Bson::Array(ids)) => ids
+            .iter()
+            .filter_map(bson_object_id)
+            .map(Into::into)
+            .collect(),
         _ => Vec::new(),
     };
     let credits = whole_credits(doc.get("credits"), f64::round);
@@ -97,7 +101,11 @@ fn results(doc: &Document, operation: &Operation) -> (Vec<MeasurementResult>, u6
     };
     let mut results = Vec::with_capacity(pushed.len());
     for entry in pushed {
-        match entry.as_document().ok_or_else(String::new).and_then(|r| result(r, operation)) {
+        match entry
+            .as_document()
+            .ok_or_else(String::new)
+            .and_then(|r| result(r, operation))
+        {
             Ok(result) => results.push(result),
             Err(refusal) => {
                 tracing::warn!(operation = %operation.id, %refusal, "result not imported")
@@ -183,7 +191,8 @@ fn number(value: &Bson) -> Option<f64> {
 }
 
 fn text<'a>(doc: &'a Document, field: &str) -> Result<&'a str, Refusal> {
-    doc.get_str(field).map_err(|_| format!("{field}: missing or not a string"))
+    doc.get_str(field)
+        .map_err(|_| format!("{field}: missing or not a string"))
 }
 
 fn object_id(doc: &Document, field: &str) -> Result<ObjectId, Refusal> {
@@ -241,7 +250,10 @@ mod tests {
         assert_eq!(unreadable, 1);
         assert_eq!(imported.operation.credits.get(), 38);
         assert_eq!(imported.operation.result_format, ResultFormat::Dump);
-        assert_eq!(imported.operation.stop_time.to_rfc3339(), "2021-02-01T10:30:00+00:00");
+        assert_eq!(
+            imported.operation.stop_time.to_rfc3339(),
+            "2021-02-01T10:30:00+00:00"
+        );
         assert_eq!(imported.results[0].format, ContentFormat::Dump);
         assert_eq!(imported.results[0].content.get(), "\"T 192.0.2.1\"");
     }

@@ -82,8 +82,12 @@ pub trait Store: Send + Sync + 'static {
     async fn add_credits(&self, id: UserId, amount: Credits) -> StoreResult<Option<User>>;
     /// Replaces an account's password hash by `new` if it is still `current` (a sign-in that
     /// upgraded a legacy hash); `false` if there is no such account or its hash changed.
-    async fn replace_password_hash(&self, id: UserId, current: &str, new: &str)
-        -> StoreResult<bool>;
+    async fn replace_password_hash(
+        &self,
+        id: UserId,
+        current: &str,
+        new: &str,
+    ) -> StoreResult<bool>;
 
     /// Registers a probe unless its owner already has `max_per_owner` probes
     /// ([`StoreError::TooManyProbes`]), counted by [`Store::probe_count`] in the same

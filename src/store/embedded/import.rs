@@ -1,9 +1,11 @@
 //! Records of another deployment (`pladmed import`), ids kept, each stored only if absent.
 
-use super::results::Allowance;
-use super::tables::{encode, get, put, ASSIGNMENTS, OPERATIONS, PROBES, RESULTS, RESULT_ALLOWANCES};
-use super::tables::{RESULT_CODES, USERS, USERS_BY_EMAIL};
 use super::keys;
+use super::results::Allowance;
+use super::tables::{
+    encode, get, put, ASSIGNMENTS, OPERATIONS, PROBES, RESULTS, RESULT_ALLOWANCES,
+};
+use super::tables::{RESULT_CODES, USERS, USERS_BY_EMAIL};
 use crate::store::{
     AssignmentState, ImportOutcome, ImportedOperation, Probe, ResultAllowance, StoreError,
     StoreResult, User,

@@ -245,7 +245,8 @@ impl Store for EmbeddedStore {
 
     async fn import_probe(&self, probe: &Probe) -> StoreResult<bool> {
         let probe = probe.clone();
-        self.write(move |txn| import::import_probe(txn, &probe)).await
+        self.write(move |txn| import::import_probe(txn, &probe))
+            .await
     }
 
     async fn import_operation(&self, import: &ImportedOperation) -> StoreResult<ImportOutcome> {
