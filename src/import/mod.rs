@@ -149,7 +149,7 @@ fn count(mut tally: Tally, done: Done, kind: &str) -> Tally {
         Done::Present => tally.present += 1,
         Done::Skipped => tally.skipped += 1,
     }
-    if (tally.new + tally.present + tally.skipped) % PROGRESS_EVERY == 0 {
+    if (tally.new + tally.present + tally.skipped).is_multiple_of(PROGRESS_EVERY) {
         tracing::info!(kind, %tally, "import progress");
     }
     tally
