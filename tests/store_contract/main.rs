@@ -23,6 +23,7 @@ mod accounts;
 mod assignments;
 mod backend;
 mod fixtures;
+mod import;
 mod interleaving;
 mod lifecycle;
 mod monitoring;
@@ -99,4 +100,7 @@ contract!(
     lifecycle::delete_all_empties_every_collection,
     monitoring::a_marker_is_written_and_deleted_without_a_trace,
     monitoring::inventory_counts_every_kind_of_record,
+    import::imported_users_and_probes_are_stored_once,
+    import::an_imported_operation_is_finished_unpaid_and_stored_once,
+    import::a_password_hash_is_replaced_only_if_unchanged,
 );
