@@ -92,6 +92,7 @@ contract!(
     quota::results_past_the_quota_are_refused_unpaid_but_duplicates_still_ack,
     quota::results_measured_outside_the_window_are_refused_unpaid,
     quota::concurrent_results_never_pass_the_quota,
+    quota::resent_duplicates_never_crowd_out_the_last_new_result,
     quota::each_probe_has_its_own_quota_and_it_survives_reopening,
     interleaving::results_of_many_probes_and_their_resends_are_stored_and_paid_once,
     interleaving::debits_and_rewards_of_one_owner_interleave_exactly,

@@ -121,6 +121,7 @@ async fn store_batch(store: &Handles, entries: &mut [Entry]) -> StoreResult<Vec<
     let live = insert(store, entries).await?;
     give_back(store, entries, |e| e.counted && !e.inserted).await?;
     duplicates::answer(store, entries).await?;
+    confirm_refusals(store, entries).await;
     duplicates::settle(store, entries, live.ids()).await;
     pay(store, entries).await
 }
@@ -178,6 +179,34 @@ async fn admit(store: &Handles, entries: &mut [Entry]) -> StoreResult<()> {
         }
     }
     Ok(())
+}
+
+/// Results refused for want of quota slots, and not duplicates: refused for good only if their
+/// assignment stores its maximum (see [`quota::confirm_refusal`]).
+async fn confirm_refusals(store: &Handles, entries: &mut [Entry]) {
+    let mut refused: HashMap<Pair, (u64, Vec<usize>)> = HashMap::new();
+    for (i, entry) in entries.iter().enumerate() {
+        if let Some(Err(StoreError::OverQuota(max))) = entry.outcome {
+            refused
+                .entry(entry.pair())
+                .or_insert((max, Vec::new()))
+                .1
+                .push(i);
+        }
+    }
+    let confirmations = refused
+        .into_iter()
+        .map(|((o, p), (max, members))| async move {
+            (
+                quota::confirm_refusal(store, &key(o, p), max).await,
+                members,
+            )
+        });
+    for (refusal, members) in futures::future::join_all(confirmations).await {
+        for i in members {
+            entries[i].outcome = Some(Err(copy(&refusal)));
+        }
+    }
 }
 
 /// Step 3: one unordered insert of every admitted result, with its unpaid reward; returns the
