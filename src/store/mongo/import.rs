@@ -57,6 +57,7 @@ pub(super) async fn import_operation(
             state: AssignmentState::Finished,
             allowance: Some(allowance.into()),
             results: Some(i64::try_from(import.results_of(probe)).unwrap_or(i64::MAX)),
+            counted_at: None,
         })
         .collect();
     insert_absent(&store.assignments, &assignments).await?;
