@@ -246,5 +246,8 @@ mod tests {
             exp: 1,
         };
         assert!(keys().verify_user(&keys().sign(&expired)).is_err());
+        // Nor does the legacy fallback revive it when an operator reused the key.
+        let reused = keys().with_legacy_secret(b"0123456789abcdef0123456789abcdef");
+        assert!(reused.verify_user(&keys().sign(&expired)).is_err());
     }
 }
