@@ -22,6 +22,7 @@ mod errors;
 mod indexes;
 mod ingest;
 mod json;
+mod leases;
 mod monitoring;
 mod operations;
 mod probes;
@@ -69,6 +70,8 @@ pub struct MongoStore {
     clearer: debits::Clearer,
     /// Finishes what crashed writers left half done, every minute; stopped on drop.
     sweeper: tokio::task::JoinHandle<()>,
+    /// Gives back quota slots counted ahead and not used; stopped on drop.
+    returner: tokio::task::JoinHandle<()>,
 }
 
 /// The database and its collections: cheap to clone, shared with the background tasks.
@@ -86,11 +89,14 @@ pub(crate) struct Handles {
     instance: Arc<str>,
     /// Settlements this process is writing (see [`settlement::Live`]).
     live: settlement::Live,
+    /// Quota slots counted and not yet used (see [`leases`]).
+    leases: leases::Leases,
 }
 
 impl Drop for MongoStore {
     fn drop(&mut self) {
         self.sweeper.abort();
+        self.returner.abort();
     }
 }
 
@@ -131,6 +137,7 @@ impl MongoStore {
             results: db.collection(RESULTS),
             instance: instance.into(),
             live: settlement::Live::default(),
+            leases: leases::Leases::default(),
             client,
             db,
         };
@@ -138,6 +145,7 @@ impl MongoStore {
             batcher: batcher::Batcher::start(handles.clone()),
             clearer: debits::Clearer::start(handles.clone()),
             sweeper: recovery::start_sweeper(handles.clone()),
+            returner: leases::start_returning(handles.clone()),
             handles,
         })
     }
