@@ -3,8 +3,10 @@
 
 mod create;
 mod ingest;
+pub mod tail;
 
 pub use create::{create, CreateError, CreateRequest};
+pub use tail::{ResultTail, TailPage};
 pub use ingest::{ingest, record_progress, IngestError, RefusedResult, CREDITS_PER_RESULT};
 
 use crate::store::Operation;
