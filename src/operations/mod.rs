@@ -3,6 +3,7 @@
 
 mod create;
 mod ingest;
+pub mod select;
 pub mod tail;
 
 pub use create::{create, CreateError, CreateRequest};
