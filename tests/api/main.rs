@@ -17,4 +17,5 @@ mod probe_removal;
 mod proxy;
 mod quota;
 mod story;
+mod stream;
 mod validation;

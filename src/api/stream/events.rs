@@ -119,6 +119,8 @@ impl Producer {
             tokio::select! {
                 () = tokio::time::sleep(TICK) => {}
                 () = self.closing.cancelled() => return Err(Stop::Gone),
+                // The client left: free its slot now, not at the next event.
+                () = self.chunks.closed() => return Err(Stop::Gone),
             }
         }
     }
