@@ -1,8 +1,8 @@
 //! Creating an operation: validate, select probes, debit the owner, fan out.
 
+use super::select::Selection;
 use crate::domain::{Credits, OperationId, ProbeId};
 use crate::hub::Hub;
-use super::select::Selection;
 use crate::store::{Operation, Probe, Store, StoreError, User};
 use chrono::{DateTime, Utc};
 use probe_protocol::params::{self, Params};

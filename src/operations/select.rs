@@ -19,7 +19,7 @@ pub const MAX_RADIUS_KM: f64 = 20_040.0;
 /// Mean Earth radius.
 const EARTH_RADIUS_KM: f64 = 6371.0088;
 
-/// The place `select` is about (as the API documents it).
+/// The centre of a `select` area.
 #[derive(ToSchema)]
 #[allow(dead_code)] // documentation only: the request is read by [`Selection::parse`]
 pub struct Near {
@@ -29,7 +29,8 @@ pub struct Near {
     longitude: f64,
 }
 
-/// `select` as the API documents it.
+/// Probes chosen by place: up to `limit` of the connected probes with free capacity within
+/// `radius_km` of `near`, drawn at random.
 #[derive(ToSchema)]
 #[schema(as = ProbeSelection)]
 #[allow(dead_code)] // documentation only: the request is read by [`Selection::parse`]
@@ -37,7 +38,7 @@ pub struct SelectDoc {
     /// The centre of the area.
     near: Near,
     /// Radius of the area around `near`, in km (more than 0, at most 20040).
-    #[schema(minimum = 0, maximum = 20040)]
+    #[schema(exclusive_minimum = 0, maximum = 20040)]
     radius_km: f64,
     /// Most probes to choose (1 to 1000).
     #[schema(minimum = 1, maximum = 1000)]
@@ -165,12 +166,21 @@ mod tests {
 
     #[test]
     fn each_mistake_names_its_field() {
-        let base = json!({"near": {"latitude": 1.0, "longitude": 2.0}, "radius_km": 10, "limit": 3});
+        let base =
+            json!({"near": {"latitude": 1.0, "longitude": 2.0}, "radius_km": 10, "limit": 3});
         assert!(Selection::parse(&base).is_ok());
         for (field, value, named) in [
             ("near", json!(1), "select.near"),
-            ("near", json!({"latitude": 91, "longitude": 0}), "select.near.latitude"),
-            ("near", json!({"latitude": 0, "longitude": "x"}), "select.near.longitude"),
+            (
+                "near",
+                json!({"latitude": 91, "longitude": 0}),
+                "select.near.latitude",
+            ),
+            (
+                "near",
+                json!({"latitude": 0, "longitude": "x"}),
+                "select.near.longitude",
+            ),
             ("radius_km", json!(0), "select.radius_km"),
             ("radius_km", json!(-5), "select.radius_km"),
             ("limit", json!(0), "select.limit"),

@@ -85,7 +85,10 @@ impl EventStream {
     pub async fn until_end(&mut self) -> Vec<Event> {
         let mut events = Vec::new();
         loop {
-            let event = self.next().await.expect("an end event before the response ends");
+            let event = self
+                .next()
+                .await
+                .expect("an end event before the response ends");
             if event.comment.is_some() {
                 continue;
             }

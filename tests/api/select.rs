@@ -22,7 +22,9 @@ async fn probe_at(
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let id = body["identifier"].as_str().unwrap().to_string();
     let link = if connected {
-        let link = app.connect(body["token"].as_str().unwrap(), 1_000_000).await;
+        let link = app
+            .connect(body["token"].as_str().unwrap(), 1_000_000)
+            .await;
         app.wait_connected(&id).await;
         Some(link)
     } else {
@@ -65,7 +67,11 @@ async fn select_chooses_connected_probes_within_the_radius_up_to_the_limit() {
     let all = app
         .post_ok("/ping", Some(&user.token), select(BUENOS_AIRES, 500.0, 10))
         .await;
-    assert_eq!(chosen(&all), near, "every connected probe within 500 km, no other");
+    assert_eq!(
+        chosen(&all),
+        near,
+        "every connected probe within 500 km, no other"
+    );
     assert!(!chosen(&all).contains(&far) && !chosen(&all).contains(&offline));
 
     let two = app
@@ -82,12 +88,18 @@ async fn select_chooses_connected_probes_within_the_radius_up_to_the_limit() {
         .post("/ping", Some(&user.token), select(BUENOS_AIRES, 100.0, 10))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert!(!chosen(&body).iter().any(|p| p == &far), "Madrid is not within 100 km");
+    assert!(
+        !chosen(&body).iter().any(|p| p == &far),
+        "Madrid is not within 100 km"
+    );
 
     let (status, body) = app
         .post("/ping", Some(&user.token), select((0.0, 0.0), 500.0, 10))
         .await;
-    assert_eq!((status, &body["Error"]), (StatusCode::NOT_FOUND, &json!("No available probes")));
+    assert_eq!(
+        (status, &body["Error"]),
+        (StatusCode::NOT_FOUND, &json!("No available probes"))
+    );
 }
 
 #[tokio::test]
@@ -107,7 +119,11 @@ async fn repeated_selections_spread_over_the_candidates() {
         hit.extend(chosen(&operation));
     }
     // Always the same two would be 2; uniform draws hit about 19 (at least 6 all but never fails).
-    assert!(hit.len() >= 6, "only {} distinct probes over 30 operations", hit.len());
+    assert!(
+        hit.len() >= 6,
+        "only {} distinct probes over 30 operations",
+        hit.len()
+    );
 }
 
 #[tokio::test]
@@ -122,19 +138,25 @@ async fn select_and_probes_are_exclusive_and_each_bad_select_field_is_named() {
     neither.as_object_mut().unwrap().remove("select");
     let with = |path: &str, value: Value| {
         let mut body = good.clone();
-        body["select"].pointer_mut(path).map(|v| *v = value.clone());
-        if body["select"].pointer(path).is_none() {
-            body["select"][path.trim_start_matches('/')] = value;
+        match body["select"].pointer_mut(path) {
+            Some(field) => *field = value,
+            None => body["select"][path.trim_start_matches('/')] = value,
         }
         body
     };
     for (body, named) in [
         (both, "select: "),
         (neither, "probes: "),
-        (json!({"select": 5, "params": single_ping_params()}), "select: "),
+        (
+            json!({"select": 5, "params": single_ping_params()}),
+            "select: ",
+        ),
         (with("/near", json!("here")), "select.near: "),
         (with("/near/latitude", json!(91)), "select.near.latitude"),
-        (with("/near/longitude", json!(null)), "select.near.longitude"),
+        (
+            with("/near/longitude", json!(null)),
+            "select.near.longitude",
+        ),
         (with("/radius_km", json!(0)), "select.radius_km: "),
         (with("/radius_km", json!(20041)), "select.radius_km: "),
         (with("/limit", json!(0)), "select.limit: "),

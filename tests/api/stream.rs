@@ -1,7 +1,9 @@
 //! GET /operations/{id}/stream: progress, results and the end as Server-Sent Events.
 
 use chrono::{Duration, Utc};
-use probe_protocol::{Accepted, Finished, OperationKind, ProbeMessage, ResultFormat, ServerMessage};
+use probe_protocol::{
+    Accepted, Finished, OperationKind, ProbeMessage, ResultFormat, ServerMessage,
+};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use testkit::probe::result_frame;
@@ -71,7 +73,10 @@ async fn stream_sends_progress_then_results_then_end_when_every_probe_finished()
     } = setup().await;
     let mut stream = open(&app, &operation, None).await;
     let first = stream.next().await.unwrap();
-    assert_eq!((first.name.as_str(), &first.data), ("progress", &progress(1, 0, 0, 0)));
+    assert_eq!(
+        (first.name.as_str(), &first.data),
+        ("progress", &progress(1, 0, 0, 0))
+    );
     assert_eq!(first.id, None, "only results carry an id");
 
     link.send(&ProbeMessage::Accepted(Accepted {
@@ -94,16 +99,27 @@ async fn stream_sends_progress_then_results_then_end_when_every_probe_finished()
 
     let stored = app.all_results(&operation).await;
     let streamed: Vec<&Value> = results(&seen).iter().map(|e| &e.data).collect();
-    assert_eq!(streamed, stored.iter().collect::<Vec<_>>(), "every result, as the page shows it");
+    assert_eq!(
+        streamed,
+        stored.iter().collect::<Vec<_>>(),
+        "every result, as the page shows it"
+    );
     for (event, result) in results(&seen).iter().zip(&stored) {
-        assert_eq!(event.id.as_deref(), result["_id"].as_str(), "id: the result's cursor");
+        assert_eq!(
+            event.id.as_deref(),
+            result["_id"].as_str(),
+            "id: the result's cursor"
+        );
     }
     let progresses: Vec<&Value> = seen
         .iter()
         .filter(|e| e.name == "progress")
         .map(|e| &e.data)
         .collect();
-    assert!(progresses.contains(&&progress(1, 1, 0, 3)), "{progresses:?}");
+    assert!(
+        progresses.contains(&&progress(1, 1, 0, 3)),
+        "{progresses:?}"
+    );
     let end = seen.last().unwrap();
     assert_eq!(end.name, "end");
     assert_eq!(end.id, None);
@@ -192,7 +208,11 @@ async fn an_idle_stream_gets_keep_alive_comments() {
     // Nothing happens: a comment comes after 15 s of silence.
     let wait = std::time::Duration::from_secs(20);
     let comment = stream.next_within(wait).await.unwrap();
-    assert_eq!(comment.comment.as_deref(), Some("keep-alive"), "{comment:?}");
+    assert_eq!(
+        comment.comment.as_deref(),
+        Some("keep-alive"),
+        "{comment:?}"
+    );
 }
 
 #[tokio::test]
@@ -210,7 +230,13 @@ async fn an_unknown_or_malformed_operation_is_404_and_a_bad_last_event_id_is_400
         panic!("a stream with a bad Last-Event-ID");
     };
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["Error"].as_str().unwrap().starts_with("Last-Event-ID: "), "{body}");
+    assert!(
+        body["Error"]
+            .as_str()
+            .unwrap()
+            .starts_with("Last-Event-ID: "),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -231,7 +257,13 @@ async fn streams_past_the_cap_are_refused_with_503() {
         panic!("a second stream past the cap")
     };
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(body["Error"].as_str().unwrap().contains("PLADMED_MAX_STREAMS"), "{body}");
+    assert!(
+        body["Error"]
+            .as_str()
+            .unwrap()
+            .contains("PLADMED_MAX_STREAMS"),
+        "{body}"
+    );
 
     drop(open_one);
     // The first stream's task notices the client left at its next write (at most a heartbeat).

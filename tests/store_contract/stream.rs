@@ -90,7 +90,12 @@ pub async fn tail_never_passes_a_result_committed_late_with_an_earlier_id(backen
     let settled = tail.next(store, at(s + 3), page).await.unwrap();
     assert_eq!(codes(&settled.results), ["late"]);
     assert_eq!(tail.cursor(), Some(late.id));
-    assert!(tail.next(store, at(s + 9), page).await.unwrap().results.is_empty());
+    assert!(tail
+        .next(store, at(s + 9), page)
+        .await
+        .unwrap()
+        .results
+        .is_empty());
 }
 
 pub async fn tail_rest_hands_out_everything_once_and_pages(backend: &Backend) {

@@ -86,7 +86,8 @@ impl Producer {
     }
 
     async fn events(&mut self, first: Progress, last_sent: &mut Instant) -> Result<(), Stop> {
-        self.send(event("progress", None, &first), last_sent).await?;
+        self.send(event("progress", None, &first), last_sent)
+            .await?;
         let mut shown = first;
         let mut ending: Option<(Reason, DateTime<Utc>)> = None;
         loop {

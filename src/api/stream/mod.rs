@@ -25,7 +25,6 @@ use tracing::Instrument;
 use warp::http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use warp::Reply;
 
-
 /// Events (each one chunk of the body) written ahead of what the client has read.
 const EVENTS_AHEAD: usize = 8;
 /// Seconds a client turned away for the stream cap is told to wait.

@@ -226,7 +226,8 @@ impl Store for EmbeddedStore {
     }
 
     async fn progress(&self, operation: OperationId) -> StoreResult<Progress> {
-        self.read(move |txn| results::progress(txn, operation)).await
+        self.read(move |txn| results::progress(txn, operation))
+            .await
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -129,7 +129,8 @@ pub(super) fn progress(txn: &ReadTransaction, operation: OperationId) -> StoreRe
     };
     let assignments = txn.open_table(ASSIGNMENTS)?;
     for probe in record.probes {
-        let state: Option<AssignmentState> = get(&assignments, &keys::assignment(probe, operation))?;
+        let state: Option<AssignmentState> =
+            get(&assignments, &keys::assignment(probe, operation))?;
         let Some(state) = state else { continue };
         progress.assigned += 1;
         progress.accepted += u64::from(state >= AssignmentState::Accepted);

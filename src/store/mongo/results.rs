@@ -1,9 +1,9 @@
 //! Reading results: pages of an operation's results. (They are written in batches, see
 //! `ingest`.)
 
+use super::documents::state_name;
 use super::{errors, queries, Handles};
 use crate::domain::{OperationId, ResultId};
-use super::documents::state_name;
 use crate::store::{AssignmentState, MeasurementResult, PageLimit, Progress, StoreResult};
 use bson::doc;
 use futures::TryStreamExt;
