@@ -272,3 +272,23 @@ async fn streams_past_the_cap_are_refused_with_503() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn shutdown_ends_open_streams_at_once() {
+    let Setup { app, operation, .. } = setup().await;
+    let mut stream = open(&app, &operation, None).await;
+    assert_eq!(stream.next().await.unwrap().name, "progress");
+    let started = std::time::Instant::now();
+    app.stop().await;
+    // Without it, shutdown would wait for the stream until its drain timeout (10 s).
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(5), stream.next()).await;
+    assert!(
+        matches!(ended, Ok(None)),
+        "the response ends, without `end`"
+    );
+}
