@@ -292,3 +292,48 @@ async fn shutdown_ends_open_streams_at_once() {
         "the response ends, without `end`"
     );
 }
+
+#[tokio::test]
+async fn a_client_that_reads_nothing_is_dropped_and_frees_its_slot() {
+    use tokio::io::AsyncWriteExt;
+
+    let app = spawn_app_with(|settings| settings.limits.streams = 1).await;
+    let user = app.funded_user("stalled@example.org", 100_000).await;
+    let (probe_id, token) = app.probe(&user).await;
+    let mut link = app.connect(&token, 1_000_000).await;
+    let operation = app
+        .ping_over(&user.token, &probe_id, busy_ping_params(5), &mut link)
+        .await;
+    // 16 MiB of results: more than the socket buffers, the body's queue and a page hold.
+    let big = "x".repeat(1 << 20);
+    for n in 0..16 {
+        link.send_raw(result_frame(&operation, n, json!([big])))
+            .await;
+        assert!(matches!(link.recv().await, ServerMessage::ResultAck(_)));
+    }
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = socket.connect(app.addr).await.unwrap();
+    let request = format!("GET /operations/{operation}/stream HTTP/1.1\r\nHost: test\r\n\r\n");
+    stalled.write_all(request.as_bytes()).await.unwrap();
+    // ... and never reads.
+    let base = format!("http://{}", app.addr);
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    let refused = sse::open(&app.client, &base, &operation, None).await;
+    assert!(
+        matches!(refused, Err((StatusCode::SERVICE_UNAVAILABLE, _))),
+        "the stalled client holds the only slot"
+    );
+    let started = std::time::Instant::now();
+    eventually("the stalled client to be dropped", 90, || async {
+        sse::open(&app.client, &base, &operation, None).await.ok()
+    })
+    .await;
+    // Dropped by the 60 s limit, counted from its last successful write.
+    assert!(
+        started.elapsed() > std::time::Duration::from_secs(40),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(stalled);
+}
