@@ -121,6 +121,7 @@ impl Application {
         let listener = TcpListener::bind(settings.bind)
             .await
             .map_err(|e| StartupError::Bind(settings.bind, e))?;
+        let settings_streams = settings.limits.streams;
         let state = AppState {
             store: store.clone(),
             hub: hub(&settings, store.clone())?,
@@ -130,6 +131,7 @@ impl Application {
             probe_list: Arc::new(ProbeListCache::new(probe_changes)),
             settings: Arc::new(settings),
             links: TaskTracker::new(),
+            streams: crate::api::Streams::new(settings_streams),
             telemetry,
         };
         Ok(Self {
@@ -186,6 +188,7 @@ impl Application {
             "shutting down: no new connections, closing probe links"
         );
         let _ = stop_accepting.send(());
+        state.streams.close();
         stop_admin.cancel();
         if let Some(admin) = admin {
             let _ = admin.await;

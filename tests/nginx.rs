@@ -1,7 +1,8 @@
 //! docs/deployment.md's nginx configuration, as documented (only certificate paths, ports and
 //! the upstream address substituted), run by Debian's nginx in front of the real server: a
 //! login, a cross-origin call with the `access_token` header, 40 probe links from 40 client
-//! addresses, and a result round trip all pass through it. Fails, never skips, without nginx.
+//! addresses, a result round trip and a live stream of its events all pass through it. Fails,
+//! never skips, without nginx.
 
 use futures::SinkExt;
 use hyper::{Method, StatusCode};
@@ -114,6 +115,14 @@ async fn the_documented_nginx_config_carries_logins_cors_probe_links_and_results
         ServerMessage::ResultAck(ack) => assert_eq!(ack.operation_id, operation),
         other => panic!("expected the result's ack, got {other:?}"),
     }
+
+    // The live stream passes through unbuffered: its events arrive while it stays open.
+    let path = format!("/operations/{operation}/stream");
+    let wait = std::time::Duration::from_secs(10);
+    let (status, headers, events) = proxy.read_until(&path, "event: result", wait).await;
+    assert_eq!(status, StatusCode::OK, "{events}\n{}", nginx.log());
+    assert_eq!(headers["content-type"], "text/event-stream");
+    assert!(events.starts_with("event: progress\n"), "{events}");
     drop(links);
 }
 

@@ -238,3 +238,78 @@ fn a_redis_url_without_mongodb_or_malformed_fails_startup_naming_the_variable() 
         assert!(!stderr.contains("secret-password"), "{stderr}");
     }
 }
+
+/// GET /operations/{id}/stream on one instance carries the results another instance took in,
+/// and a client that drops resumes on the other instance with `Last-Event-ID`, no gap, no
+/// repeat: streams read the shared store, not their instance's links.
+#[tokio::test]
+async fn a_stream_carries_results_taken_in_elsewhere_and_resumes_on_another_instance() {
+    use futures::SinkExt;
+    use probe_protocol::{Finished, ProbeMessage, ServerMessage};
+    use testkit::cluster::next_message;
+    use testkit::sse;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let Some(cluster) = Cluster::start(2, &[]).await else {
+        return;
+    };
+    let (a, b) = (cluster.server(0), cluster.server(1));
+    let client = reqwest::Client::new();
+    let token = a
+        .client()
+        .funded_by_root("streams@example.org", 100_000)
+        .await
+        .token;
+    let (id, probe_token) = a.client().register_probe(&token).await;
+    let mut socket = link(b, &probe_token).await;
+    assert!(all_connected(&client, a, &[&id]).await);
+    let operation = ping(a, &token, &[&id]).await;
+    next_order(&mut socket, SOON).await.expect("the order");
+
+    let (base_a, base_b) = (format!("http://{}", a.addr), format!("http://{}", b.addr));
+    let mut stream = sse::open(&client, &base_a, &operation, None).await.unwrap();
+    for n in 0..4 {
+        let frame = testkit::probe::result_frame(&operation, n, json!({"rtt": n}));
+        socket.send(frame).await.unwrap();
+    }
+    let mut acked = 0;
+    while acked < 4 {
+        match next_message(&mut socket, SOON).await {
+            Some(ServerMessage::ResultAck(_)) => acked += 1,
+            Some(_) => {}
+            None => panic!("no ack"),
+        }
+    }
+    let mut ids = Vec::new();
+    while ids.len() < 2 {
+        let event = stream.next_within(Duration::from_secs(20)).await.unwrap();
+        if event.name == "result" {
+            ids.push(event.id.unwrap());
+        }
+    }
+    drop(stream);
+
+    let mut resumed = sse::open(&client, &base_b, &operation, Some(&ids[1]))
+        .await
+        .unwrap();
+    let finished = ProbeMessage::Finished(Finished {
+        operation_id: operation.clone(),
+    });
+    socket.send(Message::text(finished.encode())).await.unwrap();
+    let rest = resumed.until_end().await;
+    ids.extend(
+        rest.iter()
+            .filter(|e| e.name == "result")
+            .map(|e| e.id.clone().unwrap()),
+    );
+    let stored: Vec<String> = a
+        .client()
+        .all_results(&operation)
+        .await
+        .iter()
+        .map(|r| r["_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(stored.len(), 4);
+    assert_eq!(ids, stored, "no gap, no repeat, across instances");
+    assert_eq!(rest.last().unwrap().data["reason"], "finished");
+}

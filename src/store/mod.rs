@@ -163,6 +163,11 @@ pub trait Store: Send + Sync + 'static {
         page: PageLimit,
     ) -> StoreResult<Vec<MeasurementResult>>;
 
+    /// How many of the operation's assignments are in each state (each counted in the states it
+    /// went through: a finished probe is also accepted) and how many results it has stored.
+    /// All zero for an unknown operation. Read once a second by each live stream.
+    async fn progress(&self, operation: OperationId) -> StoreResult<Progress>;
+
     /// A cheap round trip proving the store answers.
     async fn ping(&self) -> StoreResult<()>;
     /// Deletes every record (development mode only); unique indexes stay in force.

@@ -12,7 +12,7 @@
 
 use super::{
     AssignmentState, AssignmentStep, Insertion, Inventory, Link, MeasurementResult, Operation,
-    PageLimit, Probe, Reward, SessionId, Store, StoreError, StoreResult, User,
+    PageLimit, Probe, Progress, Reward, SessionId, Store, StoreError, StoreResult, User,
 };
 use crate::domain::{Credits, Email, OperationId, ProbeId, ResultId, UserId};
 use async_trait::async_trait;
@@ -107,6 +107,7 @@ observed_store! {
     insert_result(result: &MeasurementResult, reward: &Reward) -> Insertion, NoProbes;
     results(operation: OperationId, after: Option<ResultId>, page: PageLimit)
         -> Vec<MeasurementResult>, NoProbes;
+    progress(operation: OperationId) -> Progress, NoProbes;
     ping() -> (), NoProbes;
     delete_all() -> (), Probes;
     write_marker(marker: &str) -> (), NoProbes;

@@ -15,6 +15,7 @@ pub mod nginx;
 pub mod params;
 pub mod probe;
 pub mod process;
+pub mod sse;
 pub mod wait;
 
 pub use app::{spawn_app, spawn_app_with, TestApp};

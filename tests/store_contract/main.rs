@@ -31,6 +31,7 @@ mod probes;
 mod quota;
 mod removal;
 mod results;
+mod stream;
 
 /// Declares one test per (backend, case). A backend that is not configured (MongoDB skipped)
 /// passes its cases without running them.
@@ -100,4 +101,7 @@ contract!(
     lifecycle::delete_all_empties_every_collection,
     monitoring::a_marker_is_written_and_deleted_without_a_trace,
     monitoring::inventory_counts_every_kind_of_record,
+    stream::progress_counts_assignments_by_state_and_results,
+    stream::tail_never_passes_a_result_committed_late_with_an_earlier_id,
+    stream::tail_rest_hands_out_everything_once_and_pages,
 );

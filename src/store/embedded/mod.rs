@@ -20,7 +20,7 @@ mod transaction;
 
 use super::{
     AssignmentState, AssignmentStep, Insertion, Inventory, Link, MeasurementResult, Operation,
-    PageLimit, Probe, Reward, SessionId, Store, StoreError, StoreResult, User,
+    PageLimit, Probe, Progress, Reward, SessionId, Store, StoreError, StoreResult, User,
 };
 use crate::domain::{Credits, Email, OperationId, ProbeId, ResultId, UserId};
 use async_trait::async_trait;
@@ -222,6 +222,11 @@ impl Store for EmbeddedStore {
         page: PageLimit,
     ) -> StoreResult<Vec<MeasurementResult>> {
         self.read(move |txn| results::results(txn, operation, after, page))
+            .await
+    }
+
+    async fn progress(&self, operation: OperationId) -> StoreResult<Progress> {
+        self.read(move |txn| results::progress(txn, operation))
             .await
     }
 

@@ -35,7 +35,7 @@ mod transaction;
 
 use super::{
     AssignmentState, AssignmentStep, Insertion, Inventory, Link, MeasurementResult, Operation,
-    PageLimit, Probe, Reward, SessionId, Store, StoreError, StoreResult, User,
+    PageLimit, Probe, Progress, Reward, SessionId, Store, StoreError, StoreResult, User,
 };
 use crate::domain::{Credits, Email, OperationId, ProbeId, ResultId, UserId};
 use async_trait::async_trait;
@@ -319,6 +319,10 @@ impl Store for MongoStore {
         page: PageLimit,
     ) -> StoreResult<Vec<MeasurementResult>> {
         results::results(&self.handles, operation, after, page).await
+    }
+
+    async fn progress(&self, operation: OperationId) -> StoreResult<Progress> {
+        results::progress(&self.handles, operation).await
     }
 
     async fn ping(&self) -> StoreResult<()> {
