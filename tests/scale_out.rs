@@ -123,12 +123,7 @@ async fn a_newer_link_on_another_instance_closes_the_older_with_4003() {
         return;
     };
     let (a, b, c) = (cluster.server(0), cluster.server(1), cluster.server(2));
-    let token = a
-        .client()
-        .funded_by_root("user@example.org", 100_000)
-        .await
-        .token;
-    let (id, probe_token) = a.client().register_probe(&token).await;
+    let (token, id, probe_token) = owner_with_probe(a).await;
     let mut older = link(a, &probe_token).await;
     let mut newer = link(b, &probe_token).await;
     // Well before the link audit (one heartbeat, 20 s) would notice.
@@ -142,6 +137,18 @@ async fn a_newer_link_on_another_instance_closes_the_older_with_4003() {
         .await
         .expect("the newer link stays");
     assert_eq!(order.operation_id, operation);
+}
+
+/// A funded user's token, and a probe of that user registered on `server`: (token, probe id,
+/// probe token).
+async fn owner_with_probe(server: &Server) -> (String, String, String) {
+    let token = server
+        .client()
+        .funded_by_root("user@example.org", 100_000)
+        .await
+        .token;
+    let (id, probe_token) = server.client().register_probe(&token).await;
+    (token, id, probe_token)
 }
 
 /// GET /health of `server`: its status code and whether the hub is up.
@@ -172,12 +179,7 @@ async fn operations_created_while_redis_is_down_are_delivered_when_it_is_back() 
     };
     let client = reqwest::Client::new();
     let (a, b) = (cluster.server(0), cluster.server(1));
-    let token = a
-        .client()
-        .funded_by_root("user@example.org", 100_000)
-        .await
-        .token;
-    let (id, probe_token) = a.client().register_probe(&token).await;
+    let (token, id, probe_token) = owner_with_probe(a).await;
     let mut socket = link(b, &probe_token).await;
     hub_becomes(&client, a, true).await;
 
@@ -255,12 +257,7 @@ async fn a_stream_carries_results_taken_in_elsewhere_and_resumes_on_another_inst
     };
     let (a, b) = (cluster.server(0), cluster.server(1));
     let client = reqwest::Client::new();
-    let token = a
-        .client()
-        .funded_by_root("streams@example.org", 100_000)
-        .await
-        .token;
-    let (id, probe_token) = a.client().register_probe(&token).await;
+    let (token, id, probe_token) = owner_with_probe(a).await;
     let mut socket = link(b, &probe_token).await;
     assert!(all_connected(&client, a, &[&id]).await);
     let operation = ping(a, &token, &[&id]).await;

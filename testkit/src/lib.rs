@@ -8,6 +8,7 @@ pub mod app;
 pub mod chrony;
 pub mod client;
 pub mod cluster;
+pub mod crash;
 pub mod daemon;
 pub mod https;
 pub mod mongo;
