@@ -4,6 +4,8 @@
 //! everywhere, a newer link elsewhere closes the older one with 4003, and a Redis outage loses
 //! no operation. Needs MongoDB (`PLADMED_TEST_MONGODB_URI`) and `redis-server`.
 
+use probe_protocol::close;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
@@ -149,6 +151,44 @@ async fn owner_with_probe(server: &Server) -> (String, String, String) {
         .token;
     let (id, probe_token) = server.client().register_probe(&token).await;
     (token, id, probe_token)
+}
+
+/// Revoking a probe's tokens, or removing it, on one instance closes its link on another at
+/// once (4001), not at that instance's next link audit (one heartbeat, 20 s).
+#[tokio::test]
+async fn revoking_or_removing_on_one_instance_closes_the_link_on_another() {
+    let Some(cluster) = Cluster::start(2, &[]).await else {
+        return;
+    };
+    let (a, b) = (cluster.server(0), cluster.server(1));
+    let (token, id, probe_token) = owner_with_probe(a).await;
+    let mut socket = link(b, &probe_token).await;
+    let (status, _) = a
+        .client()
+        .call(
+            Method::POST,
+            &format!("/probes/{id}/token"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        close_code(&mut socket, Duration::from_secs(5)).await,
+        Some(close::UNAUTHORIZED)
+    );
+
+    let (id, probe_token) = a.client().register_probe(&token).await;
+    let mut socket = link(b, &probe_token).await;
+    let (status, _) = a
+        .client()
+        .call(Method::DELETE, &format!("/probes/{id}"), Some(&token), None)
+        .await;
+    assert!(status.is_success(), "{status}");
+    assert_eq!(
+        close_code(&mut socket, Duration::from_secs(5)).await,
+        Some(close::UNAUTHORIZED)
+    );
 }
 
 /// GET /health of `server`: its status code and whether the hub is up.
