@@ -21,6 +21,7 @@ use admission::{Full, LinkSlots};
 use probe_protocol::LINK_PATH;
 use std::collections::HashMap;
 use tracing::Instrument;
+pub(crate) use handshake::{authenticate, still_valid};
 pub use upgrade::READ_CHUNK;
 use upgrade::{NotUpgrade, Upgrade};
 use warp::http::StatusCode;
