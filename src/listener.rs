@@ -16,6 +16,8 @@
 
 use crate::client::{ClientAddr, MalformedForwarding};
 use crate::config::Settings;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::Request;
@@ -27,8 +29,6 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::BodyExt;
 use tower_service::Service;
 use tracing::Instrument;
 use warp::http::StatusCode;
@@ -138,7 +138,9 @@ where
                     let answer = hyper::service::Service::call(&legacy, request);
                     Box::pin(async move {
                         match answer.await {
-                            Ok(response) => response.map(|body| body.map_err(Into::into).boxed_unsync()),
+                            Ok(response) => {
+                                response.map(|body| body.map_err(Into::into).boxed_unsync())
+                            }
                             Err(never) => match never {},
                         }
                     })

@@ -158,10 +158,18 @@ mod tests {
     #[test]
     fn unknown_formats_bad_gzip_and_bombs_are_refused() {
         let refused = |r| report(r, 100).unwrap_err();
-        assert!(matches!(refused(result("json", b"{}")), BadResult::Format(_)));
-        assert!(matches!(refused(result("gzip", b"plain")), BadResult::Content(_)));
+        assert!(matches!(
+            refused(result("json", b"{}")),
+            BadResult::Format(_)
+        ));
+        assert!(matches!(
+            refused(result("gzip", b"plain")),
+            BadResult::Content(_)
+        ));
         let bomb = gzip(&[b'a'; 101]);
-        assert!(refused(result("gzip", &bomb)).to_string().contains("more than 100"));
+        assert!(refused(result("gzip", &bomb))
+            .to_string()
+            .contains("more than 100"));
         assert!(report(result("gzip", &gzip(&[b'a'; 100])), 100).is_ok());
     }
 }

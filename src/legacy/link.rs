@@ -9,7 +9,7 @@
 
 use super::events::{operation_event, LegacyOperation};
 use super::reports::Reports;
-use crate::domain::OperationId;
+use crate::domain::{OperationId, ProbeId};
 use crate::hub::{Frame, Mailbox};
 use crate::state::AppState;
 use crate::store::{Link, Probe, SessionId};
@@ -50,12 +50,21 @@ pub struct LegacyLink {
     closed: CancellationToken,
     /// Operations emitted on this link, oldest first, not yet taken on (`new_operation`).
     pub(super) offered: Mutex<Vec<(OperationId, u64)>>,
-    /// Operations taken on through this link, not yet finished (`finish_operation`).
-    pub(super) running: Mutex<Vec<(OperationId, u64)>>,
+    /// Operations taken on through this server's legacy links, not yet finished.
+    pub(super) running: Arc<Running>,
 }
 
+/// Per probe, the operations it took on through a legacy link of this server and has not
+/// finished: kept across its reconnects, since `finish_operation` often comes on a later link
+/// than `new_operation` (an operation runs for days; links drop).
+pub type Running = Mutex<HashMap<ProbeId, Vec<(OperationId, u64)>>>;
+
 /// The connect middleware: admits the probe or refuses the connect.
-pub async fn admit(state: AppState, socket: SocketRef) -> Result<(), Refusal> {
+pub async fn admit(
+    state: AppState,
+    running: Arc<Running>,
+    socket: SocketRef,
+) -> Result<(), Refusal> {
     let parts = socket.req_parts();
     let query: HashMap<String, String> =
         serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).unwrap_or_default();
@@ -84,7 +93,7 @@ pub async fn admit(state: AppState, socket: SocketRef) -> Result<(), Refusal> {
         in_use_credits,
         closed: CancellationToken::new(),
         offered: Mutex::new(Vec::new()),
-        running: Mutex::new(Vec::new()),
+        running,
     });
     listen(&socket, &link);
     socket.extensions.insert(link);

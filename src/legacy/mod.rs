@@ -16,6 +16,7 @@ use socketioxide::service::SocketIoService;
 use socketioxide::SocketIo;
 use std::convert::Infallible;
 use std::future::{ready, Ready};
+use std::sync::Arc;
 use warp::http::{Request, Response, StatusCode};
 
 /// Where the original served Socket.IO (its default path): requests under it go to this link.
@@ -49,9 +50,10 @@ pub fn service(state: AppState) -> Service {
         .ws_max_message_size(max)
         .ws_max_frame_size(max)
         .build_with_inner_svc(NotFound);
+    let running = Arc::new(link::Running::default());
     let admit = move |socket| {
-        let state = state.clone();
-        async move { link::admit(state, socket).await }
+        let (state, running) = (state.clone(), running.clone());
+        async move { link::admit(state, running, socket).await }
     };
     io.ns("/", link::connected.with(admit));
     service

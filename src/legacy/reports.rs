@@ -8,7 +8,7 @@ use crate::operations::{self, IngestError};
 use crate::store::{AssignmentState, Insertion};
 use socketioxide::extract::AckSender;
 use socketioxide::ParserError;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// The handlers of one link's events.
@@ -80,41 +80,44 @@ impl Reports {
     /// none, so it is the oldest one offered on this link at that price: the client answers
     /// in the order it receives them.
     pub async fn taken_on(&self, change: Result<CreditsChange, ParserError>) {
-        let Some(operation) = self.pick(&self.0.offered, change, "new_operation") else {
+        let Some(credits) = credits(change, "new_operation") else {
+            return;
+        };
+        let picked = pick(&mut self.0.offered.lock().expect("offered lock"), credits);
+        let Some(operation) = picked else {
+            tracing::debug!(credits, "new_operation: no operation offered at that price");
             return;
         };
         if self.advance(operation.0, AssignmentState::Accepted).await {
-            self.0.running.lock().expect("running lock").push(operation);
+            let mut running = self.0.running.lock().expect("running lock");
+            running.entry(self.0.probe.id).or_default().push(operation);
         }
     }
 
-    /// `finish_operation`: the probe let go of an operation costing `credits`, the oldest
-    /// taken on through this link at that price.
+    /// `finish_operation`: the probe let go of an operation costing `credits`, the oldest it
+    /// took on at that price.
     pub async fn finished(&self, change: Result<CreditsChange, ParserError>) {
-        if let Some((operation, _)) = self.pick(&self.0.running, change, "finish_operation") {
-            self.advance(operation, AssignmentState::Finished).await;
-        }
-    }
-
-    fn pick(
-        &self,
-        from: &Mutex<Vec<(OperationId, u64)>>,
-        change: Result<CreditsChange, ParserError>,
-        event: &str,
-    ) -> Option<(OperationId, u64)> {
-        let credits = match change {
-            Ok(change) => change.credits,
-            Err(error) => {
-                tracing::info!(%error, event, "malformed legacy event: expected {{credits}}");
-                return None;
+        let Some(credits) = credits(change, "finish_operation") else {
+            return;
+        };
+        let picked = {
+            let mut running = self.0.running.lock().expect("running lock");
+            let probe = self.0.probe.id;
+            let picked = running.get_mut(&probe).and_then(|ops| pick(ops, credits));
+            if running.get(&probe).is_some_and(Vec::is_empty) {
+                running.remove(&probe);
             }
+            picked
         };
-        let mut from = from.lock().expect("operations lock");
-        let Some(index) = from.iter().position(|(_, c)| *c == credits) else {
-            tracing::debug!(credits, event, "no operation of this link at that price");
-            return None;
-        };
-        Some(from.remove(index))
+        match picked {
+            Some((operation, _)) => {
+                self.advance(operation, AssignmentState::Finished).await;
+            }
+            None => tracing::debug!(
+                credits,
+                "finish_operation: no running operation at that price"
+            ),
+        }
     }
 
     async fn advance(&self, operation: OperationId, to: AssignmentState) -> bool {
@@ -129,6 +132,22 @@ impl Reports {
             }
         }
     }
+}
+
+fn credits(change: Result<CreditsChange, ParserError>, event: &str) -> Option<u64> {
+    match change {
+        Ok(change) => Some(change.credits),
+        Err(error) => {
+            tracing::info!(%error, event, "malformed legacy event: expected {{credits}}");
+            None
+        }
+    }
+}
+
+/// Takes the oldest operation at `credits` out of `from`.
+fn pick(from: &mut Vec<(OperationId, u64)>, credits: u64) -> Option<(OperationId, u64)> {
+    let index = from.iter().position(|(_, c)| *c == credits)?;
+    Some(from.remove(index))
 }
 
 fn refuse(ack: AckSender, error: String) {

@@ -1,0 +1,206 @@
+//! An original probe (pladmed-client's python-socketio 5.x, driven by
+//! `tests/legacy/pladmed_client.py` exactly as the client drives it) connects unchanged:
+//! refused with the original's `connect_error` for a bad token, receives the three kinds of
+//! operations created over REST, has its results stored exactly once and acknowledged with the
+//! operation id, and gets again, after dropping mid-operation, what it had not taken on.
+//!
+//! The script runs in the venv `scripts/test.sh` installs (python-socketio from PyPI):
+//! `PLADMED_TEST_SOCKETIO_PYTHON`, else `target/legacy-venv/bin/python`. Without either the
+//! test fails, naming the script to run: it never skips.
+
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+use testkit::app::unique_codes;
+use testkit::*;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+/// The longest the script may take for one step.
+const STEP: Duration = Duration::from_secs(60);
+
+fn python() -> PathBuf {
+    if let Some(python) = std::env::var_os("PLADMED_TEST_SOCKETIO_PYTHON") {
+        return python.into();
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/legacy-venv/bin/python");
+    assert!(
+        venv.exists(),
+        "no Python with python-socketio: run `bash scripts/test.sh` (it installs the venv), \
+         or set PLADMED_TEST_SOCKETIO_PYTHON"
+    );
+    venv
+}
+
+/// The script, its stdin and its stdout lines.
+struct Script {
+    child: Child,
+    stdin: ChildStdin,
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+impl Script {
+    fn start(base_url: &str, token: &str) -> Script {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/legacy/pladmed_client.py"
+        );
+        let mut child = Command::new(python())
+            .arg(path)
+            .args([base_url, token])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the legacy client script starts");
+        let stdin = child.stdin.take().unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        Script {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    /// The next thing the script says, which must be `event`.
+    async fn expect(&mut self, event: &str) -> Value {
+        let line = tokio::time::timeout(STEP, self.lines.next_line())
+            .await
+            .unwrap_or_else(|_| {
+                panic!("the script said nothing for {STEP:?} (waiting for {event})")
+            })
+            .unwrap()
+            .unwrap_or_else(|| panic!("the script ended before {event}"));
+        let said: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(said["event"], event, "the script said {said}");
+        said
+    }
+
+    async fn go(&mut self) {
+        self.stdin
+            .write_all(b"{\"command\": \"go\"}\n")
+            .await
+            .unwrap();
+        self.stdin.flush().await.unwrap();
+    }
+}
+
+fn params(kind: &str) -> (Value, &'static str) {
+    let schedule =
+        json!({"cron": "* * * * *", "stop_time": stop_time_in(5), "times_per_minute": 1});
+    let mut params = schedule.as_object().unwrap().clone();
+    let extra = match kind {
+        "traceroute" => json!({"ips": ["127.0.0.1"], "maxttl": 30, "method": "icmp-paris"}),
+        "ping" => json!({"ips": ["127.0.0.1"]}),
+        _ => json!({"fqdns": ["example.org"], "type": "a"}),
+    };
+    params.extend(extra.as_object().unwrap().clone());
+    let format = match kind {
+        "traceroute" => "dump",
+        "ping" => "json",
+        _ => "text",
+    };
+    (Value::Object(params), format)
+}
+
+/// Stored unique codes of each operation, having checked that none is stored twice.
+async fn stored(app: &TestApp, operations: &HashMap<String, Vec<String>>) {
+    for (operation, codes) in operations {
+        let expected: HashSet<String> = codes.iter().cloned().collect();
+        let results = app.wait_stored(operation, &expected).await;
+        assert_eq!(unique_codes(&results), expected, "results of {operation}");
+        let view = app.operation(operation).await;
+        assert_eq!(view["results"].as_array().unwrap().len(), codes.len());
+    }
+}
+
+fn codes(said: &Value) -> HashMap<String, Vec<String>> {
+    serde_json::from_value(said["codes"].clone()).unwrap()
+}
+
+#[tokio::test]
+async fn an_original_probe_connects_unchanged_and_its_results_are_stored_once() {
+    let app = spawn_app().await;
+    let owner = app.user("owner@example.org").await;
+    let researcher = app.funded_user("researcher@example.org", 100_000).await;
+    let (probe, token) = app.probe(&owner).await;
+    let mut script = Script::start(&format!("http://{}", app.addr), &token);
+
+    let refused = script.expect("refused").await;
+    assert_eq!(refused["bad_token"]["message"], "Invalid token");
+    let missing = refused["missing_header"]["message"].as_str().unwrap();
+    assert!(missing.contains("total-credits"), "{missing}");
+
+    script.expect("connected").await;
+    app.wait_connected(&probe).await;
+    assert_eq!(app.probe_view(&probe).await["availability"], 1.0);
+    let mut created = HashMap::new();
+    for kind in ["traceroute", "ping", "dns"] {
+        let (params, format) = params(kind);
+        let id = app
+            .create_on(&researcher.token, kind, &probe, params, format)
+            .await;
+        created.insert(id, kind.to_string());
+    }
+    script.go().await;
+    let received = script.expect("received").await;
+    let received: HashMap<String, String> =
+        serde_json::from_value(received["operations"].clone()).unwrap();
+    assert_eq!(received, created, "each operation, by its kind's event");
+
+    let said = script.expect("results").await;
+    stored(&app, &codes(&said)).await;
+    let refusals = &said["refusals"];
+    assert!(refusals["unknown_operation"]
+        .as_str()
+        .unwrap()
+        .contains("does not exist"));
+    assert!(refusals["bad_format"]
+        .as_str()
+        .unwrap()
+        .starts_with("format:"));
+    assert!(refusals["missing_field"]
+        .as_str()
+        .unwrap()
+        .contains("unique_code"));
+    for (operation, kind) in &created {
+        let result = app.first_result(operation).await;
+        let expected = if kind == "dns" { "text" } else { "warts" };
+        assert_eq!(result["format"], expected, "{kind}");
+    }
+    assert_eq!(
+        app.credits_of(&owner).await,
+        30,
+        "10 credits per new result"
+    );
+
+    let (ping, format) = params("ping");
+    let fourth = app
+        .create_on(&researcher.token, "ping", &probe, ping, format)
+        .await;
+    script.go().await;
+    let said = script.expect("reconnected").await;
+    assert_eq!(said["fourth"], fourth.as_str());
+    stored(&app, &codes(&said)).await;
+    assert_eq!(
+        app.credits_of(&owner).await,
+        50,
+        "two more new results, no duplicate paid"
+    );
+    eventually("every operation finished on the probe", 20, || async {
+        (app.probe_view(&probe).await["availability"] == 1.0).then_some(())
+    })
+    .await;
+
+    script.go().await;
+    script.expect("done").await;
+    eventually("the probe to be shown disconnected", 20, || async {
+        (app.probe_view(&probe).await["connected"] == false).then_some(())
+    })
+    .await;
+    let status = tokio::time::timeout(STEP, script.child.wait()).await;
+    assert!(status.unwrap().unwrap().success());
+}
