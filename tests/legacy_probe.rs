@@ -42,7 +42,7 @@ struct Script {
 }
 
 impl Script {
-    fn start(base_url: &str, token: &str) -> Script {
+    fn start(base_url: &str, token: &str, mode: &[&str]) -> Script {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/legacy/pladmed_client.py"
@@ -50,6 +50,7 @@ impl Script {
         let mut child = Command::new(python())
             .arg(path)
             .args([base_url, token])
+            .args(mode)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -127,7 +128,7 @@ async fn an_original_probe_connects_unchanged_and_its_results_are_stored_once() 
     let owner = app.user("owner@example.org").await;
     let researcher = app.funded_user("researcher@example.org", 100_000).await;
     let (probe, token) = app.probe(&owner).await;
-    let mut script = Script::start(&format!("http://{}", app.addr), &token);
+    let mut script = Script::start(&format!("http://{}", app.addr), &token, &[]);
 
     let refused = script.expect("refused").await;
     assert_eq!(refused["bad_token"]["message"], "Invalid token");
@@ -201,6 +202,22 @@ async fn an_original_probe_connects_unchanged_and_its_results_are_stored_once() 
         (app.probe_view(&probe).await["connected"] == false).then_some(())
     })
     .await;
+    let status = tokio::time::timeout(STEP, script.child.wait()).await;
+    assert!(status.unwrap().unwrap().success());
+}
+
+#[tokio::test]
+async fn legacy_links_count_against_the_per_address_link_limit() {
+    let app = spawn_app_with(|settings| settings.limits.ws_per_address = 1).await;
+    let owner = app.user("owner@example.org").await;
+    let (_, token) = app.probe(&owner).await;
+    let mut script = Script::start(&format!("http://{}", app.addr), &token, &["limit"]);
+    let said = script.expect("limited").await;
+    assert_eq!(
+        said["message"]["message"],
+        "too many probe links from this address"
+    );
+    assert_eq!(said["first_connected"], true);
     let status = tokio::time::timeout(STEP, script.child.wait()).await;
     assert!(status.unwrap().unwrap().success());
 }

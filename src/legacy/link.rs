@@ -9,10 +9,12 @@
 
 use super::events::{operation_event, LegacyOperation};
 use super::reports::Reports;
+use crate::client::ClientAddr;
 use crate::domain::{OperationId, ProbeId};
 use crate::hub::{Frame, Mailbox};
 use crate::state::AppState;
 use crate::store::{Link, Probe, SessionId};
+use crate::ws::{Full, LinkSlots, Slot};
 use chrono::Utc;
 use probe_protocol::{OperationOrder, ServerMessage};
 use socketioxide::extract::{AckSender, SocketRef, TryData};
@@ -34,6 +36,13 @@ pub enum Refusal {
     /// A credit header is missing or not a number.
     #[error("{0}: missing, or not a whole number of credits")]
     Header(&'static str),
+    /// This address, or the server, holds as many probe links as it may (as for v1 links:
+    /// `PLADMED_WS_MAX_PER_ADDRESS`, `PLADMED_WS_MAX_CONNECTIONS`).
+    #[error("{}", match .0 {
+        Full::Address => "too many probe links from this address",
+        Full::Server => "the server holds as many probe links as it may",
+    })]
+    Full(Full),
     /// The store could not be read: try again later.
     #[error("store unavailable, try again later")]
     Store,
@@ -46,6 +55,8 @@ pub struct LegacyLink {
     session: SessionId,
     total_credits: u64,
     in_use_credits: u64,
+    /// Counts this link against the link limits until it is dropped.
+    _slot: Slot,
     /// Set when the socket is gone, whoever closed it.
     closed: CancellationToken,
     /// Operations emitted on this link, oldest first, not yet taken on (`new_operation`).
@@ -63,9 +74,14 @@ pub type Running = Mutex<HashMap<ProbeId, Vec<(OperationId, u64)>>>;
 pub async fn admit(
     state: AppState,
     running: Arc<Running>,
+    slots: &LinkSlots,
     socket: SocketRef,
 ) -> Result<(), Refusal> {
     let parts = socket.req_parts();
+    let client = parts.extensions.get::<ClientAddr>().copied();
+    let slot = slots
+        .take(client.map(ClientAddr::limit_key))
+        .map_err(Refusal::Full)?;
     let query: HashMap<String, String> =
         serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).unwrap_or_default();
     let total_credits = credits_header(&parts.headers, TOTAL_CREDITS)?;
@@ -91,6 +107,7 @@ pub async fn admit(
         session,
         total_credits,
         in_use_credits,
+        _slot: slot,
         closed: CancellationToken::new(),
         offered: Mutex::new(Vec::new()),
         running,

@@ -44,16 +44,19 @@ impl<B> hyper::service::Service<Request<B>> for NotFound {
 /// The link's service. Messages are bounded like v1 frames (`PLADMED_MAX_FRAME_BYTES`).
 pub fn service(state: AppState) -> Service {
     let max = state.settings.max_frame_bytes;
+    let limits = &state.settings.limits;
+    let slots = crate::ws::LinkSlots::new(limits.ws_per_address, limits.ws_total);
     let (service, io) = SocketIo::builder()
         .req_path(PATH)
+        .connect_timeout(limits.hello_timeout)
         .max_payload(max as u64)
         .ws_max_message_size(max)
         .ws_max_frame_size(max)
         .build_with_inner_svc(NotFound);
     let running = Arc::new(link::Running::default());
     let admit = move |socket| {
-        let (state, running) = (state.clone(), running.clone());
-        async move { link::admit(state, running, socket).await }
+        let (state, running, slots) = (state.clone(), running.clone(), slots.clone());
+        async move { link::admit(state, running, &slots, socket).await }
     };
     io.ns("/", link::connected.with(admit));
     service

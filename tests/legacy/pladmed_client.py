@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """An original probe, driven as CoNexDat/pladmed-client drives python-socketio 5.x.
 
-Run by tests/legacy_probe.rs:  pladmed_client.py BASE_URL TOKEN
+Run by tests/legacy_probe.rs:  pladmed_client.py BASE_URL TOKEN [limit]
 
 Everything on the wire is what pladmed-client does (src/main.py, src/common/client.py,
 transmit_manager.py, operations_manager.py): `socketio.Client(reconnection=False)`, connect to
@@ -140,8 +140,26 @@ def refused_connects(base_url, token):
     say("refused", **messages)
 
 
+def over_the_limit(base_url, token):
+    """With one link allowed per address, a second connect is refused while the first holds."""
+    first = Probe(base_url, token)
+    first.connect(0)
+    first.wait_connected()
+    second = Probe(base_url, token)
+    second.connect(0)
+    try:
+        message = second.refused.get(timeout=WAIT)
+    except queue.Empty:
+        fail("second link: no connect_error")
+    second.sio.disconnect()
+    say("limited", message=message, first_connected=first.connected.is_set())
+    first.sio.disconnect()
+
+
 def main():
     base_url, token = sys.argv[1], sys.argv[2]
+    if sys.argv[3:] == ["limit"]:
+        return over_the_limit(base_url, token)
     refused_connects(base_url, token)
 
     probe = Probe(base_url, token)
