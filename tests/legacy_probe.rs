@@ -8,12 +8,14 @@
 //! `PLADMED_TEST_SOCKETIO_PYTHON`, else `target/legacy-venv/bin/python`. Without either the
 //! test fails, naming the script to run: it never skips.
 
+use pladmed::config::StorageSettings;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 use testkit::app::unique_codes;
+use testkit::mongo;
 use testkit::*;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
@@ -124,7 +126,22 @@ fn codes(said: &Value) -> HashMap<String, Vec<String>> {
 
 #[tokio::test]
 async fn an_original_probe_connects_unchanged_and_its_results_are_stored_once() {
-    let app = spawn_app().await;
+    an_original_probe_story(spawn_app().await).await;
+}
+
+#[tokio::test]
+async fn on_mongodb_an_original_probes_results_are_stored_once() {
+    let Some(uri) = mongo::mongo_uri() else {
+        return;
+    };
+    let database = mongo::unique_db_name("legacy");
+    let app = spawn_app_with(move |s| s.storage = StorageSettings::Mongo { uri, database }).await;
+    an_original_probe_story(app).await;
+}
+
+/// Connect refused, then connected; three operations, results, duplicates and refusals; a
+/// drop mid-operation; finished and disconnected.
+async fn an_original_probe_story(app: TestApp) {
     let owner = app.user("owner@example.org").await;
     let researcher = app.funded_user("researcher@example.org", 100_000).await;
     let (probe, token) = app.probe(&owner).await;
