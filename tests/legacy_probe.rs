@@ -4,92 +4,15 @@
 //! operations created over REST, has its results stored exactly once and acknowledged with the
 //! operation id, and gets again, after dropping mid-operation, what it had not taken on.
 //!
-//! The script runs in the venv `scripts/test.sh` installs (python-socketio from PyPI):
-//! `PLADMED_TEST_SOCKETIO_PYTHON`, else `target/legacy-venv/bin/python`. Without either the
-//! test fails, naming the script to run: it never skips.
+//! The script runs in the venv `scripts/test.sh` installs (`testkit::legacy`).
 
 use pladmed::config::StorageSettings;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
-use std::process::Stdio;
-use std::time::Duration;
 use testkit::app::unique_codes;
+use testkit::legacy::LegacyClient;
 use testkit::mongo;
 use testkit::*;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
-
-/// The longest the script may take for one step.
-const STEP: Duration = Duration::from_secs(60);
-
-fn python() -> PathBuf {
-    if let Some(python) = std::env::var_os("PLADMED_TEST_SOCKETIO_PYTHON") {
-        return python.into();
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/legacy-venv/bin/python");
-    assert!(
-        venv.exists(),
-        "no Python with python-socketio: run `bash scripts/test.sh` (it installs the venv), \
-         or set PLADMED_TEST_SOCKETIO_PYTHON"
-    );
-    venv
-}
-
-/// The script, its stdin and its stdout lines.
-struct Script {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Lines<BufReader<ChildStdout>>,
-}
-
-impl Script {
-    fn start(base_url: &str, token: &str, mode: &[&str]) -> Script {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/legacy/pladmed_client.py"
-        );
-        let mut child = Command::new(python())
-            .arg(path)
-            .args([base_url, token])
-            .args(mode)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the legacy client script starts");
-        let stdin = child.stdin.take().unwrap();
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        Script {
-            child,
-            stdin,
-            lines,
-        }
-    }
-
-    /// The next thing the script says, which must be `event`.
-    async fn expect(&mut self, event: &str) -> Value {
-        let line = tokio::time::timeout(STEP, self.lines.next_line())
-            .await
-            .unwrap_or_else(|_| {
-                panic!("the script said nothing for {STEP:?} (waiting for {event})")
-            })
-            .unwrap()
-            .unwrap_or_else(|| panic!("the script ended before {event}"));
-        let said: Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(said["event"], event, "the script said {said}");
-        said
-    }
-
-    async fn go(&mut self) {
-        self.stdin
-            .write_all(b"{\"command\": \"go\"}\n")
-            .await
-            .unwrap();
-        self.stdin.flush().await.unwrap();
-    }
-}
 
 fn params(kind: &str) -> (Value, &'static str) {
     let schedule =
@@ -145,7 +68,7 @@ async fn an_original_probe_story(app: TestApp) {
     let owner = app.user("owner@example.org").await;
     let researcher = app.funded_user("researcher@example.org", 100_000).await;
     let (probe, token) = app.probe(&owner).await;
-    let mut script = Script::start(&format!("http://{}", app.addr), &token, &[]);
+    let mut script = LegacyClient::start(&format!("http://{}", app.addr), &token, &[]);
 
     let refused = script.expect("refused").await;
     assert_eq!(refused["bad_token"]["message"], "Invalid token");
@@ -219,8 +142,7 @@ async fn an_original_probe_story(app: TestApp) {
         (app.probe_view(&probe).await["connected"] == false).then_some(())
     })
     .await;
-    let status = tokio::time::timeout(STEP, script.child.wait()).await;
-    assert!(status.unwrap().unwrap().success());
+    script.finish().await;
 }
 
 #[tokio::test]
@@ -228,13 +150,12 @@ async fn legacy_links_count_against_the_per_address_link_limit() {
     let app = spawn_app_with(|settings| settings.limits.ws_per_address = 1).await;
     let owner = app.user("owner@example.org").await;
     let (_, token) = app.probe(&owner).await;
-    let mut script = Script::start(&format!("http://{}", app.addr), &token, &["limit"]);
+    let mut script = LegacyClient::start(&format!("http://{}", app.addr), &token, &["limit"]);
     let said = script.expect("limited").await;
     assert_eq!(
         said["message"]["message"],
         "too many probe links from this address"
     );
     assert_eq!(said["first_connected"], true);
-    let status = tokio::time::timeout(STEP, script.child.wait()).await;
-    assert!(status.unwrap().unwrap().success());
+    script.finish().await;
 }

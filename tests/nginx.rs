@@ -1,13 +1,14 @@
 //! docs/deployment.md's nginx configuration, as documented (only certificate paths, ports and
 //! the upstream address substituted), run by Debian's nginx in front of the real server: a
 //! login, a cross-origin call with the `access_token` header, 40 probe links from 40 client
-//! addresses, and a result round trip all pass through it. Fails, never skips, without nginx.
+//! addresses, a result round trip, and an original (Socket.IO) probe's all pass through it. Fails, never skips, without nginx.
 
 use futures::SinkExt;
 use hyper::{Method, StatusCode};
 use probe_protocol::ServerMessage;
 use serde_json::{json, Value};
 use std::net::IpAddr;
+use testkit::legacy::LegacyClient;
 use testkit::probe::{hello_frame, next_message as next, result_frame};
 use testkit::process::{create_superuser, free_port, Server};
 use testkit::{https, nginx, single_ping_params, JWT_SECRET, PASSWORD};
@@ -115,6 +116,26 @@ async fn the_documented_nginx_config_carries_logins_cors_probe_links_and_results
         other => panic!("expected the result's ack, got {other:?}"),
     }
     drop(links);
+
+    original_probe_through_the_proxy(&proxy, &token, nginx.https.port()).await;
+}
+
+/// An original probe (pladmed-client's Socket.IO, its credits in headers with underscores)
+/// through the proxy's `/socket.io/` location: an operation out, its result stored and acked.
+async fn original_probe_through_the_proxy(proxy: &https::Https, token: &str, port: u16) {
+    let location = json!({"location": {"latitude": 1, "longitude": 2}});
+    let probe = proxy.post("/probes", Some(token), location).await;
+    assert_eq!(probe.status, StatusCode::CREATED, "{}", probe.body);
+    let base = format!("https://127.0.0.1:{port}");
+    let mut client = LegacyClient::start(&base, probe.body["token"].as_str().unwrap(), &["once"]);
+    client.expect("connected").await;
+    let ping = json!({"probes": [probe.body["identifier"]], "params": single_ping_params()});
+    let operation = proxy.post("/ping", Some(token), ping).await;
+    assert_eq!(operation.status, StatusCode::CREATED, "{}", operation.body);
+    client.go().await;
+    let done = client.expect("done").await;
+    assert_eq!(done["operation"], operation.body["_id"]);
+    client.finish().await;
 }
 
 /// Logs in through the proxy; returns the access token.

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """An original probe, driven as CoNexDat/pladmed-client drives python-socketio 5.x.
 
-Run by tests/legacy_probe.rs:  pladmed_client.py BASE_URL TOKEN [limit]
+Run by the tests (testkit::legacy):  pladmed_client.py BASE_URL TOKEN [limit | once]
 
 Everything on the wire is what pladmed-client does (src/main.py, src/common/client.py,
 transmit_manager.py, operations_manager.py): `socketio.Client(reconnection=False)`, connect to
@@ -52,7 +52,8 @@ class Probe:
         self.operations = queue.Queue()
         self.connected = threading.Event()
         self.refused = queue.Queue()
-        self.sio = socketio.Client(reconnection=False)
+        # The tests' TLS proxy has a throwaway CA: its certificate is not checked.
+        self.sio = socketio.Client(reconnection=False, ssl_verify=False)
         sio = self.sio
 
         @sio.event
@@ -156,10 +157,33 @@ def over_the_limit(base_url, token):
     first.sio.disconnect()
 
 
+def once(base_url, token):
+    """One operation taken on, its result acked, the operation finished (through a proxy)."""
+    probe = Probe(base_url, token)
+    probe.connect(0)
+    probe.wait_connected()
+    say("connected")
+    wait_go()
+    operation = probe.next_operation()
+    if operation is None:
+        fail("no operation received")
+    kind, op_id, _, credits = operation
+    probe.emit("new_operation", {"credits": credits})
+    code = str(uuid.uuid4())
+    ack = probe.send_result(op_id, kind, code)
+    if ack != (op_id,):
+        fail("ack %r, expected the operation id" % (ack,))
+    probe.emit("finish_operation", {"credits": credits})
+    say("done", operation=op_id, code=code)
+    probe.sio.disconnect()
+
+
 def main():
     base_url, token = sys.argv[1], sys.argv[2]
     if sys.argv[3:] == ["limit"]:
         return over_the_limit(base_url, token)
+    if sys.argv[3:] == ["once"]:
+        return once(base_url, token)
     refused_connects(base_url, token)
 
     probe = Probe(base_url, token)
