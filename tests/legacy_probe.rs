@@ -73,7 +73,7 @@ async fn an_original_probe_story(app: TestApp) {
     let refused = script.expect("refused").await;
     assert_eq!(refused["bad_token"]["message"], "Invalid token");
     let missing = refused["missing_header"]["message"].as_str().unwrap();
-    assert!(missing.contains("total-credits"), "{missing}");
+    assert!(missing.starts_with("total_credits: missing"), "{missing}");
 
     script.expect("connected").await;
     app.wait_connected(&probe).await;

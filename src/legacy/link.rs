@@ -24,8 +24,8 @@ use tokio_util::sync::CancellationToken;
 
 /// The headers the original reads at connect, as pladmed-client sends them (`total_credits`;
 /// the original's server looked them up as `Total-Credits`, which its WSGI layer matched).
-const TOTAL_CREDITS: [&str; 2] = ["total-credits", "total_credits"];
-const IN_USE_CREDITS: [&str; 2] = ["in-use-credits", "in_use_credits"];
+const TOTAL_CREDITS: [&str; 2] = ["total_credits", "total-credits"];
+const IN_USE_CREDITS: [&str; 2] = ["in_use_credits", "in-use-credits"];
 
 /// Why a connect is refused; its text is the `connect_error` message the client gets.
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +33,7 @@ pub enum Refusal {
     /// Missing, malformed, revoked or unknown token: the original's message.
     #[error("Invalid token")]
     Token,
-    /// A credit header is missing or not a number.
+    /// A credit header is missing or not a number; named as the client sends it.
     #[error("{0}: missing, or not a whole number of credits")]
     Header(&'static str),
     /// This address, or the server, holds as many probe links as it may (as for v1 links:
