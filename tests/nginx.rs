@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use testkit::legacy::LegacyClient;
 use testkit::probe::{hello_frame, next_message as next, result_frame};
 use testkit::process::{create_superuser, free_port, Server};
-use testkit::{https, nginx, single_ping_params, JWT_SECRET, PASSWORD};
+use testkit::{eventually, https, nginx, single_ping_params, JWT_SECRET, PASSWORD};
 
 /// The browser origin of the frontend.
 const FRONTEND: &str = "https://frontend.example.org";
@@ -129,7 +129,17 @@ async fn original_probe_through_the_proxy(proxy: &https::Https, token: &str, por
     let base = format!("https://127.0.0.1:{port}");
     let mut client = LegacyClient::start(&base, probe.body["token"].as_str().unwrap(), &["once"]);
     client.expect("connected").await;
-    let ping = json!({"probes": [probe.body["identifier"]], "params": single_ping_params()});
+    // The link is recorded a moment after the Socket.IO connect; then the probe is available.
+    let identifier = probe.body["identifier"].clone();
+    eventually("the original probe to show connected", 20, || async {
+        let from = IpAddr::from([127, 0, 0, 1]);
+        let probes = proxy.request(from, Method::GET, "/probes", &[], None).await;
+        let listed = probes.body.as_array().cloned().unwrap_or_default();
+        let connected = |p: &Value| p["identifier"] == identifier && p["connected"] == true;
+        listed.iter().any(connected).then_some(())
+    })
+    .await;
+    let ping = json!({"probes": [identifier], "params": single_ping_params()});
     let operation = proxy.post("/ping", Some(token), ping).await;
     assert_eq!(operation.status, StatusCode::CREATED, "{}", operation.body);
     client.go().await;
