@@ -86,7 +86,11 @@ async fn an_original_probe_story(app: TestApp) {
             .await;
         created.insert(id, kind.to_string());
     }
-    script.go().await;
+    // An operation of another probe: the original probe's results for it are refused.
+    let (other, other_token) = app.probe(&owner).await;
+    let _other_link = app.connect(&other_token, 1000).await;
+    let foreign = app.ping(&researcher.token, &[&other], ping_params(5)).await;
+    script.go_with(json!({"foreign": foreign})).await;
     let received = script.expect("received").await;
     let received: HashMap<String, String> =
         serde_json::from_value(received["operations"].clone()).unwrap();
@@ -95,6 +99,11 @@ async fn an_original_probe_story(app: TestApp) {
     let said = script.expect("results").await;
     stored(&app, &codes(&said)).await;
     let refusals = &said["refusals"];
+    let foreign = refusals["foreign_operation"].as_str().unwrap();
+    assert!(
+        foreign.contains("is not assigned to this probe"),
+        "{foreign}"
+    );
     assert!(refusals["unknown_operation"]
         .as_str()
         .unwrap()

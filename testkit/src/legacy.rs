@@ -78,10 +78,15 @@ impl LegacyClient {
 
     /// Lets the script go on to its next step.
     pub async fn go(&mut self) {
-        self.stdin
-            .write_all(b"{\"command\": \"go\"}\n")
-            .await
-            .unwrap();
+        self.go_with(serde_json::json!({})).await
+    }
+
+    /// Lets the script go on to its next step, telling it the fields of `with`.
+    pub async fn go_with(&mut self, with: Value) {
+        let mut command = with;
+        command["command"] = "go".into();
+        let line = format!("{command}\n");
+        self.stdin.write_all(line.as_bytes()).await.unwrap();
         self.stdin.flush().await.unwrap();
     }
 

@@ -40,8 +40,10 @@ def fail(message):
 
 def wait_go():
     line = sys.stdin.readline()
-    if json.loads(line).get("command") != "go":
+    command = json.loads(line)
+    if command.get("command") != "go":
         fail("expected go, got " + line)
+    return command
 
 
 class Probe:
@@ -191,8 +193,8 @@ def main():
     probe.wait_connected()
     say("connected")
 
-    # The test creates one operation of each kind.
-    wait_go()
+    # The test creates one operation of each kind, and one of another probe's.
+    foreign = wait_go()["foreign"]
     taken = {}
     for _ in range(3):
         operation = probe.next_operation()
@@ -218,6 +220,7 @@ def main():
     some_op, (some_kind, _) = next(iter(taken.items()))
     refusals = {
         "unknown_operation": probe.send_result("0" * 24, some_kind, str(uuid.uuid4())),
+        "foreign_operation": probe.send_result(foreign, "ping", str(uuid.uuid4())),
         "bad_format": probe.send({"operation_id": some_op, "content": b"x", "unique_code": "u-bad", "format": "xml"}),
         "missing_field": probe.send({"operation_id": some_op, "content": b"x"}),
     }
