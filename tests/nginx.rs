@@ -1,7 +1,8 @@
 //! docs/deployment.md's nginx configuration, as documented (only certificate paths, ports and
 //! the upstream address substituted), run by Debian's nginx in front of the real server: a
 //! login, a cross-origin call with the `access_token` header, 40 probe links from 40 client
-//! addresses, a result round trip, and an original (Socket.IO) probe's all pass through it. Fails, never skips, without nginx.
+//! addresses, a result round trip, and an original (Socket.IO) probe's all pass through it.
+//! Fails, never skips, without nginx.
 
 use futures::SinkExt;
 use hyper::{Method, StatusCode};
