@@ -176,8 +176,9 @@ impl Application {
         let links = state.links.clone();
         let (stop_accepting, accepting_stopped) = tokio::sync::oneshot::channel::<()>();
         let settings = state.settings.clone();
+        let legacy = crate::legacy::service(state.clone());
         let server = tokio::spawn(async move {
-            crate::listener::serve(listener, routes, &settings, async move {
+            crate::listener::serve(listener, routes, legacy, &settings, async move {
                 let _ = accepting_stopped.await;
             })
             .await;
