@@ -149,6 +149,8 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// Probes one account may register.
     pub probes_per_user: u32,
+    /// Live result streams open at once on this instance.
+    pub streams: usize,
     /// Password hashes computed at once.
     pub hash_concurrency: usize,
 }

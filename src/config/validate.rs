@@ -94,6 +94,7 @@ pub(super) fn settings(v: Variables) -> Result<Settings, ConfigError> {
             header_timeout: Duration::from_secs(v.header_timeout_s),
             request_timeout: Duration::from_secs(v.request_timeout_s),
             probes_per_user: v.max_probes_per_user,
+            streams: v.max_streams,
             hash_concurrency: v.hash_concurrency,
         },
         trusted_proxies: v.trusted_proxies.unwrap_or_default(),

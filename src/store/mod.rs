@@ -171,6 +171,11 @@ pub trait Store: Send + Sync + 'static {
         page: PageLimit,
     ) -> StoreResult<Vec<MeasurementResult>>;
 
+    /// How many of the operation's assignments are in each state (each counted in the states it
+    /// went through: a finished probe is also accepted) and how many results it has stored.
+    /// All zero for an unknown operation. Read once a second by each live stream.
+    async fn progress(&self, operation: OperationId) -> StoreResult<Progress>;
+
     // Import (`pladmed import`): records of another deployment, ids kept, each stored only if
     // absent, so that running the import again adds nothing twice.
 

@@ -12,8 +12,8 @@
 
 use super::{
     AssignmentState, AssignmentStep, ImportOutcome, ImportedOperation, Insertion, Inventory, Link,
-    MeasurementResult, Operation, PageLimit, Probe, Reward, SessionId, Store, StoreError,
-    StoreResult, User,
+    MeasurementResult, Operation, PageLimit, Probe, Progress, Reward, SessionId, Store,
+    StoreError, StoreResult, User,
 };
 use crate::domain::{Credits, Email, OperationId, ProbeId, ResultId, UserId};
 use async_trait::async_trait;
@@ -112,6 +112,7 @@ observed_store! {
     import_user(user: &User) -> bool, NoProbes;
     import_probe(probe: &Probe) -> bool, ProbesIfTrue;
     import_operation(import: &ImportedOperation) -> ImportOutcome, NoProbes;
+    progress(operation: OperationId) -> Progress, NoProbes;
     ping() -> (), NoProbes;
     delete_all() -> (), Probes;
     write_marker(marker: &str) -> (), NoProbes;

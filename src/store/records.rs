@@ -179,6 +179,19 @@ pub struct AssignmentStep {
     pub credits: u64,
 }
 
+/// How far an operation has come: what its live stream reports (`progress` and `end` events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Progress {
+    /// Probes the operation is assigned to.
+    pub assigned: u64,
+    /// Of those, probes that accepted it (finished ones included: they accepted first).
+    pub accepted: u64,
+    /// Of those, probes that finished it.
+    pub finished: u64,
+    /// Results stored.
+    pub results: u64,
+}
+
 /// One stored result of one execution on one probe.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MeasurementResult {

@@ -32,6 +32,7 @@ mod probes;
 mod quota;
 mod removal;
 mod results;
+mod stream;
 
 /// Declares one test per (backend, case). A backend that is not configured (MongoDB skipped)
 /// passes its cases without running them.
@@ -104,4 +105,7 @@ contract!(
     import::imported_users_and_probes_are_stored_once,
     import::an_imported_operation_is_finished_unpaid_and_stored_once,
     import::a_password_hash_is_replaced_only_if_unchanged,
+    stream::progress_counts_assignments_by_state_and_results,
+    stream::tail_never_passes_a_result_committed_late_with_an_earlier_id,
+    stream::tail_rest_hands_out_everything_once_and_pages,
 );

@@ -21,8 +21,8 @@ mod transaction;
 
 use super::{
     AssignmentState, AssignmentStep, ImportOutcome, ImportedOperation, Insertion, Inventory, Link,
-    MeasurementResult, Operation, PageLimit, Probe, Reward, SessionId, Store, StoreError,
-    StoreResult, User,
+    MeasurementResult, Operation, PageLimit, Probe, Progress, Reward, SessionId, Store,
+    StoreError, StoreResult, User,
 };
 use crate::domain::{Credits, Email, OperationId, ProbeId, ResultId, UserId};
 use async_trait::async_trait;
@@ -252,6 +252,11 @@ impl Store for EmbeddedStore {
     async fn import_operation(&self, import: &ImportedOperation) -> StoreResult<ImportOutcome> {
         let imported = Arc::new(import.clone());
         self.write(move |txn| import::import_operation(txn, &imported))
+            .await
+    }
+
+    async fn progress(&self, operation: OperationId) -> StoreResult<Progress> {
+        self.read(move |txn| results::progress(txn, operation))
             .await
     }
 

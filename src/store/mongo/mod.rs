@@ -36,8 +36,8 @@ mod transaction;
 
 use super::{
     AssignmentState, AssignmentStep, ImportOutcome, ImportedOperation, Insertion, Inventory, Link,
-    MeasurementResult, Operation, PageLimit, Probe, Reward, SessionId, Store, StoreError,
-    StoreResult, User,
+    MeasurementResult, Operation, PageLimit, Probe, Progress, Reward, SessionId, Store,
+    StoreError, StoreResult, User,
 };
 use crate::domain::{Credits, Email, OperationId, ProbeId, ResultId, UserId};
 use async_trait::async_trait;
@@ -351,6 +351,10 @@ impl Store for MongoStore {
 
     async fn import_operation(&self, import: &ImportedOperation) -> StoreResult<ImportOutcome> {
         import::import_operation(&self.handles, import).await
+    }
+
+    async fn progress(&self, operation: OperationId) -> StoreResult<Progress> {
+        results::progress(&self.handles, operation).await
     }
 
     async fn ping(&self) -> StoreResult<()> {
