@@ -2,17 +2,21 @@
 //! the original's exact schema (pymongo documents, passlib hashes, results pushed inside the
 //! operations), imported with the real binary's `pladmed import` into the embedded store and
 //! into MongoDB, twice; then the server on the imported data: old passwords, the original's
-//! user and probe tokens, a new operation on an imported probe, and the imported history.
+//! user and probe tokens (on the v1 link and on the original's Socket.IO link, driven by
+//! python-socketio as pladmed-client drives it), a new operation on an imported probe, and the
+//! imported history.
 
 use bson::oid::ObjectId;
 use bson::{doc, Document};
 use pladmed::config::{Settings, StorageSettings};
 use probe_protocol::{close, ServerMessage};
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{json, Value};
+use std::process::Stdio;
 use testkit::probe::result_frame;
 use testkit::process::Server;
 use testkit::{mongo, ping_params, TestApp};
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// The original's `SECRET_KEY`.
 const SECRET_KEY: &str = "original-secret-key";
@@ -234,6 +238,22 @@ async fn original_tokens_work_until_rotated(app: &TestApp, token: &str) {
     }
     assert_eq!(app.first_result(&operation).await["probe"], PROBE);
 
+    // The same token on the original's Socket.IO link, as pladmed-client connects: it gets the
+    // operation the v1 link never took on, then a new one; never an imported one.
+    let mut client = SocketIoProbe::connect(app, PROBE_TOKEN).await;
+    assert_eq!(client.said().await["event"], "connected");
+    app.wait_connected(PROBE).await;
+    let pending = client.said().await;
+    let created = app.ping(token, &[PROBE], ping_params(5)).await;
+    let received = client.said().await;
+    let ids = [&pending["id"], &received["id"]];
+    assert_eq!(
+        ids,
+        [&json!(operation), &json!(created)],
+        "{pending} {received}"
+    );
+    client.stop().await;
+
     let rotated = app
         .post(&format!("/probes/{PROBE}/token"), Some(token), json!({}))
         .await;
@@ -244,6 +264,78 @@ async fn original_tokens_work_until_rotated(app: &TestApp, token: &str) {
         close::UNAUTHORIZED,
         "a rotated legacy token is refused"
     );
+    let mut client = SocketIoProbe::connect(app, PROBE_TOKEN).await;
+    let refused = client.said().await;
+    assert_eq!(refused["event"], "refused", "{refused}");
+    client.stop().await;
+}
+
+/// pladmed-client's way of connecting (python-socketio 5.x, `total_credits` and
+/// `in_use_credits` headers, `?token=`), saying `connected` or `refused`, then each `ping`
+/// operation it receives, one JSON object a line, until its stdin closes.
+const SOCKETIO_CLIENT: &str = r#"
+import json, sys, socketio
+url, token = sys.argv[1], sys.argv[2]
+sio = socketio.Client(reconnection=False)
+say = lambda **fields: print(json.dumps(fields), flush=True)
+sio.on("connect", lambda: say(event="connected"))
+sio.on("connect_error", lambda message=None: say(event="refused", message=str(message)))
+sio.on("ping", lambda data: say(event="ping", id=data["_id"]))
+try:
+    sio.connect(url + "/?token=" + token, transports="websocket",
+                headers={"total_credits": "1000", "in_use_credits": "0"})
+except socketio.exceptions.ConnectionError as refused:
+    say(event="refused", message=str(refused))
+sys.stdin.readline()
+sio.disconnect()
+"#;
+
+/// An original probe, run by the Python with python-socketio that `scripts/test.sh` installs
+/// (`PLADMED_TEST_SOCKETIO_PYTHON`, as for `tests/legacy_probe.rs`).
+struct SocketIoProbe {
+    child: tokio::process::Child,
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+}
+
+impl SocketIoProbe {
+    async fn connect(app: &TestApp, token: &str) -> SocketIoProbe {
+        let python = std::env::var_os("PLADMED_TEST_SOCKETIO_PYTHON").unwrap_or_else(|| {
+            concat!(env!("CARGO_MANIFEST_DIR"), "/target/legacy-venv/bin/python").into()
+        });
+        let mut child = tokio::process::Command::new(python)
+            .args([
+                "-c",
+                SOCKETIO_CLIENT,
+                &format!("http://{}", app.addr),
+                token,
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect(
+                "python-socketio: run `bash scripts/test.sh`, or set PLADMED_TEST_SOCKETIO_PYTHON",
+            );
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        SocketIoProbe { child, lines }
+    }
+
+    /// The next thing the client says.
+    async fn said(&mut self) -> Value {
+        let line = tokio::time::timeout(testkit::WAIT, self.lines.next_line())
+            .await
+            .expect("the Socket.IO client says something within the wait")
+            .unwrap()
+            .expect("the Socket.IO client is still running");
+        serde_json::from_str(&line).unwrap()
+    }
+
+    /// Disconnects it (closing its stdin) and waits until it exits.
+    async fn stop(mut self) {
+        drop(self.child.stdin.take());
+        let exited = tokio::time::timeout(testkit::WAIT, self.child.wait()).await;
+        assert!(exited.expect("the client exits").unwrap().success());
+    }
 }
 
 #[tokio::test]
@@ -321,4 +413,7 @@ async fn without_the_legacy_key_original_tokens_are_refused() {
     );
     let (code, _) = app.open_link(PROBE_TOKEN).await.closed().await;
     assert_eq!(code, close::UNAUTHORIZED);
+    let mut client = SocketIoProbe::connect(&app, PROBE_TOKEN).await;
+    assert_eq!(client.said().await["event"], "refused");
+    client.stop().await;
 }

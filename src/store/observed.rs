@@ -12,8 +12,8 @@
 
 use super::{
     AssignmentState, AssignmentStep, ImportOutcome, ImportedOperation, Insertion, Inventory, Link,
-    MeasurementResult, Operation, PageLimit, Probe, Progress, Reward, SessionId, Store,
-    StoreError, StoreResult, User,
+    MeasurementResult, Operation, PageLimit, Probe, Progress, Reward, SessionId, Store, StoreError,
+    StoreResult, User,
 };
 use crate::domain::{Credits, Email, OperationId, ProbeId, ResultId, UserId};
 use async_trait::async_trait;

@@ -36,8 +36,8 @@ mod transaction;
 
 use super::{
     AssignmentState, AssignmentStep, ImportOutcome, ImportedOperation, Insertion, Inventory, Link,
-    MeasurementResult, Operation, PageLimit, Probe, Progress, Reward, SessionId, Store,
-    StoreError, StoreResult, User,
+    MeasurementResult, Operation, PageLimit, Probe, Progress, Reward, SessionId, Store, StoreError,
+    StoreResult, User,
 };
 use crate::domain::{Credits, Email, OperationId, ProbeId, ResultId, UserId};
 use async_trait::async_trait;
