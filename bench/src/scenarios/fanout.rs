@@ -6,7 +6,7 @@
 //! instances sharing the store and a Redis hub, the operations created on the first; those
 //! figures are printed beside the single-instance run's.
 
-use super::{connect_floor, connect_spread, watch_operations};
+use super::{connect_floor, connect_spread, watch, watch_operations};
 use crate::floor::Floor;
 use crate::report::{Latencies, Report};
 use crate::server;
@@ -86,9 +86,9 @@ async fn measure(servers: &[Server], o: &Options) -> anyhow::Result<(Latencies, 
     let api = Api::setup(&servers[0], (o.probes * o.rounds) as u64 + 1_000).await?;
     let probes = api.create_probes(o.probes).await?;
     let ids: Vec<String> = probes.iter().map(|p| p.identifier.clone()).collect();
-    let sockets = connect_spread(servers, &api, &probes).await?;
     let (tx, mut seen) = mpsc::unbounded_channel();
-    let _readers = watch_operations(sockets, tx);
+    let _readers =
+        connect_spread(servers, &api, &probes, |socket| watch(socket, tx.clone())).await?;
     let (mut samples, mut frame_bytes) = (Vec::new(), 0);
     for _ in 0..o.rounds {
         let start = Instant::now();

@@ -18,8 +18,19 @@ pub async fn connect_probes(
     server: SocketAddr,
     probes: &[ProbeCredentials],
 ) -> anyhow::Result<Vec<Socket>> {
+    connect_probes_then(server, probes, |socket| socket).await
+}
+
+/// Opens one welcomed link per probe, `CONNECT_CONCURRENCY` at a time, handing each to `then`
+/// as soon as it is welcomed (a link nobody reads stops answering the server's heartbeats,
+/// and is closed as dead after a minute, long before 10,000 links are open).
+async fn connect_probes_then<T>(
+    server: SocketAddr,
+    probes: &[ProbeCredentials],
+    then: impl Fn(Socket) -> T + Copy,
+) -> anyhow::Result<Vec<T>> {
     Ok(stream::iter(probes.iter().enumerate())
-        .map(|(i, p)| probe::connect_from(server, &p.token, i))
+        .map(|(i, p)| async move { probe::connect_from(server, &p.token, i).await.map(then) })
         .buffer_unordered(CONNECT_CONCURRENCY)
         .try_collect()
         .await?)
@@ -30,15 +41,16 @@ pub async fn connect_probes(
 ///
 /// Returns once the first server lists every probe connected (or after [`LINKS_STORED`], saying
 /// how many it lists): an operation created before would select only those.
-pub async fn connect_spread(
+pub async fn connect_spread<T>(
     servers: &[Server],
     api: &Api,
     probes: &[ProbeCredentials],
-) -> anyhow::Result<Vec<Socket>> {
+    then: impl Fn(Socket) -> T + Copy,
+) -> anyhow::Result<Vec<T>> {
     let share = probes.len().div_ceil(servers.len());
     let mut sockets = Vec::with_capacity(probes.len());
     for (server, probes) in servers.iter().zip(probes.chunks(share)) {
-        sockets.extend(connect_probes(server.addr, probes).await?);
+        sockets.extend(connect_probes_then(server.addr, probes, then).await?);
     }
     let ids: Vec<String> = probes.iter().map(|p| p.identifier.clone()).collect();
     let connected = api.wait_connected(&ids, LINKS_STORED).await?;
@@ -60,24 +72,36 @@ pub async fn connect_floor(server: SocketAddr, n: usize) -> anyhow::Result<Vec<S
         .await?)
 }
 
-/// Reads every link until it closes (answering pings), handing each `operation` frame's arrival
-/// time and size to `seen`. The tasks end when the set is dropped.
-pub fn watch_operations(
-    sockets: Vec<Socket>,
-    seen: tokio::sync::mpsc::UnboundedSender<(std::time::Instant, usize)>,
-) -> tokio::task::JoinSet<()> {
-    let mut tasks = tokio::task::JoinSet::new();
-    for mut socket in sockets {
-        let seen = seen.clone();
-        tasks.spawn(async move {
-            while let Some(Ok(message)) = socket.next().await {
-                if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
-                    if probe::is_operation(&text) {
-                        let _ = seen.send((std::time::Instant::now(), text.len()));
-                    }
+/// When each `operation` frame arrived, and its size.
+pub type Seen = tokio::sync::mpsc::UnboundedSender<(std::time::Instant, usize)>;
+
+/// A task reading one link; stopped when dropped.
+pub struct Reader(tokio::task::JoinHandle<()>);
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Reads `socket` until it closes (answering pings), handing each `operation` frame's arrival
+/// time and size to `seen`.
+pub fn watch(mut socket: Socket, seen: Seen) -> Reader {
+    Reader(tokio::spawn(async move {
+        while let Some(Ok(message)) = socket.next().await {
+            if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+                if probe::is_operation(&text) {
+                    let _ = seen.send((std::time::Instant::now(), text.len()));
                 }
             }
-        });
-    }
-    tasks
+        }
+    }))
+}
+
+/// [`watch`] for every link.
+pub fn watch_operations(sockets: Vec<Socket>, seen: Seen) -> Vec<Reader> {
+    sockets
+        .into_iter()
+        .map(|socket| watch(socket, seen.clone()))
+        .collect()
 }
