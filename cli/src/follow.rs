@@ -1,0 +1,220 @@
+//! `--wait`: follows GET /operations/{id}/stream (Server-Sent Events) until its `end` event,
+//! printing each result as it arrives and, on a terminal, a progress bar.
+//!
+//! A dropped connection is resumed with `Last-Event-ID` set to the last result's cursor, and
+//! the server sends what follows it, so nothing is missed or printed twice. Ctrl-C stops
+//! following only: the operation keeps running on the server.
+
+use crate::api::Api;
+use crate::error::{CliError, Result};
+use crate::output::ResultPrinter;
+use eventsource_stream::{Event, Eventsource};
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Deserialize;
+use serde_json::Value;
+use std::future::Future;
+use std::time::Duration;
+
+/// Silence after which the connection is taken for dead: the server sends a keep-alive
+/// comment every 15 s.
+const SILENCE_LIMIT: Duration = Duration::from_secs(45);
+/// Reconnections in a row without a single event before giving up.
+const MAX_RETRIES: u32 = 8;
+/// Longest pause between two reconnections.
+const MAX_BACKOFF: Duration = Duration::from_secs(8);
+
+/// The counts of a `progress` or `end` event.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct Progress {
+    pub assigned: u64,
+    pub accepted: u64,
+    pub finished: u64,
+    pub results: u64,
+}
+
+/// The `end` event: why the stream ended, and the final counts.
+#[derive(Debug, Clone, Deserialize)]
+pub struct End {
+    pub reason: String,
+    #[serde(flatten)]
+    pub progress: Progress,
+}
+
+/// What happened to one connection.
+enum Connection {
+    /// The operation is over.
+    Ended(End),
+    /// The connection dropped (or fell silent) before the end; `saw_events` says whether it
+    /// delivered anything, which resets the retry count.
+    Dropped { why: String, saw_events: bool },
+}
+
+/// Follows `operation` until it ends or `interrupt` completes (Ctrl-C).
+pub async fn follow(
+    api: &Api,
+    operation: &str,
+    printer: ResultPrinter,
+    interrupt: impl Future<Output = ()>,
+) -> Result<End> {
+    let mut follower = Follower::new(printer);
+    tokio::pin!(interrupt);
+    tokio::select! {
+        ended = follower.run(api, operation) => {
+            follower.bar.finish_and_clear();
+            ended
+        }
+        () = &mut interrupt => {
+            follower.bar.abandon();
+            Err(CliError::Interrupted(format!(
+                "stopped following; operation {operation} keeps running. Its results: \
+                 pladmed-cli results {operation}"
+            )))
+        }
+    }
+}
+
+/// The state kept across reconnections.
+struct Follower {
+    printer: ResultPrinter,
+    bar: ProgressBar,
+    /// Results so far: the last `progress` count plus the results since.
+    results: u64,
+    last_event_id: Option<String>,
+}
+
+impl Follower {
+    fn new(printer: ResultPrinter) -> Self {
+        // Drawn on stderr only when it is a terminal; otherwise hidden.
+        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{bar:30}] {pos}/{len} probes finished, {msg} ({elapsed})",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_message("0 results");
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Self {
+            printer,
+            bar,
+            results: 0,
+            last_event_id: None,
+        }
+    }
+
+    async fn run(&mut self, api: &Api, operation: &str) -> Result<End> {
+        let mut failures = 0;
+        loop {
+            let why = match self.connect(api, operation).await {
+                Ok(Connection::Ended(end)) => return Ok(end),
+                Ok(Connection::Dropped { why, saw_events }) => {
+                    if saw_events {
+                        failures = 0;
+                    }
+                    why
+                }
+                Err(CliError::Network(why)) => why,
+                Err(other) => return Err(other),
+            };
+            failures += 1;
+            if failures > MAX_RETRIES {
+                return Err(CliError::Network(format!(
+                    "lost the stream of operation {operation} ({why}); it keeps running. \
+                     Its results: pladmed-cli results {operation}"
+                )));
+            }
+            let pause = Duration::from_millis(500 * 2u64.pow(failures - 1)).min(MAX_BACKOFF);
+            self.notice(&format!(
+                "stream interrupted ({why}); reconnecting in {} s",
+                pause.as_secs_f32()
+            ));
+            tokio::time::sleep(pause).await;
+        }
+    }
+
+    /// One connection, from the last result seen on.
+    async fn connect(&mut self, api: &Api, operation: &str) -> Result<Connection> {
+        let response = api
+            .stream(operation, self.last_event_id.as_deref())
+            .await?;
+        let mut events = response.bytes_stream().eventsource();
+        let mut saw_events = false;
+        loop {
+            let next = tokio::time::timeout(SILENCE_LIMIT, events.next()).await;
+            let event = match next {
+                Err(_) => {
+                    let why = format!("nothing received for {} s", SILENCE_LIMIT.as_secs());
+                    return Ok(Connection::Dropped { why, saw_events });
+                }
+                Ok(None) => {
+                    let why = "the server closed the stream before its end".to_string();
+                    return Ok(Connection::Dropped { why, saw_events });
+                }
+                Ok(Some(Err(e))) => {
+                    return Ok(Connection::Dropped {
+                        why: e.to_string(),
+                        saw_events,
+                    })
+                }
+                Ok(Some(Ok(event))) => event,
+            };
+            saw_events = true;
+            if let Some(end) = self.handle(event, api)? {
+                return Ok(Connection::Ended(end));
+            }
+        }
+    }
+
+    /// Applies one event; `Some` on `end`.
+    fn handle(&mut self, event: Event, api: &Api) -> Result<Option<End>> {
+        let not_the_api = |e: serde_json::Error| {
+            CliError::Network(format!(
+                "{} sent a {} event that is not the API's: {e}",
+                api.base(),
+                event.event
+            ))
+        };
+        match event.event.as_str() {
+            "progress" => {
+                let progress: Progress = serde_json::from_str(&event.data).map_err(not_the_api)?;
+                self.show(progress);
+            }
+            "result" => {
+                let result: Value = serde_json::from_str(&event.data).map_err(not_the_api)?;
+                let text = self.printer.render(&result)?;
+                self.bar.suspend(|| -> Result<()> {
+                    use std::io::Write;
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(text.as_bytes())?;
+                    out.flush()?;
+                    Ok(())
+                })?;
+                if !event.id.is_empty() {
+                    self.last_event_id = Some(event.id);
+                }
+                self.results += 1;
+                self.bar.set_message(format!("{} results", self.results));
+            }
+            "end" => {
+                let end: End = serde_json::from_str(&event.data).map_err(not_the_api)?;
+                self.show(end.progress);
+                return Ok(Some(end));
+            }
+            _ => {}
+        }
+        Ok(None)
+    }
+
+    fn show(&mut self, progress: Progress) {
+        self.results = progress.results;
+        self.bar.set_length(progress.assigned);
+        self.bar.set_position(progress.finished);
+        self.bar.set_message(format!("{} results", progress.results));
+    }
+
+    fn notice(&self, text: &str) {
+        self.bar.suspend(|| eprintln!("pladmed-cli: {text}"));
+    }
+}
