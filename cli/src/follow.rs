@@ -78,8 +78,10 @@ pub async fn follow(
 struct Follower {
     printer: ResultPrinter,
     bar: ProgressBar,
-    /// Results so far: the last `progress` count plus the results since.
-    results: u64,
+    /// Results printed so far (across reconnections).
+    printed: u64,
+    /// The stored results the last `progress` event counted; it may run ahead of `printed`.
+    stored: u64,
     last_event_id: Option<String>,
 }
 
@@ -94,12 +96,11 @@ impl Follower {
             .expect("a valid template")
             .progress_chars("=> "),
         );
-        bar.set_message("0 results");
-        bar.enable_steady_tick(Duration::from_millis(200));
         Self {
             printer,
             bar,
-            results: 0,
+            printed: 0,
+            stored: 0,
             last_event_id: None,
         }
     }
@@ -194,8 +195,8 @@ impl Follower {
                 if !event.id.is_empty() {
                     self.last_event_id = Some(event.id);
                 }
-                self.results += 1;
-                self.bar.set_message(format!("{} results", self.results));
+                self.printed += 1;
+                self.count_results();
             }
             "end" => {
                 let end: End = serde_json::from_str(&event.data).map_err(not_the_api)?;
@@ -208,10 +209,19 @@ impl Follower {
     }
 
     fn show(&mut self, progress: Progress) {
-        self.results = progress.results;
+        if self.bar.length() == Some(0) {
+            // Drawn from the first counts on: an empty bar would show as complete.
+            self.bar.enable_steady_tick(Duration::from_millis(200));
+        }
+        self.stored = progress.results;
         self.bar.set_length(progress.assigned);
         self.bar.set_position(progress.finished);
-        self.bar.set_message(format!("{} results", progress.results));
+        self.count_results();
+    }
+
+    fn count_results(&self) {
+        let results = self.printed.max(self.stored);
+        self.bar.set_message(format!("{results} results"));
     }
 
     fn notice(&self, text: &str) {

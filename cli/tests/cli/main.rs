@@ -7,4 +7,5 @@ mod account;
 mod errors;
 mod helpers;
 mod measure;
+mod resume;
 mod terminal;

@@ -32,13 +32,15 @@ async fn on_a_terminal_progress_and_rows_show_and_ctrl_c_leaves_the_operation_ru
     let probe = probe_id.clone();
     // expectrl blocks: off the runtime that serves the server and the probe.
     let (seen, status) = tokio::task::spawn_blocking(move || {
-        let mut session = Session::spawn(command).expect("the CLI starts on a pseudo-terminal");
+        let session = Session::spawn(command).expect("the CLI starts on a pseudo-terminal");
+        // What the terminal showed, in the test's output when it fails.
+        let mut session = expectrl::session::log(session, std::io::stderr()).unwrap();
         session.set_expect_timeout(Some(Duration::from_secs(60)));
         let created = session.expect(Regex(r"Operation ([0-9a-f]{24}) \(ping\)")).unwrap();
         let operation = String::from_utf8_lossy(created.get(1).unwrap()).into_owned();
         session.expect("probes finished").unwrap();
         session.expect(Regex(r"\d+ results")).unwrap();
-        let row = format!(r"{probe}\s+\d\d:\d\d:\d\d\s+127\.0\.0\.1\s+1/1 replies");
+        let row = format!(r"{probe}\s+\d\d:\d\d:\d\d\s+127\.0\.0\.1\s+4/4 replies");
         session.expect(Regex(row.as_str())).unwrap();
         session.send("\x03").unwrap();
         session.expect("keeps running").unwrap();
