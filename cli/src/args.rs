@@ -92,7 +92,12 @@ pub struct MeasureArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub limit: Option<u32>,
     /// Probes near this place (the server picks at random among those within --radius-km).
-    #[arg(long, value_name = "LAT,LON", allow_hyphen_values = true, requires = "radius_km")]
+    #[arg(
+        long,
+        value_name = "LAT,LON",
+        allow_hyphen_values = true,
+        requires = "radius_km"
+    )]
     pub near: Option<String>,
     /// With --near: how far from it, in kilometres.
     #[arg(long, value_name = "KM", requires = "near")]

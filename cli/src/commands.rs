@@ -88,7 +88,12 @@ pub async fn probes(api: &Api, args: &ProbesArgs) -> Result<()> {
                 "{}, {}",
                 probe["location"]["latitude"], probe["location"]["longitude"]
             ),
-            if probe["connected"] == true { "yes" } else { "no" }.to_string(),
+            if probe["connected"] == true {
+                "yes"
+            } else {
+                "no"
+            }
+            .to_string(),
             free_credits(probe),
             probe["clock_offset_ms"]
                 .as_f64()
@@ -114,7 +119,11 @@ fn free_credits(probe: &Value) -> String {
 pub async fn credits(api: &Api) -> Result<()> {
     let me = api.get_as_user("/users/me").await?;
     println!("{}", me["credits"]);
-    eprintln!("credits of {} on {}", me["email"].as_str().unwrap_or("?"), api.base());
+    eprintln!(
+        "credits of {} on {}",
+        me["email"].as_str().unwrap_or("?"),
+        api.base()
+    );
     Ok(())
 }
 

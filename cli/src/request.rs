@@ -91,9 +91,9 @@ pub fn params(kind: OperationKind, args: &MeasureArgs, now: DateTime<Utc>) -> Re
     params.insert("stop_time".into(), json!(stop_time(&args.stop, now)?));
     params.insert("times_per_minute".into(), json!(args.times_per_minute));
     for extra in &args.params {
-        let (name, value) = extra.split_once('=').ok_or_else(|| {
-            CliError::Usage(format!("--param: {extra:?} is not NAME=VALUE"))
-        })?;
+        let (name, value) = extra
+            .split_once('=')
+            .ok_or_else(|| CliError::Usage(format!("--param: {extra:?} is not NAME=VALUE")))?;
         params.insert(name.trim().to_string(), json!(value));
     }
     probe_protocol::params::parse(kind, &params, now)

@@ -81,7 +81,9 @@ fn trace(trace: &Value) -> Vec<Line> {
     let first = trace["firsthop"].as_u64().unwrap_or(1).max(1);
     let mut lines = vec![Line::new(dst, format!("{stop}, {last_ttl} hops"))];
     for ttl in first..=last_ttl {
-        let reply = hops.iter().find(|hop| hop["probe_ttl"].as_u64() == Some(ttl));
+        let reply = hops
+            .iter()
+            .find(|hop| hop["probe_ttl"].as_u64() == Some(ttl));
         let text = match reply {
             Some(hop) => format!(
                 "{ttl:>3}  {}  {} ms",

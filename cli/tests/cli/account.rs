@@ -29,11 +29,7 @@ async fn login_keeps_the_token_readable_by_its_owner_only_and_logout_forgets_it(
     assert_eq!(stdout(&credits).trim(), "1234");
 
     // A second login replaces the file, still 0600 even if someone had widened it.
-    std::fs::set_permissions(
-        home.credentials(),
-        std::fs::Permissions::from_mode(0o644),
-    )
-    .unwrap();
+    std::fs::set_permissions(home.credentials(), std::fs::Permissions::from_mode(0o644)).unwrap();
     home.login("researcher@example.org").await;
     let file = std::fs::metadata(home.credentials()).unwrap();
     assert_eq!(file.permissions().mode() & 0o777, 0o600);
@@ -54,7 +50,11 @@ async fn the_token_goes_only_to_the_server_it_came_from() {
     home.login("researcher@example.org").await;
 
     let elsewhere = home
-        .run(&["--server", &format!("http://localhost:{}", app.addr.port()), "credits"])
+        .run(&[
+            "--server",
+            &format!("http://localhost:{}", app.addr.port()),
+            "credits",
+        ])
         .await;
     assert_fails(&elsewhere, 3, "not logged in to http://localhost:");
     app.stop().await;

@@ -37,7 +37,11 @@ async fn refusals_usage_mistakes_and_bad_credentials_have_their_own_exit_codes()
     let bad = home
         .run(&["ping", "127.0.0.1", "--all", "-o", "probecount=0"])
         .await;
-    assert_fails(&bad, 2, "params.probecount: must be an integer between 1 and 100");
+    assert_fails(
+        &bad,
+        2,
+        "params.probecount: must be an integer between 1 and 100",
+    );
     let unknown = home
         .run(&["traceroute", "127.0.0.1", "--all", "-o", "colour=blue"])
         .await;

@@ -177,7 +177,8 @@ pub fn quick_stop() -> &'static str {
 pub fn scamper_can_measure() -> bool {
     if std::env::var(NO_RAW_SOCKETS).as_deref() == Ok("1") {
         let test = std::thread::current().name().unwrap_or("?").to_string();
-        let notice = format!("SKIPPED {test}: {NO_RAW_SOCKETS}=1, scamper measurements not tested\n");
+        let notice =
+            format!("SKIPPED {test}: {NO_RAW_SOCKETS}=1, scamper measurements not tested\n");
         let _ = std::io::Write::write_all(&mut std::io::stderr(), notice.as_bytes());
         return false;
     }

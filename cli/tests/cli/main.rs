@@ -7,5 +7,6 @@ mod account;
 mod errors;
 mod helpers;
 mod measure;
+mod near;
 mod resume;
 mod terminal;

@@ -1,7 +1,9 @@
 //! Measuring with the reference probe and real scamper, followed with `--wait` to the end of
 //! the operation, printed for programs (`--json`, `--csv`) and for people.
 
-use crate::helpers::{assert_success, quick_stop, scamper_can_measure, stderr, stdout, Home, Probe};
+use crate::helpers::{
+    assert_success, quick_stop, scamper_can_measure, stderr, stdout, Home, Probe,
+};
 use serde_json::Value;
 use std::collections::HashSet;
 use testkit::TestApp;
@@ -69,7 +71,12 @@ async fn ping_wait_json_prints_every_result_as_one_json_line_until_the_end() {
     assert_success(&stored);
     let stored_ids: HashSet<String> = stdout(&stored)
         .lines()
-        .map(|line| serde_json::from_str::<Value>(line).unwrap()["_id"].as_str().unwrap().to_string())
+        .map(|line| {
+            serde_json::from_str::<Value>(line).unwrap()["_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(stored_ids, unique.iter().map(|s| s.to_string()).collect());
 
@@ -77,7 +84,10 @@ async fn ping_wait_json_prints_every_result_as_one_json_line_until_the_end() {
     assert_success(&csv);
     let text = stdout(&csv);
     let rows: Vec<&str> = text.lines().collect();
-    assert!(rows[0].starts_with("id,probe,unique_code,measured_at"), "{text}");
+    assert!(
+        rows[0].starts_with("id,probe,unique_code,measured_at"),
+        "{text}"
+    );
     assert_eq!(rows.len(), ids.len() + 1, "{text}");
     assert!(rows[1].contains("1/1 replies"), "{text}");
     app.stop().await;
@@ -113,11 +123,20 @@ async fn traceroute_wait_shows_the_hops_for_people() {
     let text = stdout(&followed);
     let mut lines = text.lines();
     let header = lines.next().unwrap();
-    assert!(header.starts_with("PROBE") && header.ends_with("RESULT"), "{text}");
+    assert!(
+        header.starts_with("PROBE") && header.ends_with("RESULT"),
+        "{text}"
+    );
     let first = lines.next().unwrap();
     assert!(first.starts_with(&probe_id), "{text}");
-    assert!(first.contains("127.0.0.1") && first.ends_with("COMPLETED, 1 hops"), "{text}");
+    assert!(
+        first.contains("127.0.0.1") && first.ends_with("COMPLETED, 1 hops"),
+        "{text}"
+    );
     let hop = lines.next().unwrap();
-    assert!(hop.trim_start().starts_with("1  127.0.0.1  ") && hop.ends_with(" ms"), "{text}");
+    assert!(
+        hop.trim_start().starts_with("1  127.0.0.1  ") && hop.ends_with(" ms"),
+        "{text}"
+    );
     app.stop().await;
 }

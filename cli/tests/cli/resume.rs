@@ -79,7 +79,12 @@ async fn a_server_restart_mid_stream_loses_and_repeats_no_result() {
 
     let ids: Vec<String> = printed
         .iter()
-        .map(|line| serde_json::from_str::<Value>(line).unwrap()["_id"].as_str().unwrap().to_string())
+        .map(|line| {
+            serde_json::from_str::<Value>(line).unwrap()["_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     let unique: HashSet<&String> = ids.iter().collect();
     assert_eq!(unique.len(), ids.len(), "a result printed twice: {told}");
@@ -90,6 +95,10 @@ async fn a_server_restart_mid_stream_loses_and_repeats_no_result() {
         .iter()
         .map(|r| r["_id"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(stored, ids.iter().cloned().collect::<HashSet<_>>(), "{told}");
+    assert_eq!(
+        stored,
+        ids.iter().cloned().collect::<HashSet<_>>(),
+        "{told}"
+    );
     app.stop().await;
 }

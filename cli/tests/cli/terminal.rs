@@ -36,7 +36,9 @@ async fn on_a_terminal_progress_and_rows_show_and_ctrl_c_leaves_the_operation_ru
         // What the terminal showed, in the test's output when it fails.
         let mut session = expectrl::session::log(session, std::io::stderr()).unwrap();
         session.set_expect_timeout(Some(Duration::from_secs(60)));
-        let created = session.expect(Regex(r"Operation ([0-9a-f]{24}) \(ping\)")).unwrap();
+        let created = session
+            .expect(Regex(r"Operation ([0-9a-f]{24}) \(ping\)"))
+            .unwrap();
         let operation = String::from_utf8_lossy(created.get(1).unwrap()).into_owned();
         session.expect("probes finished").unwrap();
         session.expect(Regex(r"\d+ results")).unwrap();
@@ -44,7 +46,9 @@ async fn on_a_terminal_progress_and_rows_show_and_ctrl_c_leaves_the_operation_ru
         session.expect(Regex(row.as_str())).unwrap();
         session.send("\x03").unwrap();
         session.expect("keeps running").unwrap();
-        session.expect(format!("pladmed-cli results {operation}").as_str()).unwrap();
+        session
+            .expect(format!("pladmed-cli results {operation}").as_str())
+            .unwrap();
         let status = session.get_process().wait().unwrap();
         (operation, status)
     })
