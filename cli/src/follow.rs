@@ -137,27 +137,22 @@ impl Follower {
 
     /// One connection, from the last result seen on.
     async fn connect(&mut self, api: &Api, operation: &str) -> Result<Connection> {
-        let response = api.stream(operation, self.last_event_id.as_deref()).await?;
-        let mut events = response.bytes_stream().eventsource();
+        let response = api
+            .stream(operation, self.last_event_id.as_deref())
+            .await?;
+        let mut events = std::pin::pin!(watched(response).eventsource());
         let mut saw_events = false;
         loop {
-            let next = tokio::time::timeout(SILENCE_LIMIT, events.next()).await;
-            let event = match next {
-                Err(_) => {
-                    let why = format!("nothing received for {} s", SILENCE_LIMIT.as_secs());
-                    return Ok(Connection::Dropped { why, saw_events });
-                }
-                Ok(None) => {
+            let event = match events.next().await {
+                None => {
                     let why = "the server closed the stream before its end".to_string();
                     return Ok(Connection::Dropped { why, saw_events });
                 }
-                Ok(Some(Err(e))) => {
-                    return Ok(Connection::Dropped {
-                        why: e.to_string(),
-                        saw_events,
-                    })
+                Some(Err(e)) => {
+                    let why = e.to_string();
+                    return Ok(Connection::Dropped { why, saw_events });
                 }
-                Ok(Some(Ok(event))) => event,
+                Some(Ok(event)) => event,
             };
             saw_events = true;
             if let Some(end) = self.handle(event, api)? {
@@ -225,4 +220,34 @@ impl Follower {
     fn notice(&self, text: &str) {
         self.bar.suspend(|| eprintln!("pladmed-cli: {text}"));
     }
+}
+
+/// Why the bytes of a stream stopped coming.
+#[derive(Debug)]
+struct Stalled(String);
+
+impl std::fmt::Display for Stalled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The body's bytes, ending with an error after [`SILENCE_LIMIT`] without any. Watched below
+/// the event parser, because the keep-alive comments that prove the connection alive are
+/// never events.
+fn watched(
+    response: reqwest::Response,
+) -> impl futures::Stream<Item = std::result::Result<bytes::Bytes, Stalled>> {
+    futures::stream::unfold(Some(response), |response| async move {
+        let mut response = response?;
+        match tokio::time::timeout(SILENCE_LIMIT, response.chunk()).await {
+            Ok(Ok(Some(chunk))) => Some((Ok(chunk), Some(response))),
+            Ok(Ok(None)) => None,
+            Ok(Err(e)) => Some((Err(Stalled(e.to_string())), None)),
+            Err(_) => {
+                let why = format!("nothing received for {} s", SILENCE_LIMIT.as_secs());
+                Some((Err(Stalled(why)), None))
+            }
+        }
+    })
 }
