@@ -137,9 +137,7 @@ impl Follower {
 
     /// One connection, from the last result seen on.
     async fn connect(&mut self, api: &Api, operation: &str) -> Result<Connection> {
-        let response = api
-            .stream(operation, self.last_event_id.as_deref())
-            .await?;
+        let response = api.stream(operation, self.last_event_id.as_deref()).await?;
         let mut events = std::pin::pin!(watched(response).eventsource());
         let mut saw_events = false;
         loop {

@@ -56,7 +56,13 @@ async fn ping_wait_json_prints_every_result_as_one_json_line_until_the_end() {
         assert_eq!(ping["statistics"]["replies"], 1, "{ping}");
     }
     let told = stderr(&followed);
-    assert!(told.contains("ended (every probe finished)"), "{told}");
+    // Under load the probe's last run may end after the stop minute: then the stop time ends
+    // the stream, and a result stored later is not in it.
+    let finished = told.contains("ended (every probe finished)");
+    assert!(
+        finished || told.contains("ended (its stop time passed)"),
+        "{told}"
+    );
     let operation = told
         .split_whitespace()
         .nth(1)
@@ -78,7 +84,12 @@ async fn ping_wait_json_prints_every_result_as_one_json_line_until_the_end() {
                 .to_string()
         })
         .collect();
-    assert_eq!(stored_ids, unique.iter().map(|s| s.to_string()).collect());
+    let followed: HashSet<String> = unique.iter().map(|s| s.to_string()).collect();
+    if finished {
+        assert_eq!(stored_ids, followed);
+    } else {
+        assert!(followed.is_subset(&stored_ids), "{told}");
+    }
 
     let csv = home.run(&["results", &operation, "--csv"]).await;
     assert_success(&csv);

@@ -75,7 +75,13 @@ async fn a_server_restart_mid_stream_loses_and_repeats_no_result() {
     let status = child.wait().await.unwrap();
     assert!(status.success(), "{told}");
     assert!(told.contains("reconnecting"), "{told}");
-    assert!(told.contains("ended (every probe finished)"), "{told}");
+    // Under load the probe's last run may end after the stop minute: then the stop time ends
+    // the stream, and a result stored later is not in it.
+    let finished = told.contains("ended (every probe finished)");
+    assert!(
+        finished || told.contains("ended (its stop time passed)"),
+        "{told}"
+    );
 
     let ids: Vec<String> = printed
         .iter()
@@ -95,10 +101,11 @@ async fn a_server_restart_mid_stream_loses_and_repeats_no_result() {
         .iter()
         .map(|r| r["_id"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(
-        stored,
-        ids.iter().cloned().collect::<HashSet<_>>(),
-        "{told}"
-    );
+    let followed: HashSet<String> = ids.iter().cloned().collect();
+    if finished {
+        assert_eq!(stored, followed, "{told}");
+    } else {
+        assert!(followed.is_subset(&stored), "{told}");
+    }
     app.stop().await;
 }
