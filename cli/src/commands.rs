@@ -4,7 +4,7 @@ use crate::api::Api;
 use crate::args::{LoginArgs, ProbesArgs, ResultsArgs};
 use crate::credentials::{self, Credentials};
 use crate::error::{CliError, Result};
-use crate::output::{Format, ResultPrinter};
+use crate::output::{print_line, Format, ResultPrinter};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use serde_json::Value;
 use std::io::{BufRead, IsTerminal};
@@ -70,8 +70,7 @@ pub async fn probes(api: &Api, args: &ProbesArgs) -> Result<()> {
         .filter(|p| !args.connected || p["connected"] == true)
         .collect();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&probes).expect("JSON"));
-        return Ok(());
+        return print_line(serde_json::to_string_pretty(&probes).expect("JSON"));
     }
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED).set_header([
@@ -100,7 +99,7 @@ pub async fn probes(api: &Api, args: &ProbesArgs) -> Result<()> {
                 .map_or_else(String::new, |ms| format!("{ms:.1} ms")),
         ]);
     }
-    println!("{table}");
+    print_line(table)?;
     eprintln!("{} probe(s).", probes.len());
     Ok(())
 }
@@ -118,7 +117,7 @@ fn free_credits(probe: &Value) -> String {
 /// `credits`: the logged-in account's balance.
 pub async fn credits(api: &Api) -> Result<()> {
     let me = api.get_as_user("/users/me").await?;
-    println!("{}", me["credits"]);
+    print_line(&me["credits"])?;
     eprintln!(
         "credits of {} on {}",
         me["email"].as_str().unwrap_or("?"),

@@ -21,6 +21,10 @@ pub enum CliError {
     /// Exit 5: a local file (the credentials, standard output) could not be read or written.
     #[error("{0}")]
     Local(String),
+    /// Exit 0, silently: standard output was closed by its reader (`| head`), which wants no
+    /// more.
+    #[error("standard output closed")]
+    OutputClosed,
     /// Exit 130: Ctrl-C while following an operation, which keeps running on the server.
     #[error("{0}")]
     Interrupted(String),
@@ -35,6 +39,7 @@ impl CliError {
             CliError::Auth(_) => 3,
             CliError::Network(_) => 4,
             CliError::Local(_) => 5,
+            CliError::OutputClosed => 0,
             CliError::Interrupted(_) => 130,
         }
     }
@@ -42,7 +47,11 @@ impl CliError {
 
 impl From<std::io::Error> for CliError {
     fn from(error: std::io::Error) -> Self {
-        CliError::Local(format!("output: {error}"))
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            CliError::OutputClosed
+        } else {
+            CliError::Local(format!("output: {error}"))
+        }
     }
 }
 

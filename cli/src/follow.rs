@@ -7,7 +7,7 @@
 
 use crate::api::Api;
 use crate::error::{CliError, Result};
-use crate::output::ResultPrinter;
+use crate::output::{self, ResultPrinter};
 use eventsource_stream::{Event, Eventsource};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -176,13 +176,7 @@ impl Follower {
             "result" => {
                 let result: Value = serde_json::from_str(&event.data).map_err(not_the_api)?;
                 let text = self.printer.render(&result)?;
-                self.bar.suspend(|| -> Result<()> {
-                    use std::io::Write;
-                    let mut out = std::io::stdout().lock();
-                    out.write_all(text.as_bytes())?;
-                    out.flush()?;
-                    Ok(())
-                })?;
+                self.bar.suspend(|| output::write_out(&text))?;
                 if !event.id.is_empty() {
                     self.last_event_id = Some(event.id);
                 }

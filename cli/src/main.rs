@@ -17,6 +17,7 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(pladmed_cli::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(pladmed_cli::error::CliError::OutputClosed) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("pladmed-cli: {error}");
             ExitCode::from(error.exit_code() as u8)

@@ -5,7 +5,7 @@ use crate::api::Api;
 use crate::args::MeasureArgs;
 use crate::error::{CliError, Result};
 use crate::follow;
-use crate::output::{Format, ResultPrinter};
+use crate::output::{print_line, Format, ResultPrinter};
 use crate::request::{self, Selection};
 use chrono::Utc;
 use probe_protocol::OperationKind;
@@ -43,12 +43,10 @@ pub async fn run(api: &Api, kind: OperationKind, args: &MeasureArgs) -> Result<(
     let format = Format::from(args.format);
     if !args.wait {
         if format == Format::Json {
-            println!("{operation}");
-        } else {
-            eprintln!("{}", describe(kind, &operation));
-            println!("{id}");
+            return print_line(&operation);
         }
-        return Ok(());
+        eprintln!("{}", describe(kind, &operation));
+        return print_line(&id);
     }
     eprintln!("{}", describe(kind, &operation));
     let interrupt = async {

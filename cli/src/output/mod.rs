@@ -87,11 +87,22 @@ impl ResultPrinter {
     /// Prints `result` on standard output.
     pub fn print(&mut self, result: &Value) -> Result<()> {
         let text = self.render(result)?;
-        let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes())?;
-        out.flush()?;
-        Ok(())
+        write_out(&text)
     }
+}
+
+/// Writes `text` on standard output at once (results appear as they arrive, not when a buffer
+/// fills).
+pub fn write_out(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Writes `text` and a newline on standard output.
+pub fn print_line(text: impl std::fmt::Display) -> Result<()> {
+    write_out(&format!("{text}\n"))
 }
 
 fn human(result: &Value) -> String {

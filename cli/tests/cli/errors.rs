@@ -75,3 +75,28 @@ async fn an_unreachable_server_is_a_network_failure() {
     let not_a_url = home.run(&["--server", "ftp://example.org", "probes"]).await;
     assert_fails(&not_a_url, 2, "--server");
 }
+
+/// `pladmed-cli … | head -1`: a reader that leaves early ends the CLI quietly, not with a
+/// panic or an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_standard_output_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::start(&dir.path().join("data")).await;
+    let home = Home::of(&app);
+    let mut child = tokio::process::Command::from(home.command(&["probes", "--json"]))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().await.unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+    app.stop().await;
+}
