@@ -67,3 +67,31 @@ async fn on_a_terminal_progress_and_rows_show_and_ctrl_c_leaves_the_operation_ru
     .await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_terminal_login_asks_for_the_password_without_echoing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::start(&dir.path().join("data")).await;
+    app.funded_user("researcher@example.org", 7).await;
+    let home = Home::of(&app);
+    let command = home.command(&["login", "researcher@example.org"]);
+    let shown = tokio::task::spawn_blocking(move || {
+        let mut session = Session::spawn(command).expect("the CLI starts on a pseudo-terminal");
+        session.set_expect_timeout(Some(Duration::from_secs(30)));
+        session.expect("Password: ").unwrap();
+        session.send_line(testkit::PASSWORD).unwrap();
+        let done = session.expect("Logged in to").unwrap();
+        let status = session.get_process().wait().unwrap();
+        assert!(matches!(status, WaitStatus::Exited(_, 0)), "{status:?}");
+        String::from_utf8_lossy(done.before()).into_owned()
+    })
+    .await
+    .unwrap();
+    assert!(
+        !shown.contains(testkit::PASSWORD),
+        "the password was echoed: {shown}"
+    );
+    let credits = home.run(&["credits"]).await;
+    assert_eq!(String::from_utf8_lossy(&credits.stdout).trim(), "7");
+    app.stop().await;
+}
