@@ -12,21 +12,29 @@
 # The tests get:
 #   PLADMED_TEST_MONGODB_URI  connection string of that server
 #   PLADMED_TEST_SECANTUSD    the secantusd-py binary, for tests that start their own server
+#   PLADMED_TEST_SOCKETIO_PYTHON  a Python with python-socketio $SOCKETIO_VERSION (the version
+#                             pladmed-client pins), from a second venv (default
+#                             target/legacy-venv), for tests/legacy_probe.rs
 #
 # Environment knobs:
 #   PLADMED_SECANTUS_VENV     where the venv lives (default: <repo>/target/secantus-venv)
+#   PLADMED_LEGACY_VENV       where the python-socketio venv lives (default: <repo>/target/legacy-venv)
 #   PYTHON                    the Python 3 to build the venv with (default: python3)
 #
 # If the server cannot be installed or started, this fails: MongoDB is never skipped silently.
 set -euo pipefail
 
 readonly SECANTUS_VERSION="0.7.0b3"
+# What pladmed-client's requirements.txt pins, and the Engine.IO client it was tested with.
+readonly SOCKETIO_VERSION="5.0.4"
+readonly ENGINEIO_VERSION="4.15.1"
 # Seconds to wait for the server to answer, and for it to stop after SIGTERM.
 readonly START_TIMEOUT=60
 readonly STOP_TIMEOUT=20
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${PLADMED_SECANTUS_VENV:-$repo/target/secantus-venv}"
+legacy_venv="${PLADMED_LEGACY_VENV:-$repo/target/legacy-venv}"
 python="${PYTHON:-python3}"
 
 log() { printf 'test.sh: %s\n' "$*" >&2; }
@@ -45,6 +53,21 @@ ensure_venv() {
     "$venv/bin/pip" install --quiet --disable-pip-version-check --pre \
         "SecantusDB==$SECANTUS_VERSION" || die "cannot install SecantusDB $SECANTUS_VERSION"
     [[ -x "$venv/bin/secantusd-py" ]] || die "SecantusDB installed no secantusd-py"
+    touch "$marker"
+}
+
+# The venv of the original probe's Socket.IO client (tests/legacy/pladmed_client.py).
+ensure_legacy_venv() {
+    local marker="$legacy_venv/.python-socketio-$SOCKETIO_VERSION-$ENGINEIO_VERSION"
+    if [[ -f "$marker" && -x "$legacy_venv/bin/python" ]]; then
+        return
+    fi
+    log "installing python-socketio $SOCKETIO_VERSION into $legacy_venv"
+    rm -rf "$legacy_venv"
+    "$python" -m venv "$legacy_venv" || die "cannot create a Python venv (is python3-venv installed?)"
+    "$legacy_venv/bin/pip" install --quiet --disable-pip-version-check \
+        "python-socketio[client]==$SOCKETIO_VERSION" "python-engineio==$ENGINEIO_VERSION" ||
+        die "cannot install python-socketio $SOCKETIO_VERSION"
     touch "$marker"
 }
 
@@ -118,11 +141,13 @@ start_server() {
 
 started=$SECONDS
 ensure_venv
+ensure_legacy_venv
 start_server
 log "SecantusDB $SECANTUS_VERSION answers at $uri (setup took $((SECONDS - started))s)"
 
 export PLADMED_TEST_MONGODB_URI="$uri"
 export PLADMED_TEST_SECANTUSD="$venv/bin/secantusd-py"
+export PLADMED_TEST_SOCKETIO_PYTHON="$legacy_venv/bin/python"
 # This command always tests MongoDB, whatever the caller's environment says.
 unset PLADMED_TEST_SKIP_MONGODB
 

@@ -109,7 +109,8 @@ pub trait Hub: Send + Sync + 'static {
     /// Offers `frame` to each listed probe connected here; returns how many got it queued.
     /// Probes whose queue is full are kicked as too slow.
     fn deliver(&self, probes: &[ProbeId], frame: Frame) -> usize;
-    /// Kicks the link of `probe` connected here, if there is one; returns whether there was.
+    /// Kicks the link of `probe`, wherever it is connected (a shared hub tells the other
+    /// instances); returns whether there was one here.
     fn kick(&self, probe: ProbeId, kick: CloseReason) -> bool;
     /// Kicks the link of `probe` only if it is still `session` (a newer link stays).
     fn kick_session(&self, probe: ProbeId, session: &SessionId, kick: CloseReason) -> bool;

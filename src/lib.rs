@@ -21,6 +21,10 @@ pub mod domain;
 pub mod health;
 /// The broadcast hub fanning operations out to connected probes.
 pub mod hub;
+/// `pladmed import`: an original pladmed-backend database into ours, ids kept.
+pub mod import;
+/// The original probe link (pladmed-client's Socket.IO), beside `ws`.
+pub mod legacy;
 /// The HTTP accept loop with header and request timeouts.
 pub mod listener;
 /// Operations: creation and what probes report about them.

@@ -11,9 +11,13 @@
 //! - Request timeout: a request whose body is not read and answered within
 //!   `PLADMED_REQUEST_TIMEOUT_S` gets 408. WebSocket upgrades answer at once; the link that
 //!   follows has its own limits (`ws`).
+//! - Requests under `/socket.io/` go to the original probes' Socket.IO link (`legacy`), the
+//!   rest to warp's filters; both under the same timeouts.
 
 use crate::client::{ClientAddr, MalformedForwarding};
 use crate::config::Settings;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::Request;
@@ -36,6 +40,9 @@ pub fn client() -> impl Filter<Extract = (Option<ClientAddr>,), Error = Infallib
     warp::ext::optional::<ClientAddr>()
 }
 
+/// Any response body: warp's or the Socket.IO service's.
+type AnyBody = UnsyncBoxBody<bytes::Bytes, Box<dyn std::error::Error + Send + Sync>>;
+
 /// Pause after a failed accept (e.g. out of file descriptors) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -45,6 +52,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 pub async fn serve<F>(
     listener: TcpListener,
     filter: F,
+    legacy: crate::legacy::Service,
     settings: &Settings,
     stop: impl Future<Output = ()>,
 ) where
@@ -75,7 +83,7 @@ pub async fn serve<F>(
             .header_read_timeout(settings.limits.header_timeout)
             .serve_connection(
                 TokioIo::new(stream),
-                request_service(filter.clone(), settings, peer),
+                request_service(filter.clone(), legacy.clone(), settings, peer),
             )
             .with_upgrades();
         let stopping = stopping.clone();
@@ -104,13 +112,14 @@ pub async fn serve<F>(
 /// under that client, and bounds the time to answer.
 fn request_service<F>(
     filter: F,
+    legacy: crate::legacy::Service,
     settings: &Settings,
     peer: SocketAddr,
 ) -> impl hyper::service::Service<
     Request<Incoming>,
-    Response = warp::reply::Response,
+    Response = hyper::Response<AnyBody>,
     Error = Infallible,
-    Future = impl Future<Output = Result<warp::reply::Response, Infallible>> + Send,
+    Future = impl Future<Output = Result<hyper::Response<AnyBody>, Infallible>> + Send,
 > + Send
 where
     F: Filter + Clone + Send + Sync + 'static,
@@ -124,19 +133,43 @@ where
         let answer = client.map(|client| {
             request.extensions_mut().insert(client);
             let span = tracing::info_span!("request", %client);
-            service.clone().call(request).instrument(span)
+            let answer: std::pin::Pin<Box<dyn Future<Output = hyper::Response<AnyBody>> + Send>> =
+                if crate::legacy::owns(request.uri().path()) {
+                    let answer = hyper::service::Service::call(&legacy, request);
+                    Box::pin(async move {
+                        match answer.await {
+                            Ok(response) => {
+                                response.map(|body| body.map_err(Into::into).boxed_unsync())
+                            }
+                            Err(never) => match never {},
+                        }
+                    })
+                } else {
+                    let answer = service.clone().call(request);
+                    Box::pin(async move {
+                        match answer.await {
+                            Ok(response) => boxed(response),
+                            Err(never) => match never {},
+                        }
+                    })
+                };
+            answer.instrument(span)
         });
         async move {
             let answer = match answer {
                 Ok(answer) => answer,
-                Err(malformed) => return Ok(bad_forwarding(&malformed)),
+                Err(malformed) => return Ok(boxed(bad_forwarding(&malformed))),
             };
             match tokio::time::timeout(request_timeout, answer).await {
-                Ok(response) => response,
-                Err(_) => Ok(too_slow(request_timeout)),
+                Ok(response) => Ok(response),
+                Err(_) => Ok(boxed(too_slow(request_timeout))),
             }
         }
     })
+}
+
+fn boxed(response: warp::reply::Response) -> hyper::Response<AnyBody> {
+    response.map(|body| body.map_err(Into::into).boxed_unsync())
 }
 
 /// 400 naming the header: a trusted proxy that garbles it is misconfigured, and guessing the

@@ -1,6 +1,7 @@
 //! The `pladmed` binary: `pladmed` (or `pladmed serve`) runs the server; the admin commands
 //! (`superuser create`, `credits grant`, `probe revoke`, `probe remove`) work whether or not a
-//! server runs on the same data (see `pladmed::admin`).
+//! server runs on the same data (see `pladmed::admin`); `import` reads an original
+//! pladmed-backend database into the store (see `pladmed::import`).
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -39,6 +40,16 @@ enum Command {
     Probe {
         #[command(subcommand)]
         action: ProbeAction,
+    },
+    /// Import an original pladmed-backend database (users, probes, operations and their
+    /// results), keeping ids; a second run imports nothing twice (docs/migration.md).
+    Import {
+        /// The original's MongoDB connection string.
+        #[arg(long = "from-mongodb", value_name = "URI")]
+        from_mongodb: String,
+        /// The original's database name (its MONGO_DATABASE).
+        #[arg(long, value_name = "NAME", default_value = "pladmed")]
+        database: String,
     },
 }
 
@@ -83,7 +94,7 @@ impl Command {
     /// The admin request this command stands for; `None` for `serve`.
     fn admin_request(self) -> Option<Request> {
         Some(match self {
-            Command::Serve => return None,
+            Command::Serve | Command::Import { .. } => return None,
             Command::Superuser {
                 action: SuperuserAction::Create { email, password },
             } => Request::CreateSuperuser { email, password },
@@ -114,7 +125,21 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings = Settings::from_env().context("invalid configuration")?;
     pladmed::telemetry::logging::init(&settings)?;
-    let Some(request) = cli.command.unwrap_or(Command::Serve).admin_request() else {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Import {
+        from_mongodb,
+        database,
+    } = command
+    {
+        let source = pladmed::import::Source {
+            uri: from_mongodb,
+            database,
+        };
+        let summary = pladmed::import::run(&settings, &source).await?;
+        println!("{summary}");
+        return Ok(());
+    }
+    let Some(request) = command.admin_request() else {
         let app = Application::build(settings).await?;
         app.run_until(shutdown_signal()).await;
         return Ok(());

@@ -94,7 +94,16 @@ fn token_keys(settings: &Settings) -> TokenKeys {
             secret
         }
     };
-    TokenKeys::new(&secret, settings.token_ttl)
+    let keys = TokenKeys::new(&secret, settings.token_ttl);
+    match &settings.legacy_secret_key {
+        Some(legacy) => {
+            tracing::warn!(
+                "PLADMED_LEGACY_SECRET_KEY is set: the original backend's probe and user tokens, which never expire, are accepted (docs/migration.md)"
+            );
+            keys.with_legacy_secret(legacy.as_bytes())
+        }
+        None => keys,
+    }
 }
 
 impl Application {
@@ -121,6 +130,7 @@ impl Application {
         let listener = TcpListener::bind(settings.bind)
             .await
             .map_err(|e| StartupError::Bind(settings.bind, e))?;
+        let settings_streams = settings.limits.streams;
         let state = AppState {
             store: store.clone(),
             hub: hub(&settings, store.clone())?,
@@ -130,6 +140,7 @@ impl Application {
             probe_list: Arc::new(ProbeListCache::new(probe_changes)),
             settings: Arc::new(settings),
             links: TaskTracker::new(),
+            streams: crate::api::Streams::new(settings_streams),
             telemetry,
         };
         Ok(Self {
@@ -174,8 +185,9 @@ impl Application {
         let links = state.links.clone();
         let (stop_accepting, accepting_stopped) = tokio::sync::oneshot::channel::<()>();
         let settings = state.settings.clone();
+        let legacy = crate::legacy::service(state.clone());
         let server = tokio::spawn(async move {
-            crate::listener::serve(listener, routes, &settings, async move {
+            crate::listener::serve(listener, routes, legacy, &settings, async move {
                 let _ = accepting_stopped.await;
             })
             .await;
@@ -186,6 +198,7 @@ impl Application {
             "shutting down: no new connections, closing probe links"
         );
         let _ = stop_accepting.send(());
+        state.streams.close();
         stop_admin.cancel();
         if let Some(admin) = admin {
             let _ = admin.await;

@@ -30,6 +30,8 @@ pub struct AppState {
     pub clock: Clock,
     /// The bound on concurrent password hashes (register, login).
     pub hashing: PasswordHashing,
+    /// Live result streams: their cap, and their end at shutdown.
+    pub streams: crate::api::Streams,
     /// GET /probes, rendered once per change of the probes.
     pub probe_list: Arc<ProbeListCache>,
 }

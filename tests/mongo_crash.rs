@@ -5,22 +5,19 @@
 //! once, every debit has its operation, and no pending marker is left behind.
 
 use bson::doc;
-use chrono::Utc;
 use futures::{SinkExt, StreamExt};
-use probe_protocol::ServerMessage;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use testkit::params::busy_ping_params;
-use testkit::probe::{hello_frame as hello, result_frame};
+use testkit::crash::{create_through_a_kill, stream_results};
+use testkit::params::{busy_ping_params, single_ping_params};
+use testkit::probe::hello_frame as hello;
 use testkit::process::{create_superuser, free_port, Server};
 use testkit::{mongo, JWT_SECRET as SECRET};
-use tokio_tungstenite::tungstenite::Message;
 
 const RESULTS: usize = 600;
-const WINDOW: usize = 32;
 
 /// The environment of one server instance on database `database`.
 fn env(uri: &str, database: &str, instance: &str) -> Vec<(String, String)> {
@@ -33,61 +30,6 @@ fn env(uri: &str, database: &str, instance: &str) -> Vec<(String, String)> {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect()
-}
-
-/// Streams results 0..RESULTS of `operation` to `url`, WINDOW in flight, re-sending what is
-/// not acknowledged after each reconnect, until every one is acknowledged.
-async fn stream_all(url: String, operation: String, acked: Arc<AtomicUsize>) {
-    let mut unacked: BTreeSet<usize> = (0..RESULTS).collect();
-    let deadline = Instant::now() + Duration::from_secs(240);
-    while !unacked.is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "unacknowledged: {}",
-            unacked.len()
-        );
-        let Ok((mut socket, _)) = tokio_tungstenite::connect_async(&url).await else {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            continue;
-        };
-        if socket.send(hello()).await.is_err() {
-            continue;
-        }
-        let mut to_send = unacked.iter().copied().collect::<Vec<_>>().into_iter();
-        let mut in_flight = 0;
-        'link: while !unacked.is_empty() {
-            while in_flight < WINDOW {
-                let Some(n) = to_send.next() else { break };
-                let frame = result_frame(&operation, n, json!([{"seq": n}]));
-                if socket.send(frame).await.is_err() {
-                    break 'link;
-                }
-                in_flight += 1;
-            }
-            let frame = tokio::time::timeout(Duration::from_secs(20), socket.next()).await;
-            let Ok(Some(Ok(Message::Text(text)))) = frame else {
-                match frame {
-                    Ok(Some(Ok(_))) => continue,
-                    _ => break 'link,
-                }
-            };
-            match ServerMessage::decode(&text) {
-                Ok(ServerMessage::ResultAck(ack)) => {
-                    let n: usize = ack.unique_code["result-".len()..].parse().unwrap();
-                    if unacked.remove(&n) {
-                        acked.fetch_add(1, Ordering::SeqCst);
-                    }
-                    in_flight -= 1;
-                }
-                // store_unavailable: re-sent on the next link.
-                Ok(ServerMessage::Error(_)) => in_flight -= 1,
-                _ => {}
-            }
-            if in_flight == 0 && to_send.len() == 0 {
-                break 'link;
-            }
-        }
-    }
 }
 
 /// Pending markers left in the database: debits whose operation may be missing, results whose
@@ -167,7 +109,12 @@ async fn two_instances_ingesting_for_one_owner_lose_and_double_nothing_across_a_
     let streamers: Vec<_> = streams
         .iter()
         .map(|(url, operation)| {
-            tokio::spawn(stream_all(url.clone(), operation.clone(), acked.clone()))
+            tokio::spawn(stream_results(
+                url.clone(),
+                operation.clone(),
+                RESULTS,
+                acked.clone(),
+            ))
         })
         .collect();
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -208,40 +155,6 @@ async fn two_instances_ingesting_for_one_owner_lose_and_double_nothing_across_a_
     );
 }
 
-/// Creates 1-credit ping operations until the server stops answering; returns the ids
-/// acknowledged with 201.
-async fn create_until_killed(
-    base: String,
-    token: String,
-    probe: String,
-    created: Arc<AtomicUsize>,
-) -> Vec<String> {
-    let client = reqwest::Client::new();
-    let stop = (Utc::now() + chrono::Duration::minutes(30))
-        .format("%d/%m/%Y %H:%M")
-        .to_string();
-    let body = json!({"probes": [probe], "params": {"cron": "0 0 1 1 *", "stop_time": stop, "times_per_minute": 1, "ips": ["127.0.0.1"]}});
-    let mut ids = Vec::new();
-    for _ in 0..5_000 {
-        let sent = client
-            .post(format!("{base}/ping"))
-            .header("access_token", &token)
-            .json(&body)
-            .send()
-            .await;
-        let Ok(response) = sent else { break };
-        if response.status() != reqwest::StatusCode::CREATED {
-            break;
-        }
-        let Ok(operation) = response.json::<Value>().await else {
-            break;
-        };
-        ids.push(operation["_id"].as_str().unwrap().to_string());
-        created.fetch_add(1, Ordering::SeqCst);
-    }
-    ids
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_operation_creation_on_mongodb_completes_every_debit() {
     const GRANTED: u64 = 1_000_000;
@@ -258,63 +171,9 @@ async fn sigkill_during_operation_creation_on_mongodb_completes_every_debit() {
         .funded_by_root("buyer@example.org", GRANTED)
         .await
         .token;
-    let (probe, probe_token) = server.client().register_probe(&token).await;
-    let (mut socket, _) = tokio_tungstenite::connect_async(server.ws_url(&probe_token))
-        .await
-        .unwrap();
-    socket.send(hello()).await.unwrap();
-    socket.next().await.unwrap().unwrap();
-    let reader = tokio::spawn(async move { while let Some(Ok(_)) = socket.next().await {} });
-
-    let created = Arc::new(AtomicUsize::new(0));
-    let base = format!("http://127.0.0.1:{}", server.port);
-    let creators: Vec<_> = (0..8)
-        .map(|_| {
-            tokio::spawn(create_until_killed(
-                base.clone(),
-                token.clone(),
-                probe.clone(),
-                created.clone(),
-            ))
-        })
-        .collect();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while created.load(Ordering::SeqCst) < 50 {
-        assert!(
-            Instant::now() < deadline,
-            "operations are not being created"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    server.kill_and_restart();
-    let mut acknowledged = Vec::new();
-    for creator in creators {
-        acknowledged.extend(creator.await.unwrap());
-    }
-    reader.abort();
-    server.wait_until_up().await;
-
-    let me: Value = server.client().get_ok("/users/me", Some(&token)).await;
-    let mine: Value = server.client().get_ok("/operations/me", Some(&token)).await;
-    let operations = mine.as_array().unwrap();
-    let debited: u64 = operations
-        .iter()
-        .map(|op| op["credits"].as_u64().unwrap())
-        .sum();
-    assert_eq!(
-        me["credits"].as_u64().unwrap() + debited,
-        GRANTED,
-        "every debit has its operation and every operation its debit"
-    );
-    let stored: BTreeSet<&str> = operations
-        .iter()
-        .map(|op| op["_id"].as_str().unwrap())
-        .collect();
-    for id in &acknowledged {
-        assert!(
-            stored.contains(id.as_str()),
-            "operation {id} was acknowledged with 201 but is gone"
-        );
-    }
+    let created = create_through_a_kill(&mut server, &token, 8, 50, single_ping_params()).await;
+    created
+        .assert_every_debit_has_its_operation(&server, &token, GRANTED)
+        .await;
     assert_no_markers(&uri, &database).await;
 }

@@ -1,16 +1,18 @@
 //! docs/deployment.md's nginx configuration, as documented (only certificate paths, ports and
 //! the upstream address substituted), run by Debian's nginx in front of the real server: a
 //! login, a cross-origin call with the `access_token` header, 40 probe links from 40 client
-//! addresses, and a result round trip all pass through it. Fails, never skips, without nginx.
+//! addresses, a result round trip, a live stream of its events and an original (Socket.IO)
+//! probe's story all pass through it. Fails, never skips, without nginx.
 
 use futures::SinkExt;
 use hyper::{Method, StatusCode};
 use probe_protocol::ServerMessage;
 use serde_json::{json, Value};
 use std::net::IpAddr;
+use testkit::legacy::LegacyClient;
 use testkit::probe::{hello_frame, next_message as next, result_frame};
 use testkit::process::{create_superuser, free_port, Server};
-use testkit::{https, nginx, single_ping_params, JWT_SECRET, PASSWORD};
+use testkit::{eventually, https, nginx, single_ping_params, JWT_SECRET, PASSWORD};
 
 /// The browser origin of the frontend.
 const FRONTEND: &str = "https://frontend.example.org";
@@ -114,7 +116,45 @@ async fn the_documented_nginx_config_carries_logins_cors_probe_links_and_results
         ServerMessage::ResultAck(ack) => assert_eq!(ack.operation_id, operation),
         other => panic!("expected the result's ack, got {other:?}"),
     }
+
+    // The live stream passes through unbuffered: its events arrive while it stays open.
+    let path = format!("/operations/{operation}/stream");
+    let wait = std::time::Duration::from_secs(10);
+    let (status, headers, events) = proxy.read_until(&path, "event: result", wait).await;
+    assert_eq!(status, StatusCode::OK, "{events}\n{}", nginx.log());
+    assert_eq!(headers["content-type"], "text/event-stream");
+    assert!(events.starts_with("event: progress\n"), "{events}");
     drop(links);
+
+    original_probe_through_the_proxy(&proxy, &token, nginx.https.port()).await;
+}
+
+/// An original probe (pladmed-client's Socket.IO, its credits in headers with underscores)
+/// through the proxy's `/socket.io/` location: an operation out, its result stored and acked.
+async fn original_probe_through_the_proxy(proxy: &https::Https, token: &str, port: u16) {
+    let location = json!({"location": {"latitude": 1, "longitude": 2}});
+    let probe = proxy.post("/probes", Some(token), location).await;
+    assert_eq!(probe.status, StatusCode::CREATED, "{}", probe.body);
+    let base = format!("https://127.0.0.1:{port}");
+    let mut client = LegacyClient::start(&base, probe.body["token"].as_str().unwrap(), &["once"]);
+    client.expect("connected").await;
+    // The link is recorded a moment after the Socket.IO connect; then the probe is available.
+    let identifier = probe.body["identifier"].clone();
+    eventually("the original probe to show connected", 20, || async {
+        let from = IpAddr::from([127, 0, 0, 1]);
+        let probes = proxy.request(from, Method::GET, "/probes", &[], None).await;
+        let listed = probes.body.as_array().cloned().unwrap_or_default();
+        let connected = |p: &Value| p["identifier"] == identifier && p["connected"] == true;
+        listed.iter().any(connected).then_some(())
+    })
+    .await;
+    let ping = json!({"probes": [identifier], "params": single_ping_params()});
+    let operation = proxy.post("/ping", Some(token), ping).await;
+    assert_eq!(operation.status, StatusCode::CREATED, "{}", operation.body);
+    client.go().await;
+    let done = client.expect("done").await;
+    assert_eq!(done["operation"], operation.body["_id"]);
+    client.finish().await;
 }
 
 /// Logs in through the proxy; returns the access token.

@@ -4,6 +4,8 @@
 //! everywhere, a newer link elsewhere closes the older one with 4003, and a Redis outage loses
 //! no operation. Needs MongoDB (`PLADMED_TEST_MONGODB_URI`) and `redis-server`.
 
+use probe_protocol::close;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
@@ -123,12 +125,7 @@ async fn a_newer_link_on_another_instance_closes_the_older_with_4003() {
         return;
     };
     let (a, b, c) = (cluster.server(0), cluster.server(1), cluster.server(2));
-    let token = a
-        .client()
-        .funded_by_root("user@example.org", 100_000)
-        .await
-        .token;
-    let (id, probe_token) = a.client().register_probe(&token).await;
+    let (token, id, probe_token) = owner_with_probe(a).await;
     let mut older = link(a, &probe_token).await;
     let mut newer = link(b, &probe_token).await;
     // Well before the link audit (one heartbeat, 20 s) would notice.
@@ -142,6 +139,56 @@ async fn a_newer_link_on_another_instance_closes_the_older_with_4003() {
         .await
         .expect("the newer link stays");
     assert_eq!(order.operation_id, operation);
+}
+
+/// A funded user's token, and a probe of that user registered on `server`: (token, probe id,
+/// probe token).
+async fn owner_with_probe(server: &Server) -> (String, String, String) {
+    let token = server
+        .client()
+        .funded_by_root("user@example.org", 100_000)
+        .await
+        .token;
+    let (id, probe_token) = server.client().register_probe(&token).await;
+    (token, id, probe_token)
+}
+
+/// Revoking a probe's tokens, or removing it, on one instance closes its link on another at
+/// once (4001), not at that instance's next link audit (one heartbeat, 20 s).
+#[tokio::test]
+async fn revoking_or_removing_on_one_instance_closes_the_link_on_another() {
+    let Some(cluster) = Cluster::start(2, &[]).await else {
+        return;
+    };
+    let (a, b) = (cluster.server(0), cluster.server(1));
+    let (token, id, probe_token) = owner_with_probe(a).await;
+    let mut socket = link(b, &probe_token).await;
+    let (status, _) = a
+        .client()
+        .call(
+            Method::POST,
+            &format!("/probes/{id}/token"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        close_code(&mut socket, Duration::from_secs(5)).await,
+        Some(close::UNAUTHORIZED)
+    );
+
+    let (id, probe_token) = a.client().register_probe(&token).await;
+    let mut socket = link(b, &probe_token).await;
+    let (status, _) = a
+        .client()
+        .call(Method::DELETE, &format!("/probes/{id}"), Some(&token), None)
+        .await;
+    assert!(status.is_success(), "{status}");
+    assert_eq!(
+        close_code(&mut socket, Duration::from_secs(5)).await,
+        Some(close::UNAUTHORIZED)
+    );
 }
 
 /// GET /health of `server`: its status code and whether the hub is up.
@@ -172,12 +219,7 @@ async fn operations_created_while_redis_is_down_are_delivered_when_it_is_back() 
     };
     let client = reqwest::Client::new();
     let (a, b) = (cluster.server(0), cluster.server(1));
-    let token = a
-        .client()
-        .funded_by_root("user@example.org", 100_000)
-        .await
-        .token;
-    let (id, probe_token) = a.client().register_probe(&token).await;
+    let (token, id, probe_token) = owner_with_probe(a).await;
     let mut socket = link(b, &probe_token).await;
     hub_becomes(&client, a, true).await;
 
@@ -237,4 +279,74 @@ fn a_redis_url_without_mongodb_or_malformed_fails_startup_naming_the_variable() 
         assert!(stderr.contains(why), "{stderr}");
         assert!(!stderr.contains("secret-password"), "{stderr}");
     }
+}
+
+/// GET /operations/{id}/stream on one instance carries the results another instance took in,
+/// and a client that drops resumes on the other instance with `Last-Event-ID`, no gap, no
+/// repeat: streams read the shared store, not their instance's links.
+#[tokio::test]
+async fn a_stream_carries_results_taken_in_elsewhere_and_resumes_on_another_instance() {
+    use futures::SinkExt;
+    use probe_protocol::{Finished, ProbeMessage, ServerMessage};
+    use testkit::cluster::next_message;
+    use testkit::sse;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let Some(cluster) = Cluster::start(2, &[]).await else {
+        return;
+    };
+    let (a, b) = (cluster.server(0), cluster.server(1));
+    let client = reqwest::Client::new();
+    let (token, id, probe_token) = owner_with_probe(a).await;
+    let mut socket = link(b, &probe_token).await;
+    assert!(all_connected(&client, a, &[&id]).await);
+    let operation = ping(a, &token, &[&id]).await;
+    next_order(&mut socket, SOON).await.expect("the order");
+
+    let (base_a, base_b) = (format!("http://{}", a.addr), format!("http://{}", b.addr));
+    let mut stream = sse::open(&client, &base_a, &operation, None).await.unwrap();
+    for n in 0..4 {
+        let frame = testkit::probe::result_frame(&operation, n, json!({"rtt": n}));
+        socket.send(frame).await.unwrap();
+    }
+    let mut acked = 0;
+    while acked < 4 {
+        match next_message(&mut socket, SOON).await {
+            Some(ServerMessage::ResultAck(_)) => acked += 1,
+            Some(_) => {}
+            None => panic!("no ack"),
+        }
+    }
+    let mut ids = Vec::new();
+    while ids.len() < 2 {
+        let event = stream.next_within(Duration::from_secs(20)).await.unwrap();
+        if event.name == "result" {
+            ids.push(event.id.unwrap());
+        }
+    }
+    drop(stream);
+
+    let mut resumed = sse::open(&client, &base_b, &operation, Some(&ids[1]))
+        .await
+        .unwrap();
+    let finished = ProbeMessage::Finished(Finished {
+        operation_id: operation.clone(),
+    });
+    socket.send(Message::text(finished.encode())).await.unwrap();
+    let rest = resumed.until_end().await;
+    ids.extend(
+        rest.iter()
+            .filter(|e| e.name == "result")
+            .map(|e| e.id.clone().unwrap()),
+    );
+    let stored: Vec<String> = a
+        .client()
+        .all_results(&operation)
+        .await
+        .iter()
+        .map(|r| r["_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(stored.len(), 4);
+    assert_eq!(ids, stored, "no gap, no repeat, across instances");
+    assert_eq!(rest.last().unwrap().data["reason"], "finished");
 }

@@ -1,5 +1,6 @@
 //! Password policy and hashing.
 
+use super::passlib;
 use argon2::password_hash::{rand_core::OsRng, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Argon2, PasswordHash};
 
@@ -32,11 +33,43 @@ impl Password {
 
     /// Argon2id PHC string with a fresh salt. CPU-heavy: call from a blocking thread.
     pub fn hash(&self) -> String {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(self.0.as_bytes(), &salt)
-            .expect("argon2 with default parameters hashes any input")
-            .to_string()
+        argon2_hash(&self.0)
+    }
+}
+
+fn argon2_hash(password: &str) -> String {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2 with default parameters hashes any input")
+        .to_string()
+}
+
+/// What a sign-in's password check found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Check {
+    /// The password does not match (or the stored hash is malformed).
+    Wrong,
+    /// The password matches an Argon2id hash.
+    Right,
+    /// The password matches a legacy hash (the original backend's passlib `pbkdf2_sha256`, from
+    /// `pladmed import`); this Argon2id hash of it is to replace the stored one.
+    Upgrade(String),
+}
+
+/// Checks `candidate` against the stored hash, Argon2id or legacy. A legacy match comes with
+/// the Argon2id hash to store instead: the policy is not applied, since the account already has
+/// this password. CPU-heavy: call from a blocking thread.
+pub fn check(stored_hash: &str, candidate: &str) -> Check {
+    if passlib::is_legacy(stored_hash) {
+        return match passlib::verify(stored_hash, candidate) {
+            true => Check::Upgrade(argon2_hash(candidate)),
+            false => Check::Wrong,
+        };
+    }
+    match verify(stored_hash, candidate) {
+        true => Check::Right,
+        false => Check::Wrong,
     }
 }
 
@@ -73,5 +106,16 @@ mod tests {
         assert!(verify(&hash, "Abcdef1!"));
         assert!(!verify(&hash, "Abcdef1?"));
         assert!(!verify("garbage", "Abcdef1!"));
+    }
+
+    #[test]
+    fn a_legacy_match_comes_with_its_argon2_replacement() {
+        let legacy = "$pbkdf2-sha256$1000$..//..//..//..//..//AQ$arkaidM5yCfN1tY1UTKhldWuZBDO1O1qAagY0PPHT40";
+        let Check::Upgrade(upgraded) = check(legacy, "Old$ecret9") else {
+            panic!("the legacy hash did not match");
+        };
+        assert!(upgraded.starts_with("$argon2id$"));
+        assert_eq!(check(&upgraded, "Old$ecret9"), Check::Right);
+        assert_eq!(check(legacy, "Old$ecret8"), Check::Wrong);
     }
 }

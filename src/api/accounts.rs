@@ -3,7 +3,7 @@
 use super::error::ApiError;
 use super::openapi::{BAD_REQUEST, HASHING_BUSY};
 use super::replies::{self, AccessToken, ErrorBody};
-use crate::accounts::{self, verify_password, RegisterError};
+use crate::accounts::{self, check_password, Check, RegisterError};
 use crate::domain::{Credits, Email, UserId};
 use crate::state::AppState;
 use crate::store::User;
@@ -92,15 +92,34 @@ pub async fn login(state: AppState, body: Credentials) -> Result<impl Reply, Api
     let email = Email::parse(&email).map_err(|_| wrong())?;
     let user = state.store.user_by_email(&email).await?.ok_or_else(wrong)?;
     let stored_hash = user.password_hash.clone();
-    let verified = state
+    let check = state
         .hashing
-        .run(move || verify_password(&stored_hash, &password))
+        .run(move || check_password(&stored_hash, &password))
         .await?;
-    if !verified {
-        return Err(wrong());
+    match check {
+        Check::Wrong => return Err(wrong()),
+        Check::Right => {}
+        Check::Upgrade(argon2) => upgrade_password(&state, &user, &argon2).await,
     }
     let access_token = state.tokens.issue_user(user.id, user.email.as_str());
     Ok(warp::reply::json(&AccessToken { access_token }))
+}
+
+/// Replaces an imported account's legacy hash by its Argon2id hash, unless the stored hash
+/// changed meanwhile. A failure costs nothing but a later retry: the legacy hash still verifies.
+async fn upgrade_password(state: &AppState, user: &User, argon2: &str) {
+    match state
+        .store
+        .replace_password_hash(user.id, &user.password_hash, argon2)
+        .await
+    {
+        Ok(replaced) => {
+            tracing::info!(user = %user.id, replaced, "legacy password hash replaced by Argon2id")
+        }
+        Err(error) => {
+            tracing::warn!(user = %user.id, %error, "legacy password hash not replaced; next sign-in retries")
+        }
+    }
 }
 
 /// The signed-in account.

@@ -16,8 +16,10 @@ mod operations;
 mod probes;
 mod rate_limit;
 mod replies;
+mod stream;
 
 pub use error::ApiError;
+pub use stream::Streams;
 
 use crate::config::CorsOrigins;
 use crate::domain::ProbeId;
@@ -123,7 +125,8 @@ fn probe_routes(
     register.or(list).or(mine).or(new_token).or(remove)
 }
 
-/// /traceroute, /ping, /dns, /operation, /operations/{id}/results, /operations,
+/// /traceroute, /ping, /dns, /operation, /operations/{id}/results, /operations/{id}/stream,
+/// /operations,
 /// /operations/me.
 fn operation_routes(
     state: AppState,
@@ -159,6 +162,12 @@ fn operation_routes(
         .and(query())
         .then(operations::results)
         .map(respond);
+    let stream = warp::path!("operations" / String / "stream")
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .and(warp::header::optional::<String>("last-event-id"))
+        .then(stream::stream)
+        .map(respond);
     let all = warp::path!("operations")
         .and(warp::get())
         .and(with_state(state.clone()))
@@ -176,6 +185,7 @@ fn operation_routes(
         .or(dns)
         .or(get)
         .or(results)
+        .or(stream)
         .or(all)
         .or(mine)
 }

@@ -80,6 +80,8 @@ pub struct Settings {
     pub jwt_secret: Option<String>,
     /// Lifetime of user tokens.
     pub token_ttl: Duration,
+    /// The original backend's `SECRET_KEY`: its tokens are accepted while it is set.
+    pub legacy_secret_key: Option<String>,
     /// Largest WebSocket message accepted from a probe.
     pub max_frame_bytes: usize,
     /// Bytes of result frames in flight across all probe links (read, not yet written); past
@@ -147,6 +149,8 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// Probes one account may register.
     pub probes_per_user: u32,
+    /// Live result streams open at once on this instance.
+    pub streams: usize,
     /// Password hashes computed at once.
     pub hash_concurrency: usize,
 }

@@ -54,6 +54,10 @@ pub(super) struct Variables {
     #[arg(long, env = "PLADMED_TOKEN_TTL_S", default_value_t = 86_400,
           value_parser = within::<u64>(60..=31_536_000))]
     pub token_ttl_s: u64,
+    /// The original pladmed-backend's `SECRET_KEY`: its probe and user tokens (which never
+    /// expire) are accepted as long as this is set; unset once they have been rotated.
+    #[arg(long, env = "PLADMED_LEGACY_SECRET_KEY", hide_env_values = true)]
+    pub legacy_secret_key: Option<String>,
     /// Largest WebSocket message accepted from a probe.
     #[arg(long, env = "PLADMED_MAX_FRAME_BYTES", default_value_t = 16 << 20,
           value_parser = within::<usize>(1024..=1 << 30))]
@@ -132,6 +136,11 @@ pub(super) struct Variables {
     #[arg(long, env = "PLADMED_REQUEST_TIMEOUT_S", default_value_t = 60,
           value_parser = within::<u64>(1..=3600))]
     pub request_timeout_s: u64,
+    /// Live result streams (GET /operations/{id}/stream) open at once on this instance; more
+    /// answer 503 with Retry-After. Each reads the store about twice a second.
+    #[arg(long, env = "PLADMED_MAX_STREAMS", default_value_t = 200,
+          value_parser = within::<usize>(1..=100_000))]
+    pub max_streams: usize,
     /// Probes one account may register; more answer 403.
     #[arg(long, env = "PLADMED_MAX_PROBES_PER_USER", default_value_t = 100,
           value_parser = within::<u32>(1..=1_000_000))]

@@ -3,7 +3,8 @@
 //! Each instance keeps its own probes' mailboxes in a [`LocalHub`] and acts on its own calls
 //! at once. What other instances must also do is published once on one channel: an operation's
 //! frame with the list of its probes (encoded once, whatever the number of probes or
-//! instances), and a probe's new link so that an older link elsewhere is closed with 4003.
+//! instances), a probe's new link so that an older link elsewhere is closed with 4003, and a
+//! kick (tokens revoked, probe removed) so that its link is closed wherever it is.
 //! Every instance subscribes and delivers to the mailboxes it holds, through the same
 //! [`LocalHub::deliver`] as local calls, so a slow probe is handled as before.
 //!
@@ -114,7 +115,14 @@ impl Hub for RedisHub {
     }
 
     fn kick(&self, probe: ProbeId, kick: CloseReason) -> bool {
-        self.shared.local.kick(probe, kick)
+        let here = self.shared.local.kick(probe, kick.clone());
+        // The probe may be linked to another instance: it closes that link at once, rather
+        // than at its next link audit.
+        self.publish(Envelope::Kick {
+            probe,
+            reason: kick,
+        });
+        here
     }
 
     fn kick_session(&self, probe: ProbeId, session: &SessionId, kick: CloseReason) -> bool {
@@ -281,6 +289,9 @@ fn receive(shared: &Arc<Shared>, payload: &[u8]) {
     match envelope {
         Envelope::Deliver { probes, frame } => {
             shared.local.deliver(&probes, frame);
+        }
+        Envelope::Kick { probe, reason } => {
+            shared.local.kick(probe, reason);
         }
         Envelope::Supersede { probe, session } => {
             if let Some(held) = shared.local.session(probe).filter(|held| *held != session) {

@@ -8,11 +8,13 @@
 //! ```text
 //! deliver\n<origin>\n<probe id>,<probe id>,...\n<frame>
 //! supersede\n<origin>\n<probe id>\n<session>
+//! kick\n<origin>\n<probe id>\n<close code> <reason>
 //! ```
 
 use super::Frame;
 use crate::domain::ProbeId;
 use crate::store::SessionId;
+use probe_protocol::CloseReason;
 
 /// One message between instances.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,10 +24,14 @@ pub enum Envelope {
     /// `probe` linked again with `session`: an instance holding another link of it checks
     /// which is newer and closes its own if it is the older one.
     Supersede { probe: ProbeId, session: SessionId },
+    /// Close whatever link of `probe` the receiving instance holds, with `reason` (its tokens
+    /// were revoked, or it was removed).
+    Kick { probe: ProbeId, reason: CloseReason },
 }
 
 const DELIVER: &str = "deliver";
 const SUPERSEDE: &str = "supersede";
+const KICK: &str = "kick";
 
 impl Envelope {
     /// The message as published, tagged with the sending instance.
@@ -37,6 +43,12 @@ impl Envelope {
             }
             Envelope::Supersede { probe, session } => {
                 format!("{SUPERSEDE}\n{origin}\n{probe}\n{}", session.0)
+            }
+            Envelope::Kick { probe, reason } => {
+                format!(
+                    "{KICK}\n{origin}\n{probe}\n{} {}",
+                    reason.code, reason.reason
+                )
             }
         }
         .into_bytes()
@@ -62,6 +74,16 @@ impl Envelope {
                 probe: subject.parse().ok()?,
                 session: SessionId(rest.to_string()),
             },
+            KICK => {
+                let (code, reason) = rest.split_once(' ')?;
+                Envelope::Kick {
+                    probe: subject.parse().ok()?,
+                    reason: CloseReason {
+                        code: code.parse().ok()?,
+                        reason: reason.to_string().into(),
+                    },
+                }
+            }
             _ => return None,
         };
         Some((origin, envelope))
@@ -71,6 +93,16 @@ impl Envelope {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kick_round_trips_with_its_code_and_reason() {
+        let sent = Envelope::Kick {
+            probe: ProbeId::generate(),
+            reason: crate::hub::kick::REVOKED,
+        };
+        let payload = sent.encode("a");
+        assert_eq!(Envelope::decode(&payload), Some(("a", sent)));
+    }
 
     #[test]
     fn a_deliver_round_trips_with_its_frame_untouched() {

@@ -1,5 +1,6 @@
 //! Creating an operation: validate, select probes, debit the owner, fan out.
 
+use super::select::Selection;
 use crate::domain::{Credits, OperationId, ProbeId};
 use crate::hub::Hub;
 use crate::store::{Operation, Probe, Store, StoreError, User};
@@ -14,9 +15,16 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(as = OperationRequest)]
 pub struct CreateRequest {
-    /// Identifiers of the probes to run it on (at least one).
+    /// Identifiers of the probes to run it on (at least one). Exactly one of `probes` and
+    /// `select` is given.
+    #[serde(default)]
     #[schema(min_items = 1)]
-    pub probes: Vec<String>,
+    pub probes: Option<Vec<String>>,
+    /// Probes chosen by place instead: up to `limit` connected probes with free capacity within
+    /// `radius_km` of `near`, drawn at random. Exactly one of `probes` and `select` is given.
+    #[serde(default)]
+    #[schema(value_type = Option<super::select::SelectDoc>)]
+    pub select: Option<Value>,
     /// Parameters: `cron`, `stop_time` (`dd/mm/YYYY HH:MM`, UTC), `times_per_minute` and the
     /// kind's own (see docs/api.md).
     #[schema(value_type = Object, example = json!({"cron": "* * * * *", "stop_time": "31/12/2030 23:59", "times_per_minute": 1, "ips": ["192.0.2.1"]}))]
@@ -68,17 +76,15 @@ pub async fn create(
     request: CreateRequest,
 ) -> Result<Operation, CreateError> {
     let now = Utc::now();
-    if request.probes.is_empty() {
-        return Err(CreateError::Invalid(
-            "probes: at least one probe identifier is required".into(),
-        ));
-    }
+    let choice = Choice::of(request.probes, request.select)?;
     let result_format = result_format(kind, request.result_format.as_deref())?;
     let params = params::parse(kind, &request.params, now)
         .map_err(|e| CreateError::Invalid(e.to_string()))?;
     let per_probe = cost_per_probe(&params, now)?;
-    let probe_ids = parse_probe_ids(&request.probes)?;
-    let selected = select_probes(store, &probe_ids, per_probe).await?;
+    let selected = match choice {
+        Choice::Ids(raw) => select_probes(store, &parse_probe_ids(&raw)?, per_probe).await?,
+        Choice::Near(selection) => selection.choose(store, per_probe).await?,
+    };
     let total = (per_probe * selected.len() as f64).ceil();
     let credits = to_credits(total)?;
     let operation = Operation {
@@ -107,6 +113,32 @@ pub async fn create(
         "operation created"
     );
     Ok(operation)
+}
+
+/// How the request names its probes.
+enum Choice {
+    /// `probes`: by identifier.
+    Ids(Vec<String>),
+    /// `select`: by place.
+    Near(Selection),
+}
+
+impl Choice {
+    /// Exactly one of the two, the list not empty.
+    fn of(probes: Option<Vec<String>>, select: Option<Value>) -> Result<Self, CreateError> {
+        match (probes, select) {
+            (Some(_), Some(_)) => Err(CreateError::Invalid(
+                "select: give either probes or select, not both".into(),
+            )),
+            (None, Some(select)) => Selection::parse(&select).map(Choice::Near),
+            (Some(probes), None) if !probes.is_empty() => Ok(Choice::Ids(probes)),
+            _ => Err(CreateError::Invalid(
+                "probes: at least one probe identifier is required (or select, to choose \
+                 probes by place)"
+                    .into(),
+            )),
+        }
+    }
 }
 
 /// The listed identifiers without repeats, in order.

@@ -3,9 +3,12 @@
 
 mod create;
 mod ingest;
+pub mod select;
+pub mod tail;
 
 pub use create::{create, CreateError, CreateRequest};
 pub use ingest::{ingest, record_progress, IngestError, RefusedResult, CREDITS_PER_RESULT};
+pub use tail::{ResultTail, TailPage};
 
 use crate::store::Operation;
 use probe_protocol::{OperationOrder, ServerMessage};

@@ -13,11 +13,12 @@ use crate::store::{Probe, Store, StoreResult};
 pub struct Revoked {
     /// The probe with its new token version.
     pub probe: Probe,
-    /// Whether a link of the probe was open on this instance (and is being closed).
+    /// Whether a link of the probe was open on this instance (and is being closed; a link on
+    /// another instance sharing the hub is closed by that instance).
     pub link_closed: bool,
 }
 
-/// Revokes every token of the probe and closes its link on this instance; `None` if there is
+/// Revokes every token of the probe and closes its link, on whichever instance; `None` if there is
 /// no such probe.
 pub async fn revoke(store: &dyn Store, hub: &dyn Hub, id: ProbeId) -> StoreResult<Option<Revoked>> {
     let Some(probe) = store.revoke_probe_tokens(id).await? else {
@@ -28,7 +29,7 @@ pub async fn revoke(store: &dyn Store, hub: &dyn Hub, id: ProbeId) -> StoreResul
     Ok(Some(Revoked { probe, link_closed }))
 }
 
-/// Removes the probe (its results stay) and closes its link on this instance. `None` if there
+/// Removes the probe (its results stay) and closes its link, on whichever instance. `None` if there
 /// is no such probe, else whether a link was open here.
 pub async fn remove(store: &dyn Store, hub: &dyn Hub, id: ProbeId) -> StoreResult<Option<bool>> {
     if !store.remove_probe(id).await? {

@@ -80,6 +80,14 @@ pub trait Store: Send + Sync + 'static {
     async fn user(&self, id: UserId) -> StoreResult<Option<User>>;
     /// Adds credits to an account and returns it updated; `None` if there is no such account.
     async fn add_credits(&self, id: UserId, amount: Credits) -> StoreResult<Option<User>>;
+    /// Replaces an account's password hash by `new` if it is still `current` (a sign-in that
+    /// upgraded a legacy hash); `false` if there is no such account or its hash changed.
+    async fn replace_password_hash(
+        &self,
+        id: UserId,
+        current: &str,
+        new: &str,
+    ) -> StoreResult<bool>;
 
     /// Registers a probe unless its owner already has `max_per_owner` probes
     /// ([`StoreError::TooManyProbes`]), counted by [`Store::probe_count`] in the same
@@ -162,6 +170,25 @@ pub trait Store: Send + Sync + 'static {
         after: Option<ResultId>,
         page: PageLimit,
     ) -> StoreResult<Vec<MeasurementResult>>;
+
+    /// How many of the operation's assignments are in each state (each counted in the states it
+    /// went through: a finished probe is also accepted) and how many results it has stored.
+    /// All zero for an unknown operation. Read once a second by each live stream.
+    async fn progress(&self, operation: OperationId) -> StoreResult<Progress>;
+
+    // Import (`pladmed import`): records of another deployment, ids kept, each stored only if
+    // absent, so that running the import again adds nothing twice.
+
+    /// Stores `user` unless an account with its id exists (`false`: nothing changed).
+    /// [`StoreError::Duplicate`]`("email")` if another account has its address.
+    async fn import_user(&self, user: &User) -> StoreResult<bool>;
+    /// Stores `probe` unless a probe with its id exists (`false`); no per-owner cap applies.
+    async fn import_probe(&self, probe: &Probe) -> StoreResult<bool>;
+    /// Stores an operation and its results unless an operation with its id exists (then
+    /// nothing changes): no debit, no reward, and one [`AssignmentState::Finished`] assignment
+    /// per probe (nothing is delivered), whose allowance counts the probe's imported results.
+    /// A result whose (operation, probe, unique_code) is stored already is skipped.
+    async fn import_operation(&self, import: &ImportedOperation) -> StoreResult<ImportOutcome>;
 
     /// A cheap round trip proving the store answers.
     async fn ping(&self) -> StoreResult<()>;

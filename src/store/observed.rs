@@ -11,8 +11,9 @@
 //! that line whether it can change probes; observers need no change at all.
 
 use super::{
-    AssignmentState, AssignmentStep, Insertion, Inventory, Link, MeasurementResult, Operation,
-    PageLimit, Probe, Reward, SessionId, Store, StoreError, StoreResult, User,
+    AssignmentState, AssignmentStep, ImportOutcome, ImportedOperation, Insertion, Inventory, Link,
+    MeasurementResult, Operation, PageLimit, Probe, Progress, Reward, SessionId, Store, StoreError,
+    StoreResult, User,
 };
 use crate::domain::{Credits, Email, OperationId, ProbeId, ResultId, UserId};
 use async_trait::async_trait;
@@ -86,6 +87,7 @@ observed_store! {
     user_by_email(email: &Email) -> Option<User>, NoProbes;
     user(id: UserId) -> Option<User>, NoProbes;
     add_credits(id: UserId, amount: Credits) -> Option<User>, NoProbes;
+    replace_password_hash(id: UserId, current: &str, new: &str) -> bool, NoProbes;
     insert_probe(probe: &Probe, max_per_owner: u32) -> (), Probes;
     probe_count(owner: UserId) -> u64, NoProbes;
     probe(id: ProbeId) -> Option<Probe>, NoProbes;
@@ -107,6 +109,10 @@ observed_store! {
     insert_result(result: &MeasurementResult, reward: &Reward) -> Insertion, NoProbes;
     results(operation: OperationId, after: Option<ResultId>, page: PageLimit)
         -> Vec<MeasurementResult>, NoProbes;
+    import_user(user: &User) -> bool, NoProbes;
+    import_probe(probe: &Probe) -> bool, ProbesIfTrue;
+    import_operation(import: &ImportedOperation) -> ImportOutcome, NoProbes;
+    progress(operation: OperationId) -> Progress, NoProbes;
     ping() -> (), NoProbes;
     delete_all() -> (), Probes;
     write_marker(marker: &str) -> (), NoProbes;

@@ -179,6 +179,19 @@ pub struct AssignmentStep {
     pub credits: u64,
 }
 
+/// How far an operation has come: what its live stream reports (`progress` and `end` events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Progress {
+    /// Probes the operation is assigned to.
+    pub assigned: u64,
+    /// Of those, probes that accepted it (finished ones included: they accepted first).
+    pub accepted: u64,
+    /// Of those, probes that finished it.
+    pub finished: u64,
+    /// Results stored.
+    pub results: u64,
+}
+
 /// One stored result of one execution on one probe.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MeasurementResult {
@@ -270,4 +283,36 @@ pub enum Insertion {
     Stored,
     /// Stored before; nothing changed.
     Duplicate,
+}
+
+/// An operation of another deployment with its results, for [`super::Store::import_operation`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportedOperation {
+    /// The operation, its id kept.
+    pub operation: Operation,
+    /// Its results, in their original order.
+    pub results: Vec<MeasurementResult>,
+}
+
+impl ImportedOperation {
+    /// How many of the results `probe` delivered: what its assignment's quota starts from.
+    pub fn results_of(&self, probe: ProbeId) -> u64 {
+        self.results.iter().filter(|r| r.probe == probe).count() as u64
+    }
+
+    /// The operation's probes without repeats, in order: one assignment each.
+    pub fn assigned_probes(&self) -> Vec<ProbeId> {
+        let mut seen = std::collections::HashSet::new();
+        let probes = self.operation.probes.iter();
+        probes.filter(|p| seen.insert(**p)).copied().collect()
+    }
+}
+
+/// What [`super::Store::import_operation`] added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ImportOutcome {
+    /// The operation was new (`false`: it had been imported before, and nothing changed).
+    pub operation: bool,
+    /// Results stored (those already there are not counted).
+    pub results: u64,
 }

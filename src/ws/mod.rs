@@ -17,7 +17,9 @@ mod writer;
 
 use crate::client::ClientAddr;
 use crate::state::AppState;
-use admission::{Full, LinkSlots};
+pub(crate) use admission::Slot;
+pub(crate) use admission::{Full, LinkSlots};
+pub(crate) use handshake::{authenticate, still_valid};
 use probe_protocol::LINK_PATH;
 use std::collections::HashMap;
 use tracing::Instrument;

@@ -10,6 +10,8 @@ use crate::{Error, PASSWORD, ROOT_EMAIL};
 use futures::{stream, StreamExt, TryStreamExt};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::time::Duration;
 
 /// A user's token and id.
 pub struct Account {
@@ -240,6 +242,9 @@ pub struct ProbeCredentials {
 /// The user an [`Api`] acts as.
 pub const API_USER_EMAIL: &str = "api@example.org";
 
+/// Accounts [`Api::create_probes`] registers probes for.
+pub const PROBE_OWNERS: usize = 16;
+
 /// Concurrent requests while registering many probes.
 const REGISTER_CONCURRENCY: usize = 32;
 
@@ -283,10 +288,15 @@ impl Api {
 
     /// POSTs `body` as the user; the answer, if it is a success.
     pub async fn post(&self, path: &str, body: Value) -> Result<Value, Error> {
+        self.post_as(&self.token, path, body).await
+    }
+
+    /// POSTs `body` with the access token `token`; the answer, if it is a success.
+    async fn post_as(&self, token: &str, path: &str, body: Value) -> Result<Value, Error> {
         let response = self
             .http
             .post(self.client.url(path))
-            .header("access_token", &self.token)
+            .header("access_token", token)
             .json(&body)
             .send()
             .await?;
@@ -309,13 +319,50 @@ impl Api {
         Ok(body.len())
     }
 
-    /// Registers `n` probes, spread over the latitudes.
+    /// Waits until GET /probes on this server reports every one of `ids` connected, or
+    /// `timeout` passes; returns how many are. A link counts once the server has stored it, a
+    /// little after the WebSocket opened: an operation created before selects only those.
+    pub async fn wait_connected(&self, ids: &[String], timeout: Duration) -> Result<usize, Error> {
+        let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let response = self.http.get(self.client.url("/probes")).send().await?;
+            let listed: Vec<Value> = response.json().await?;
+            let connected = listed
+                .iter()
+                .filter(|p| p["connected"] == true)
+                .filter(|p| wanted.contains(p["identifier"].as_str().unwrap_or_default()))
+                .count();
+            if connected == wanted.len() || tokio::time::Instant::now() >= deadline {
+                return Ok(connected);
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Registers `n` probes, spread over the latitudes and over [`PROBE_OWNERS`] accounts:
+    /// registrations for one owner take turns (its probe count is checked with each), those of
+    /// different owners do not.
     pub async fn create_probes(&self, n: usize) -> Result<Vec<ProbeCredentials>, Error> {
+        let mut owners = Vec::with_capacity(PROBE_OWNERS);
+        for k in 0..PROBE_OWNERS.min(n) {
+            let email = format!("probe-owner-{k}@example.org");
+            let credentials = json!({"email": email, "password": PASSWORD});
+            if let Err(error) = self.post("/register", credentials).await {
+                // Registered by an earlier call on the same server.
+                if !error.to_string().contains("already exists") {
+                    return Err(error);
+                }
+            }
+            owners.push(self.login(&email).await?);
+        }
+        let owners = &owners;
         stream::iter(0..n)
             .map(|i| async move {
                 let body =
                     json!({"location": {"latitude": (i % 180) as f64 - 89.0, "longitude": 10.0}});
-                let probe = self.post("/probes", body).await?;
+                let owner = &owners[i % owners.len()];
+                let probe = self.post_as(owner, "/probes", body).await?;
                 Ok::<_, Error>(ProbeCredentials {
                     identifier: probe["identifier"].as_str().unwrap_or_default().into(),
                     token: probe["token"].as_str().unwrap_or_default().into(),

@@ -162,6 +162,40 @@ impl Https {
         }
     }
 
+    /// A GET from 127.0.0.1 of a response that does not end (a live stream): its status,
+    /// headers, and the body read until it contains `until`, each piece within `wait`.
+    pub async fn read_until(
+        &self,
+        path: &str,
+        until: &str,
+        wait: std::time::Duration,
+    ) -> (StatusCode, HeaderMap, String) {
+        let stream = self.connect(IpAddr::from([127, 0, 0, 1])).await;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        let request = Request::builder()
+            .uri(path)
+            .header("host", self.proxy.to_string())
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let response = sender.send_request(request).await.expect("an answer");
+        let (parts, mut body) = response.into_parts();
+        let mut text = String::new();
+        while !text.contains(until) {
+            let frame = tokio::time::timeout(wait, body.frame())
+                .await
+                .unwrap_or_else(|_| panic!("{until:?} not passed on within {wait:?}: {text:?}"))
+                .expect("the body goes on")
+                .unwrap();
+            if let Ok(data) = frame.into_data() {
+                text.push_str(&String::from_utf8_lossy(&data));
+            }
+        }
+        (parts.status, parts.headers, text)
+    }
+
     /// A POST from 127.0.0.1 with a JSON body and an optional `access_token`.
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Answer {
         let headers: Vec<(&str, &str)> = token.map(|t| ("access_token", t)).into_iter().collect();

@@ -2,19 +2,22 @@
 //! real server in-process on port 0 ([`app`]) and as a child process ([`process`]), a REST
 //! client with the calls every test makes ([`client`]), a v1 test probe speaking the
 //! probe-protocol crate over a real WebSocket ([`probe`]), and the outside servers some tests
-//! run (MongoDB, chronyd, nginx).
+//! run (MongoDB, chronyd, nginx), and an original Socket.IO probe ([`legacy`]).
 
 pub mod app;
 pub mod chrony;
 pub mod client;
 pub mod cluster;
+pub mod crash;
 pub mod daemon;
 pub mod https;
+pub mod legacy;
 pub mod mongo;
 pub mod nginx;
 pub mod params;
 pub mod probe;
 pub mod process;
+pub mod sse;
 pub mod wait;
 
 pub use app::{spawn_app, spawn_app_with, TestApp};

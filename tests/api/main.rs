@@ -16,5 +16,7 @@ mod probe_link;
 mod probe_removal;
 mod proxy;
 mod quota;
+mod select;
 mod story;
+mod stream;
 mod validation;

@@ -24,6 +24,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/dns"),
     ("GET", "/operation"),
     ("GET", "/operations/{id}/results"),
+    ("GET", "/operations/{id}/stream"),
     ("GET", "/operations"),
     ("GET", "/operations/me"),
     ("DELETE", "/delete_all"),

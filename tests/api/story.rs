@@ -56,6 +56,24 @@ async fn create_and_receive(
     (id, op["credits"].as_u64().unwrap())
 }
 
+/// A funded user's 5-minute busy ping on a probe of its own, connected: (probe, operation id).
+async fn busy_ping_on_a_new_probe(app: &TestApp, email: &str) -> (TestProbe, String) {
+    let researcher = app.funded_user(email, 1000).await;
+    let (probe_id, probe_token) = app.probe(&researcher).await;
+    let mut probe = app.connect(&probe_token, 1000).await;
+    let (id, _) = create_and_receive(
+        app,
+        &researcher,
+        &mut probe,
+        "/ping",
+        json!({"probes": [probe_id], "params": busy_ping_params(5)}),
+        OperationKind::Ping,
+        ResultFormat::Json,
+    )
+    .await;
+    (probe, id)
+}
+
 #[tokio::test]
 async fn operations_flow_from_frontend_to_probe_and_results_come_back_once() {
     let app = spawn_app().await;
@@ -216,19 +234,7 @@ async fn operations_flow_from_frontend_to_probe_and_results_come_back_once() {
 #[tokio::test]
 async fn results_page_through_large_operations() {
     let app = spawn_app().await;
-    let researcher = app.funded_user("pages@example.org", 1000).await;
-    let (probe_id, probe_token) = app.probe(&researcher).await;
-    let mut probe = app.connect(&probe_token, 1000).await;
-    let (id, _) = create_and_receive(
-        &app,
-        &researcher,
-        &mut probe,
-        "/ping",
-        json!({"probes": [probe_id], "params": busy_ping_params(5)}),
-        OperationKind::Ping,
-        ResultFormat::Json,
-    )
-    .await;
+    let (mut probe, id) = busy_ping_on_a_new_probe(&app, "pages@example.org").await;
     for n in 0..250 {
         probe
             .send(&result(&id, &format!("r{n:03}"), json!({"n": n})))
@@ -269,19 +275,7 @@ async fn results_page_through_large_operations() {
 #[tokio::test]
 async fn results_pages_end_at_their_byte_bound_and_the_download_streams_them_all() {
     let app = spawn_app().await;
-    let researcher = app.funded_user("heavy@example.org", 1000).await;
-    let (probe_id, probe_token) = app.probe(&researcher).await;
-    let mut probe = app.connect(&probe_token, 1000).await;
-    let (id, _) = create_and_receive(
-        &app,
-        &researcher,
-        &mut probe,
-        "/ping",
-        json!({"probes": [probe_id], "params": busy_ping_params(5)}),
-        OperationKind::Ping,
-        ResultFormat::Json,
-    )
-    .await;
+    let (mut probe, id) = busy_ping_on_a_new_probe(&app, "heavy@example.org").await;
     let heavy = |n: usize| json!(format!("{n}").repeat(3 << 19));
     for n in 0..5 {
         probe.send(&result(&id, &format!("h{n}"), heavy(n))).await;

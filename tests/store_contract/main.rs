@@ -23,6 +23,7 @@ mod accounts;
 mod assignments;
 mod backend;
 mod fixtures;
+mod import;
 mod interleaving;
 mod lifecycle;
 mod monitoring;
@@ -31,6 +32,7 @@ mod probes;
 mod quota;
 mod removal;
 mod results;
+mod stream;
 
 /// Declares one test per (backend, case). A backend that is not configured (MongoDB skipped)
 /// passes its cases without running them.
@@ -91,6 +93,7 @@ contract!(
     quota::results_past_the_quota_are_refused_unpaid_but_duplicates_still_ack,
     quota::results_measured_outside_the_window_are_refused_unpaid,
     quota::concurrent_results_never_pass_the_quota,
+    quota::resent_duplicates_never_crowd_out_the_last_new_result,
     quota::each_probe_has_its_own_quota_and_it_survives_reopening,
     interleaving::results_of_many_probes_and_their_resends_are_stored_and_paid_once,
     interleaving::debits_and_rewards_of_one_owner_interleave_exactly,
@@ -99,4 +102,10 @@ contract!(
     lifecycle::delete_all_empties_every_collection,
     monitoring::a_marker_is_written_and_deleted_without_a_trace,
     monitoring::inventory_counts_every_kind_of_record,
+    import::imported_users_and_probes_are_stored_once,
+    import::an_imported_operation_is_finished_unpaid_and_stored_once,
+    import::a_password_hash_is_replaced_only_if_unchanged,
+    stream::progress_counts_assignments_by_state_and_results,
+    stream::tail_never_passes_a_result_committed_late_with_an_earlier_id,
+    stream::tail_rest_hands_out_everything_once_and_pages,
 );

@@ -7,8 +7,11 @@ use crate::fixtures::{
     balance, insert, operation, result, results_of, reward, stored_probe, stored_user, Scene,
 };
 use chrono::Duration;
-use pladmed::store::{Insertion, Operation, Probe, Store, StoreError, User};
+use pladmed::store::{
+    Insertion, MeasurementResult, Operation, Probe, Reward, Store, StoreError, User,
+};
 use probe_protocol::params::{CLOCK_TOLERANCE, STOP_MINUTE};
+use std::sync::Arc;
 
 /// A [`Scene`] (its owner without credits) whose operation allows `quota` results per probe.
 async fn scene_with_quota(store: &dyn Store, quota: u64) -> Scene {
@@ -105,7 +108,7 @@ pub async fn concurrent_results_never_pass_the_quota(backend: &Backend) {
                 result(&operation, &probe, &format!("run-{i}")),
                 reward(&probe, 10),
             );
-            tokio::spawn(async move { store.insert_result(&report, &reward).await })
+            tokio::spawn(async move { insert_retrying(&*store, &report, &reward).await })
         })
         .collect();
     let (mut stored, mut over) = (0, 0);
@@ -147,4 +150,63 @@ pub async fn each_probe_has_its_own_quota_and_it_survives_reopening(backend: &Ba
     }
     assert_eq!(balance(store, &owner).await, 4);
     assert_eq!(results_of(store, &operation).await.len(), 4);
+}
+
+/// Sends a result as a probe does: again while the store answers "unavailable, try again".
+async fn insert_retrying(
+    store: &dyn Store,
+    report: &MeasurementResult,
+    reward: &Reward,
+) -> Result<Insertion, StoreError> {
+    for _ in 0..50 {
+        match store.insert_result(report, reward).await {
+            Err(StoreError::Unavailable(_)) => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            outcome => return outcome,
+        }
+    }
+    panic!("still unavailable after 50 tries")
+}
+
+/// A probe back from an outage re-sends results already stored together with its last new one.
+/// The duplicates must not take the last slot from the new result: it is stored, perhaps after
+/// an "unavailable, try again", never refused as over quota (the probe would drop it for good).
+pub async fn resent_duplicates_never_crowd_out_the_last_new_result(backend: &Backend) {
+    let store = backend.open().await;
+    let owner = stored_user(&*store, 0).await;
+    let probe = stored_probe(&*store, &owner).await;
+    for _ in 0..5 {
+        let operation = stored_operation_with_quota(&*store, &owner, &[&probe], 3).await;
+        return_to(&store, &operation, &probe, 2).await;
+    }
+}
+
+/// Stores results `0..last` of `operation`, then sends them again at once, followed by `last`.
+async fn return_to(store: &Arc<dyn Store>, operation: &Operation, probe: &Probe, last: usize) {
+    for i in 0..last {
+        let report = result(operation, probe, &format!("run-{i}"));
+        assert_eq!(insert(&**store, &report, 10).await, Insertion::Stored);
+    }
+    let backlog: Vec<_> = (0..=last)
+        .map(|i| {
+            let store = store.clone();
+            let report = result(operation, probe, &format!("run-{i}"));
+            let reward = reward(probe, 10);
+            tokio::spawn(async move { insert_retrying(&*store, &report, &reward).await })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for sent in backlog {
+        outcomes.push(sent.await.expect("task finishes"));
+    }
+    let new = outcomes.pop().expect("the last result");
+    assert!(
+        matches!(new, Ok(Insertion::Stored)),
+        "the new result got {new:?}"
+    );
+    assert!(outcomes
+        .iter()
+        .all(|o| matches!(o, Ok(Insertion::Duplicate))));
+    assert_eq!(results_of(&**store, operation).await.len(), last + 1);
 }

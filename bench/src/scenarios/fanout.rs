@@ -86,7 +86,7 @@ async fn measure(servers: &[Server], o: &Options) -> anyhow::Result<(Latencies, 
     let api = Api::setup(&servers[0], (o.probes * o.rounds) as u64 + 1_000).await?;
     let probes = api.create_probes(o.probes).await?;
     let ids: Vec<String> = probes.iter().map(|p| p.identifier.clone()).collect();
-    let sockets = connect_spread(servers, &probes).await?;
+    let sockets = connect_spread(servers, &api, &probes).await?;
     let (tx, mut seen) = mpsc::unbounded_channel();
     let _readers = watch_operations(sockets, tx);
     let (mut samples, mut frame_bytes) = (Vec::new(), 0);

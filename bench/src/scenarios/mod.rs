@@ -9,7 +9,7 @@ pub mod result_frame;
 
 use futures::{stream, StreamExt, TryStreamExt};
 use std::net::SocketAddr;
-use testkit::client::ProbeCredentials;
+use testkit::client::{Api, ProbeCredentials};
 use testkit::probe::{self, Socket, CONNECT_CONCURRENCY};
 use testkit::process::Server;
 
@@ -27,8 +27,12 @@ pub async fn connect_probes(
 
 /// Opens the probes' links spread evenly over `servers` (instances of one deployment), in the
 /// order of `probes`.
+///
+/// Returns once the first server lists every probe connected (or after [`LINKS_STORED`], saying
+/// how many it lists): an operation created before would select only those.
 pub async fn connect_spread(
     servers: &[Server],
+    api: &Api,
     probes: &[ProbeCredentials],
 ) -> anyhow::Result<Vec<Socket>> {
     let share = probes.len().div_ceil(servers.len());
@@ -36,8 +40,16 @@ pub async fn connect_spread(
     for (server, probes) in servers.iter().zip(probes.chunks(share)) {
         sockets.extend(connect_probes(server.addr, probes).await?);
     }
+    let ids: Vec<String> = probes.iter().map(|p| p.identifier.clone()).collect();
+    let connected = api.wait_connected(&ids, LINKS_STORED).await?;
+    if connected < ids.len() {
+        eprintln!("only {connected} of {} probes listed connected", ids.len());
+    }
     Ok(sockets)
 }
+
+/// Longest wait for the server to list freshly opened links as connected.
+const LINKS_STORED: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Opens `n` plain WebSockets to the floor server.
 pub async fn connect_floor(server: SocketAddr, n: usize) -> anyhow::Result<Vec<Socket>> {

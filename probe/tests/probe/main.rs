@@ -13,5 +13,6 @@ mod link;
 mod measurements;
 mod probe_process;
 mod refusals;
+mod stream;
 mod tls_proxy;
 mod withdrawal;

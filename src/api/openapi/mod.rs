@@ -7,7 +7,7 @@
 
 pub mod link;
 
-use super::{accounts, development, download, monitoring, operations, probes, replies};
+use super::{accounts, development, download, monitoring, operations, probes, replies, stream};
 use std::sync::OnceLock;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -42,6 +42,7 @@ pub const HASHING_BUSY: &str = "The store is unavailable, or too many password c
         operations::create_dns,
         download::get,
         operations::results,
+        stream::stream,
         operations::list_all,
         operations::list_mine,
         development::delete_all,

@@ -38,6 +38,25 @@ pub(super) fn user(txn: &ReadTransaction, id: UserId) -> StoreResult<Option<User
     get(&txn.open_table(USERS)?, &id.bytes())
 }
 
+/// Replaces the password hash if it is still `current`.
+pub(super) fn replace_password_hash(
+    txn: &WriteTransaction,
+    id: UserId,
+    current: &str,
+    new: &str,
+) -> StoreResult<bool> {
+    let mut users = txn.open_table(USERS)?;
+    let key = id.bytes();
+    match get::<User>(&users, &key)? {
+        Some(mut user) if user.password_hash == current => {
+            user.password_hash = new.to_owned();
+            put(&mut users, &key, &user)?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
 /// Adds `amount` to a balance; `None` if there is no such account.
 pub(super) fn add_credits(
     txn: &WriteTransaction,

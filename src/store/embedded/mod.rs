@@ -10,6 +10,7 @@
 
 mod accounts;
 mod group_commit;
+mod import;
 mod keys;
 mod monitoring;
 mod operations;
@@ -19,8 +20,9 @@ mod tables;
 mod transaction;
 
 use super::{
-    AssignmentState, AssignmentStep, Insertion, Inventory, Link, MeasurementResult, Operation,
-    PageLimit, Probe, Reward, SessionId, Store, StoreError, StoreResult, User,
+    AssignmentState, AssignmentStep, ImportOutcome, ImportedOperation, Insertion, Inventory, Link,
+    MeasurementResult, Operation, PageLimit, Probe, Progress, Reward, SessionId, Store, StoreError,
+    StoreResult, User,
 };
 use crate::domain::{Credits, Email, OperationId, ProbeId, ResultId, UserId};
 use async_trait::async_trait;
@@ -109,6 +111,17 @@ impl Store for EmbeddedStore {
 
     async fn add_credits(&self, id: UserId, amount: Credits) -> StoreResult<Option<User>> {
         self.write(move |txn| accounts::add_credits(txn, id, amount))
+            .await
+    }
+
+    async fn replace_password_hash(
+        &self,
+        id: UserId,
+        current: &str,
+        new: &str,
+    ) -> StoreResult<bool> {
+        let (current, new) = (current.to_owned(), new.to_owned());
+        self.write(move |txn| accounts::replace_password_hash(txn, id, &current, &new))
             .await
     }
 
@@ -222,6 +235,28 @@ impl Store for EmbeddedStore {
         page: PageLimit,
     ) -> StoreResult<Vec<MeasurementResult>> {
         self.read(move |txn| results::results(txn, operation, after, page))
+            .await
+    }
+
+    async fn import_user(&self, user: &User) -> StoreResult<bool> {
+        let user = user.clone();
+        self.write(move |txn| import::import_user(txn, &user)).await
+    }
+
+    async fn import_probe(&self, probe: &Probe) -> StoreResult<bool> {
+        let probe = probe.clone();
+        self.write(move |txn| import::import_probe(txn, &probe))
+            .await
+    }
+
+    async fn import_operation(&self, import: &ImportedOperation) -> StoreResult<ImportOutcome> {
+        let imported = Arc::new(import.clone());
+        self.write(move |txn| import::import_operation(txn, &imported))
+            .await
+    }
+
+    async fn progress(&self, operation: OperationId) -> StoreResult<Progress> {
+        self.read(move |txn| results::progress(txn, operation))
             .await
     }
 

@@ -6,7 +6,8 @@ use super::tables::{ASSIGNMENTS, RESULTS, RESULT_ALLOWANCES, RESULT_CODES};
 use super::{accounts, keys};
 use crate::domain::{OperationId, ResultId};
 use crate::store::{
-    Insertion, MeasurementResult, PageLimit, ResultAllowance, Reward, StoreError, StoreResult,
+    AssignmentState, Insertion, MeasurementResult, PageLimit, Progress, ResultAllowance, Reward,
+    StoreError, StoreResult,
 };
 use chrono::{DateTime, Utc};
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
@@ -47,10 +48,12 @@ pub(super) struct Allowance {
 impl Allowance {
     /// A fresh assignment's: nothing stored yet.
     pub(super) fn new(allowance: ResultAllowance) -> Self {
-        Self {
-            allowance,
-            stored: 0,
-        }
+        Self::counted(allowance, 0)
+    }
+
+    /// An imported assignment's: `stored` results came with it.
+    pub(super) fn counted(allowance: ResultAllowance, stored: u64) -> Self {
+        Self { allowance, stored }
     }
 }
 
@@ -117,4 +120,28 @@ pub(super) fn results(
             .range::<&[u8]>(range.bounds())?
             .map(|entry| decode(entry?.1.value())),
     )
+}
+
+/// The operation's assignments by state and its results counted, in one read transaction (the
+/// results are counted by their keys: nothing is decoded).
+pub(super) fn progress(txn: &ReadTransaction, operation: OperationId) -> StoreResult<Progress> {
+    let mut progress = Progress::default();
+    let Some(record) = super::operations::operation(txn, operation)? else {
+        return Ok(progress);
+    };
+    let assignments = txn.open_table(ASSIGNMENTS)?;
+    for probe in record.probes {
+        let state: Option<AssignmentState> =
+            get(&assignments, &keys::assignment(probe, operation))?;
+        let Some(state) = state else { continue };
+        progress.assigned += 1;
+        progress.accepted += u64::from(state >= AssignmentState::Accepted);
+        progress.finished += u64::from(state == AssignmentState::Finished);
+    }
+    let range = keys::pairs_of(operation.bytes(), None);
+    for entry in txn.open_table(RESULTS)?.range::<&[u8]>(range.bounds())? {
+        entry?;
+        progress.results += 1;
+    }
+    Ok(progress)
 }

@@ -215,6 +215,9 @@ pub(super) struct AssignmentDoc {
     /// Results stored for the assignment, moved with each insert in its transaction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) results: Option<i64>,
+    /// When `results` was last counted up (see `quota`): how old a reservation may be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) counted_at: Option<DateTime>,
 }
 
 /// A [`ResultAllowance`] as stored.

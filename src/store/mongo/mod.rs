@@ -19,9 +19,11 @@ mod content;
 mod debits;
 mod documents;
 mod errors;
+mod import;
 mod indexes;
 mod ingest;
 mod json;
+mod leases;
 mod monitoring;
 mod operations;
 mod probes;
@@ -33,8 +35,9 @@ mod settlement;
 mod transaction;
 
 use super::{
-    AssignmentState, AssignmentStep, Insertion, Inventory, Link, MeasurementResult, Operation,
-    PageLimit, Probe, Reward, SessionId, Store, StoreError, StoreResult, User,
+    AssignmentState, AssignmentStep, ImportOutcome, ImportedOperation, Insertion, Inventory, Link,
+    MeasurementResult, Operation, PageLimit, Probe, Progress, Reward, SessionId, Store, StoreError,
+    StoreResult, User,
 };
 use crate::domain::{Credits, Email, OperationId, ProbeId, ResultId, UserId};
 use async_trait::async_trait;
@@ -69,6 +72,8 @@ pub struct MongoStore {
     clearer: debits::Clearer,
     /// Finishes what crashed writers left half done, every minute; stopped on drop.
     sweeper: tokio::task::JoinHandle<()>,
+    /// Gives back quota slots counted ahead and not used; stopped on drop.
+    returner: tokio::task::JoinHandle<()>,
 }
 
 /// The database and its collections: cheap to clone, shared with the background tasks.
@@ -86,11 +91,14 @@ pub(crate) struct Handles {
     instance: Arc<str>,
     /// Settlements this process is writing (see [`settlement::Live`]).
     live: settlement::Live,
+    /// Quota slots counted and not yet used (see [`leases`]).
+    leases: leases::Leases,
 }
 
 impl Drop for MongoStore {
     fn drop(&mut self) {
         self.sweeper.abort();
+        self.returner.abort();
     }
 }
 
@@ -131,6 +139,7 @@ impl MongoStore {
             results: db.collection(RESULTS),
             instance: instance.into(),
             live: settlement::Live::default(),
+            leases: leases::Leases::default(),
             client,
             db,
         };
@@ -138,6 +147,7 @@ impl MongoStore {
             batcher: batcher::Batcher::start(handles.clone()),
             clearer: debits::Clearer::start(handles.clone()),
             sweeper: recovery::start_sweeper(handles.clone()),
+            returner: leases::start_returning(handles.clone()),
             handles,
         })
     }
@@ -191,6 +201,24 @@ impl Store for MongoStore {
 
     async fn add_credits(&self, id: UserId, amount: Credits) -> StoreResult<Option<User>> {
         accounts::add_credits(&self.handles, id, amount).await
+    }
+
+    async fn replace_password_hash(
+        &self,
+        id: UserId,
+        current: &str,
+        new: &str,
+    ) -> StoreResult<bool> {
+        let replaced = self
+            .handles
+            .users
+            .update_one(
+                doc! { "_id": id.oid(), "password": current },
+                doc! { "$set": { "password": new } },
+            )
+            .await
+            .map_err(errors::from_driver)?;
+        Ok(replaced.modified_count == 1)
     }
 
     async fn insert_probe(&self, probe: &Probe, max_per_owner: u32) -> StoreResult<()> {
@@ -311,6 +339,22 @@ impl Store for MongoStore {
         page: PageLimit,
     ) -> StoreResult<Vec<MeasurementResult>> {
         results::results(&self.handles, operation, after, page).await
+    }
+
+    async fn import_user(&self, user: &User) -> StoreResult<bool> {
+        import::import_user(&self.handles, user).await
+    }
+
+    async fn import_probe(&self, probe: &Probe) -> StoreResult<bool> {
+        import::import_probe(&self.handles, probe).await
+    }
+
+    async fn import_operation(&self, import: &ImportedOperation) -> StoreResult<ImportOutcome> {
+        import::import_operation(&self.handles, import).await
+    }
+
+    async fn progress(&self, operation: OperationId) -> StoreResult<Progress> {
+        results::progress(&self.handles, operation).await
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -27,6 +27,7 @@ pub(super) fn assignments_of(operation: &Operation) -> Vec<AssignmentDoc> {
             state: AssignmentState::Assigned,
             allowance: Some(allowance.into()),
             results: Some(0),
+            counted_at: None,
         })
         .collect()
 }

@@ -4,13 +4,20 @@
 //! conditional `$inc` that only matches while the count stays within the maximum: concurrent
 //! batches, on any instance, can never count (and so store and pay) more. Slots counted for
 //! results that then turn out to be duplicates, or whose insert failed, are given back after the
-//! insert. A crash between the two leaves those few slots counted: the assignment may then be
-//! refused its last results as over quota, never granted more than its maximum.
+//! insert.
+//!
+//! So a result refused for want of slots is refused for good ([`StoreError::OverQuota`]) only
+//! when the assignment *stores* its maximum ([`confirm_refusal`]). Otherwise the missing slots
+//! are held by results being written (a re-sent duplicate takes a slot until its insert fails)
+//! and the refusal is for now: [`StoreError::Unavailable`], and the probe sends it again. A
+//! crash between counting and inserting leaves slots counted that no result holds; once the
+//! count is older than [`STALE_COUNT`], the refusal puts it back to what is stored.
 
 use super::documents::clamp_i64;
 use super::{errors, Handles};
 use crate::store::{StoreError, StoreResult};
-use bson::{doc, Document};
+use bson::{doc, DateTime, Document};
+use std::time::Duration;
 
 /// Attempts before giving up when concurrent batches keep changing the count.
 const MAX_TRIES: usize = 8;
@@ -31,7 +38,10 @@ pub(super) async fn reserve(
         }
         let mut room = key.clone();
         room.insert("results", doc! { "$lte": max - want });
-        let count = doc! { "$inc": { "results": want } };
+        let count = doc! {
+            "$inc": { "results": want },
+            "$set": { "counted_at": DateTime::now() },
+        };
         let counted =
             errors::repeat_on_clash(|| store.assignments.update_one(room.clone(), count.clone()))
                 .await
@@ -61,4 +71,64 @@ pub(super) async fn release(store: &Handles, key: &Document, slots: usize) -> St
         .await
         .map(drop)
         .map_err(errors::from_driver)
+}
+
+/// Longer than any batch takes from counting its slots to inserting or giving them back (the
+/// driver's own timeouts end it well before): a count this old with fewer results stored was
+/// left by a crash.
+pub(super) const STALE_COUNT: Duration = Duration::from_secs(300);
+
+/// The refusal of results of the assignment `key` (maximum `max`) that got no slot:
+/// [`StoreError::OverQuota`] when it stores `max` results, otherwise a retryable
+/// [`StoreError::Unavailable`] (see the module's documentation), after repairing a count left
+/// by a crash.
+pub(super) async fn confirm_refusal(store: &Handles, key: &Document, max: u64) -> StoreError {
+    match stored_below_max(store, key, max).await {
+        Ok(false) => StoreError::OverQuota(max),
+        Ok(true) => StoreError::Unavailable(
+            "the assignment's last result slots are held by results being written; send again"
+                .into(),
+        ),
+        Err(error) => error,
+    }
+}
+
+/// Whether fewer than `max` results of the assignment are stored; repairs a stale count.
+async fn stored_below_max(store: &Handles, key: &Document, max: u64) -> StoreResult<bool> {
+    let stored = store
+        .results
+        .count_documents(key.clone())
+        .await
+        .map_err(errors::from_driver)?;
+    if stored >= max {
+        return Ok(false);
+    }
+    let assignment = store
+        .assignments
+        .find_one(key.clone())
+        .await
+        .map_err(errors::from_driver)?;
+    let Some(assignment) = assignment else {
+        return Ok(true);
+    };
+    let (Some(counted), Some(at)) = (assignment.results, assignment.counted_at) else {
+        return Ok(true);
+    };
+    let stale = DateTime::now().timestamp_millis() - at.timestamp_millis()
+        > i64::try_from(STALE_COUNT.as_millis()).unwrap_or(i64::MAX);
+    let stored = clamp_i64(stored);
+    if stale && counted > stored {
+        // Only if nobody counted since: a live batch's reservation is never undone.
+        let mut unchanged = key.clone();
+        unchanged.insert("results", counted);
+        unchanged.insert("counted_at", at);
+        let repair = doc! { "$set": { "results": stored } };
+        store
+            .assignments
+            .update_one(unchanged, repair)
+            .await
+            .map_err(errors::from_driver)?;
+        tracing::warn!(counted, stored, "result count left by a crash repaired");
+    }
+    Ok(true)
 }
