@@ -195,3 +195,50 @@ pub fn scamper_can_measure() -> bool {
     );
     true
 }
+
+/// What every measuring test starts from: a server, a funded researcher logged in with the
+/// CLI, and a reference probe of theirs, connected.
+pub struct Measuring {
+    pub app: TestApp,
+    pub home: Home,
+    pub probe: Probe,
+    pub probe_id: String,
+    /// Holds the server's data and the probe's state; removed on drop.
+    pub dir: tempfile::TempDir,
+}
+
+impl Measuring {
+    pub async fn start() -> Measuring {
+        let dir = tempfile::tempdir().unwrap();
+        let app = TestApp::start(&dir.path().join("data")).await;
+        let owner = app.funded_user("researcher@example.org", 100_000).await;
+        let (probe, probe_id) = Probe::start(&app, &owner.token, dir.path()).await;
+        let home = Home::of(&app);
+        home.login("researcher@example.org").await;
+        Measuring {
+            app,
+            home,
+            probe,
+            probe_id,
+            dir,
+        }
+    }
+}
+
+/// `ping 127.0.0.1` on every connected probe, one packet every second until [`quick_stop`],
+/// followed to its end as JSON lines.
+pub fn quick_ping_json() -> [&'static str; 11] {
+    [
+        "ping",
+        "127.0.0.1",
+        "--all",
+        "--times-per-minute",
+        "60",
+        "--stop",
+        quick_stop(),
+        "-o",
+        "probecount=1",
+        "--wait",
+        "--json",
+    ]
+}

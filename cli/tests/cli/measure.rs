@@ -2,11 +2,10 @@
 //! the operation, printed for programs (`--json`, `--csv`) and for people.
 
 use crate::helpers::{
-    assert_success, quick_stop, scamper_can_measure, stderr, stdout, Home, Probe,
+    assert_success, quick_ping_json, quick_stop, scamper_can_measure, stderr, stdout, Measuring,
 };
 use serde_json::Value;
 use std::collections::HashSet;
-use testkit::TestApp;
 
 /// The scamper object of type `kind` in a result.
 fn measurement<'a>(result: &'a Value, kind: &str) -> &'a Value {
@@ -22,26 +21,15 @@ async fn ping_wait_json_prints_every_result_as_one_json_line_until_the_end() {
     if !scamper_can_measure() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::start(&dir.path().join("data")).await;
-    let owner = app.funded_user("researcher@example.org", 100_000).await;
-    let (_probe, probe_id) = Probe::start(&app, &owner.token, dir.path()).await;
-    let home = Home::of(&app);
-    home.login("researcher@example.org").await;
+    let Measuring {
+        app,
+        home,
+        probe_id,
+        probe: _probe,
+        dir: _dir,
+    } = Measuring::start().await;
 
-    let args = [
-        "ping",
-        "127.0.0.1",
-        "--all",
-        "--times-per-minute",
-        "60",
-        "--stop",
-        quick_stop(),
-        "-o",
-        "probecount=1",
-        "--wait",
-        "--json",
-    ];
+    let args = quick_ping_json();
     let followed = home.run(&args).await;
     assert_success(&followed);
     let results: Vec<Value> = stdout(&followed)
@@ -109,12 +97,13 @@ async fn traceroute_wait_shows_the_hops_for_people() {
     if !scamper_can_measure() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::start(&dir.path().join("data")).await;
-    let owner = app.funded_user("researcher@example.org", 100_000).await;
-    let (_probe, probe_id) = Probe::start(&app, &owner.token, dir.path()).await;
-    let home = Home::of(&app);
-    home.login("researcher@example.org").await;
+    let Measuring {
+        app,
+        home,
+        probe_id,
+        probe: _probe,
+        dir: _dir,
+    } = Measuring::start().await;
 
     let args = [
         "traceroute",

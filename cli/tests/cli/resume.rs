@@ -1,7 +1,7 @@
 //! `--wait` across a dropped stream: the CLI reconnects with `Last-Event-ID` and prints every
 //! result once, none missed.
 
-use crate::helpers::{quick_stop, scamper_can_measure, Home, Probe};
+use crate::helpers::{quick_ping_json, scamper_can_measure, Measuring};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::process::Stdio;
@@ -14,28 +14,17 @@ async fn a_server_restart_mid_stream_loses_and_repeats_no_result() {
     if !scamper_can_measure() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
+    let Measuring {
+        app,
+        home,
+        probe: _probe,
+        dir,
+        ..
+    } = Measuring::start().await;
     let data = dir.path().join("data");
-    let app = TestApp::start(&data).await;
     let addr = app.addr;
-    let owner = app.funded_user("researcher@example.org", 100_000).await;
-    let (_probe, _) = Probe::start(&app, &owner.token, dir.path()).await;
-    let home = Home::of(&app);
-    home.login("researcher@example.org").await;
 
-    let args = [
-        "ping",
-        "127.0.0.1",
-        "--all",
-        "--times-per-minute",
-        "60",
-        "--stop",
-        quick_stop(),
-        "-o",
-        "probecount=1",
-        "--wait",
-        "--json",
-    ];
+    let args = quick_ping_json();
     let mut child = tokio::process::Command::from(home.command(&args))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

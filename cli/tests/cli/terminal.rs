@@ -1,7 +1,7 @@
 //! On a terminal, `--wait` shows a progress bar and a table of results as they arrive, and
 //! Ctrl-C stops following while the operation keeps running.
 
-use crate::helpers::{scamper_can_measure, Home, Probe};
+use crate::helpers::{scamper_can_measure, Home, Measuring};
 use expectrl::{Regex, Session, WaitStatus};
 use std::time::Duration;
 use testkit::TestApp;
@@ -11,12 +11,13 @@ async fn on_a_terminal_progress_and_rows_show_and_ctrl_c_leaves_the_operation_ru
     if !scamper_can_measure() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::start(&dir.path().join("data")).await;
-    let owner = app.funded_user("researcher@example.org", 100_000).await;
-    let (_probe, probe_id) = Probe::start(&app, &owner.token, dir.path()).await;
-    let home = Home::of(&app);
-    home.login("researcher@example.org").await;
+    let Measuring {
+        app,
+        home,
+        probe_id,
+        probe: _probe,
+        dir: _dir,
+    } = Measuring::start().await;
 
     let mut command = home.command(&[
         "ping",
