@@ -4,8 +4,7 @@
 //! `batcher`):
 //! 1. the assignments of the batch are read in one query: a result without one is refused, as
 //!    is one measured outside its window;
-//! 2. each assignment's quota is counted for all of its results at once ([`super::quota`]),
-//!    from slots this process counted ahead when it has them ([`super::leases`]);
+//! 2. each assignment's quota is counted for all of its results at once ([`super::quota`]);
 //! 3. the results are inserted with one unordered `insert_many`, each carrying its unpaid
 //!    reward; the unique (operation, probe, unique_code) index finds duplicates;
 //! 4. each owner is paid once for the batch ([`super::settlement`]), and only then are the
@@ -16,7 +15,6 @@
 
 use super::batcher::Job;
 use super::documents::{AssignmentDoc, PendingReward, ResultDoc};
-use super::leases::{self, Pair};
 use super::settlement::{self, Held, Settlement, Unpaid};
 use super::{errors, indexes, quota, Handles};
 use crate::store::{Insertion, Reward, StoreError, StoreResult};
@@ -26,16 +24,17 @@ use duplicates::{copy, copy_outcome};
 use futures::TryStreamExt;
 use mongodb::error::ErrorKind;
 use std::collections::HashMap;
-use tokio::time::Instant;
 
 mod duplicates;
+
+type Pair = (ObjectId, ObjectId);
 
 /// One result of the batch and what became of it.
 pub(super) struct Entry {
     doc: ResultDoc,
     reward: Reward,
-    /// When the quota slot it holds was counted (to be kept for later if not inserted).
-    counted: Option<Instant>,
+    /// Counted against its assignment's quota (to be given back if not inserted).
+    counted: bool,
     inserted: bool,
     outcome: Option<StoreResult<Insertion>>,
 }
@@ -65,7 +64,7 @@ pub(super) async fn write(store: &Handles, jobs: Vec<Job>) -> Vec<Settlement> {
                 entries.push(Entry {
                     doc,
                     reward: job.reward,
-                    counted: None,
+                    counted: false,
                     inserted: false,
                     outcome: None,
                 });
@@ -120,7 +119,7 @@ async fn store_batch(store: &Handles, entries: &mut [Entry]) -> StoreResult<Vec<
     admit(store, entries).await?;
     // This batch's settlements stay registered as live until it ends, paid or not.
     let live = insert(store, entries).await?;
-    give_back(store, entries, |e| e.counted.is_some() && !e.inserted);
+    give_back(store, entries, |e| e.counted && !e.inserted).await?;
     duplicates::answer(store, entries).await?;
     confirm_refusals(store, entries).await;
     duplicates::settle(store, entries, live.ids()).await;
@@ -159,21 +158,21 @@ async fn admit(store: &Handles, entries: &mut [Entry]) -> StoreResult<()> {
             Err(refusal) => entry.outcome = Some(Err(refusal)),
         }
     }
-    let reservations = counted.iter().map(|(&pair, members)| {
-        let max = assignments[&pair]
+    let reservations = counted.iter().map(|(&(o, p), members)| {
+        let max = assignments[&(o, p)]
             .allowance
             .as_ref()
             .map_or(0, |a| a.allowance().max_results);
         async move {
-            let (granted, at) = slots(store, pair, max, members.len()).await?;
-            Ok::<_, StoreError>((members, granted, at, max))
+            let granted = quota::reserve(store, &key(o, p), max, members.len()).await?;
+            Ok::<_, StoreError>((members, granted, max))
         }
     });
     for reserved in futures::future::join_all(reservations).await {
-        let (members, granted, at, max) = reserved?;
+        let (members, granted, max) = reserved?;
         for (n, &i) in members.iter().enumerate() {
             if n < granted {
-                entries[i].counted = Some(at);
+                entries[i].counted = true;
             } else {
                 entries[i].outcome = Some(Err(StoreError::OverQuota(max)));
             }
@@ -206,36 +205,6 @@ async fn confirm_refusals(store: &Handles, entries: &mut [Entry]) {
     for (refusal, members) in futures::future::join_all(confirmations).await {
         for i in members {
             entries[i].outcome = Some(Err(copy(&refusal)));
-        }
-    }
-}
-
-/// Step 2 for one assignment: `wanted` quota slots, those kept by this process first, the rest
-/// counted in the database with [`leases::AHEAD`] more to keep; returns how many it got (fewer
-/// only at the maximum) and when the oldest of them was counted.
-async fn slots(
-    store: &Handles,
-    pair: Pair,
-    max: u64,
-    wanted: usize,
-) -> StoreResult<(usize, Instant)> {
-    let (kept, kept_at) = store.leases.take(pair, wanted);
-    let need = wanted - kept;
-    if need == 0 {
-        return Ok((kept, kept_at));
-    }
-    let counted_at = Instant::now();
-    let (o, p) = pair;
-    match quota::reserve(store, &key(o, p), max, need + leases::AHEAD).await {
-        Ok(granted) => {
-            store
-                .leases
-                .keep(pair, granted.saturating_sub(need), counted_at);
-            Ok((kept + granted.min(need), kept_at.min(counted_at)))
-        }
-        Err(error) => {
-            store.leases.keep(pair, kept, kept_at);
-            Err(error)
         }
     }
 }
@@ -333,14 +302,21 @@ async fn confirm_duplicates(
     Ok(())
 }
 
-/// Keeps the quota slots of the entries `select` picks for this process's next batches (see
-/// [`leases`]).
-fn give_back(store: &Handles, entries: &mut [Entry], select: impl Fn(&Entry) -> bool) {
+/// Gives back the quota slots of the entries `select` picks, per assignment.
+async fn give_back(
+    store: &Handles,
+    entries: &mut [Entry],
+    select: impl Fn(&Entry) -> bool,
+) -> StoreResult<()> {
+    let mut unused: HashMap<Pair, usize> = HashMap::new();
     for entry in entries.iter_mut().filter(|e| select(e)) {
-        if let Some(counted) = entry.counted.take() {
-            store.leases.keep(entry.pair(), 1, counted);
-        }
+        *unused.entry(entry.pair()).or_default() += 1;
+        entry.counted = false;
     }
+    let releases = unused
+        .into_iter()
+        .map(|((o, p), slots)| async move { quota::release(store, &key(o, p), slots).await });
+    futures::future::try_join_all(releases).await.map(drop)
 }
 
 /// Step 4: pays each owner once for its inserted results; answers them.
@@ -412,15 +388,14 @@ async fn unstore(
         .await
         .map_err(errors::from_driver)?;
     let unpaid = |e: &Entry| {
-        e.counted.is_some()
+        e.counted
             && e.inserted
             && e.doc
                 .pending
                 .as_ref()
                 .is_some_and(|p| settlements.contains(&p.settlement))
     };
-    give_back(store, entries, unpaid);
-    Ok(())
+    give_back(store, entries, unpaid).await
 }
 
 fn key(operation: ObjectId, probe: ObjectId) -> Document {

@@ -23,7 +23,6 @@ mod import;
 mod indexes;
 mod ingest;
 mod json;
-mod leases;
 mod monitoring;
 mod operations;
 mod probes;
@@ -72,8 +71,6 @@ pub struct MongoStore {
     clearer: debits::Clearer,
     /// Finishes what crashed writers left half done, every minute; stopped on drop.
     sweeper: tokio::task::JoinHandle<()>,
-    /// Gives back quota slots counted ahead and not used; stopped on drop.
-    returner: tokio::task::JoinHandle<()>,
 }
 
 /// The database and its collections: cheap to clone, shared with the background tasks.
@@ -91,14 +88,11 @@ pub(crate) struct Handles {
     instance: Arc<str>,
     /// Settlements this process is writing (see [`settlement::Live`]).
     live: settlement::Live,
-    /// Quota slots counted and not yet used (see [`leases`]).
-    leases: leases::Leases,
 }
 
 impl Drop for MongoStore {
     fn drop(&mut self) {
         self.sweeper.abort();
-        self.returner.abort();
     }
 }
 
@@ -139,7 +133,6 @@ impl MongoStore {
             results: db.collection(RESULTS),
             instance: instance.into(),
             live: settlement::Live::default(),
-            leases: leases::Leases::default(),
             client,
             db,
         };
@@ -147,7 +140,6 @@ impl MongoStore {
             batcher: batcher::Batcher::start(handles.clone()),
             clearer: debits::Clearer::start(handles.clone()),
             sweeper: recovery::start_sweeper(handles.clone()),
-            returner: leases::start_returning(handles.clone()),
             handles,
         })
     }
