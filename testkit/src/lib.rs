@@ -17,6 +17,7 @@ pub mod nginx;
 pub mod params;
 pub mod probe;
 pub mod process;
+pub mod scamper;
 pub mod sse;
 pub mod wait;
 

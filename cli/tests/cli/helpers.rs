@@ -11,8 +11,7 @@ use tokio::io::AsyncWriteExt;
 /// Longest a CLI run may take: an operation followed to its end lasts up to two minutes.
 const RUN_TIMEOUT: Duration = Duration::from_secs(200);
 
-/// Set to 1 to skip (loudly) the tests that need scamper's raw sockets.
-pub const NO_RAW_SOCKETS: &str = "PLADMED_TEST_NO_RAW_SOCKETS";
+pub use testkit::scamper::scamper_can_measure;
 
 /// A user's home: its own config directory, and the server the CLI talks to.
 pub struct Home {
@@ -170,30 +169,6 @@ pub fn quick_stop() -> &'static str {
     } else {
         "1m"
     }
-}
-
-/// Whether scamper can measure here (raw sockets); without them the tests that need it fail
-/// with this explanation, unless PLADMED_TEST_NO_RAW_SOCKETS=1 skips them with a notice.
-pub fn scamper_can_measure() -> bool {
-    if std::env::var(NO_RAW_SOCKETS).as_deref() == Ok("1") {
-        let test = std::thread::current().name().unwrap_or("?").to_string();
-        let notice =
-            format!("SKIPPED {test}: {NO_RAW_SOCKETS}=1, scamper measurements not tested\n");
-        let _ = std::io::Write::write_all(&mut std::io::stderr(), notice.as_bytes());
-        return false;
-    }
-    let ping = std::process::Command::new("scamper")
-        .args(["-O", "json", "-c", "ping -c 1", "-i", "127.0.0.1"])
-        .output()
-        .unwrap_or_else(|e| panic!("scamper cannot be run ({e}): apt-get install scamper"));
-    let stdout = String::from_utf8_lossy(&ping.stdout);
-    assert!(
-        stdout.contains("\"replies\":1"),
-        "scamper cannot ping 127.0.0.1: run as root or with CAP_NET_RAW, or set \
-         {NO_RAW_SOCKETS}=1 to skip\nstderr: {}",
-        String::from_utf8_lossy(&ping.stderr)
-    );
-    true
 }
 
 /// What every measuring test starts from: a server, a funded researcher logged in with the
