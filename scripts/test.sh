@@ -40,35 +40,33 @@ python="${PYTHON:-python3}"
 log() { printf 'test.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-# Creates the venv, or reuses it when it already holds the pinned version. The marker is written
-# last, so an interrupted install is redone rather than half-used.
-ensure_venv() {
-    local marker="$venv/.secantusdb-$SECANTUS_VERSION"
-    if [[ -f "$marker" && -x "$venv/bin/secantusd-py" ]]; then
+# Creates the venv DIR and pip-installs the remaining arguments into it, or reuses it when its
+# MARKER says it already holds them and it has bin/EXECUTABLE. The marker is written last, so an
+# interrupted install is redone rather than half-used.
+install_venv() {
+    local dir="$1" marker="$1/.$2" executable="$3"
+    shift 3
+    if [[ -f "$marker" && -x "$dir/bin/$executable" ]]; then
         return
     fi
-    log "installing SecantusDB $SECANTUS_VERSION into $venv"
-    rm -rf "$venv"
-    "$python" -m venv "$venv" || die "cannot create a Python venv (is python3-venv installed?)"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check --pre \
-        "SecantusDB==$SECANTUS_VERSION" || die "cannot install SecantusDB $SECANTUS_VERSION"
-    [[ -x "$venv/bin/secantusd-py" ]] || die "SecantusDB installed no secantusd-py"
+    log "installing $* into $dir"
+    rm -rf "$dir"
+    "$python" -m venv "$dir" || die "cannot create a Python venv (is python3-venv installed?)"
+    "$dir/bin/pip" install --quiet --disable-pip-version-check "$@" || die "cannot install $*"
+    [[ -x "$dir/bin/$executable" ]] || die "$* installed no $executable"
     touch "$marker"
 }
 
-# The venv of the original probe's Socket.IO client (tests/legacy/pladmed_client.py).
+# The MongoDB-compatible test server.
+ensure_venv() {
+    install_venv "$venv" "secantusdb-$SECANTUS_VERSION" secantusd-py \
+        --pre "SecantusDB==$SECANTUS_VERSION"
+}
+
+# The original probe's Socket.IO client (tests/legacy/pladmed_client.py).
 ensure_legacy_venv() {
-    local marker="$legacy_venv/.python-socketio-$SOCKETIO_VERSION-$ENGINEIO_VERSION"
-    if [[ -f "$marker" && -x "$legacy_venv/bin/python" ]]; then
-        return
-    fi
-    log "installing python-socketio $SOCKETIO_VERSION into $legacy_venv"
-    rm -rf "$legacy_venv"
-    "$python" -m venv "$legacy_venv" || die "cannot create a Python venv (is python3-venv installed?)"
-    "$legacy_venv/bin/pip" install --quiet --disable-pip-version-check \
-        "python-socketio[client]==$SOCKETIO_VERSION" "python-engineio==$ENGINEIO_VERSION" ||
-        die "cannot install python-socketio $SOCKETIO_VERSION"
-    touch "$marker"
+    install_venv "$legacy_venv" "python-socketio-$SOCKETIO_VERSION-$ENGINEIO_VERSION" python \
+        "python-socketio[client]==$SOCKETIO_VERSION" "python-engineio==$ENGINEIO_VERSION"
 }
 
 # A loopback port nobody listens on right now.
