@@ -138,6 +138,7 @@ impl Application {
             clock: Clock::start(settings.clock.clone()),
             hashing,
             probe_list: Arc::new(ProbeListCache::new(probe_changes)),
+            prices: Default::default(),
             settings: Arc::new(settings),
             links: TaskTracker::new(),
             streams: crate::api::Streams::new(settings_streams),

@@ -34,4 +34,6 @@ pub struct AppState {
     pub streams: crate::api::Streams,
     /// GET /probes, rendered once per change of the probes.
     pub probe_list: Arc<ProbeListCache>,
+    /// The per-probe price of recent operations, for `accepted` and `finished`.
+    pub prices: crate::operations::Prices,
 }

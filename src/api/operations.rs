@@ -68,8 +68,8 @@ async fn create(
     owner: User,
     body: CreateRequest,
 ) -> Result<impl Reply, ApiError> {
-    let operation =
-        operations::create(state.store.as_ref(), state.hub.as_ref(), &owner, kind, body).await?;
+    let (store, hub) = (state.store.as_ref(), state.hub.as_ref());
+    let operation = operations::create(store, hub, &state.prices, &owner, kind, body).await?;
     state.telemetry.operations_created.inc();
     let view = replies::Operation {
         results: Some(Vec::new()),

@@ -226,6 +226,7 @@ impl LegacyLink {
             .await
             .map_err(logged)?;
         for operation in &pending {
+            state.prices.remember(operation);
             if !self.forward(socket, &crate::operations::order_frame(operation)) {
                 return Err(());
             }

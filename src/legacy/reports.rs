@@ -124,7 +124,8 @@ impl Reports {
         let link = &self.0;
         let id = operation.to_string();
         let store = link.state.store.as_ref();
-        match operations::record_progress(store, &link.probe, &id, to).await {
+        let prices = &link.state.prices;
+        match operations::record_progress(store, prices, &link.probe, &id, to).await {
             Ok(()) => true,
             Err(error) => {
                 tracing::info!(%error, %operation, ?to, "legacy progress not recorded");

@@ -1,6 +1,7 @@
 //! Creating an operation: validate, select probes, debit the owner, fan out.
 
 use super::select::Selection;
+use super::Prices;
 use crate::domain::{Credits, OperationId, ProbeId};
 use crate::hub::Hub;
 use crate::store::{Operation, Probe, Store, StoreError, User};
@@ -63,14 +64,15 @@ pub enum CreateError {
 }
 
 /// Validates `request`, assigns it to the listed probes that can take it, debits the owner
-/// atomically (in `store`) and sends the operation through `hub` to the selected probes that are
-/// connected.
+/// atomically (in `store`), remembers its price in `prices` and sends the operation through
+/// `hub` to the selected probes that are connected.
 ///
 /// The checks run in the original's order, so that each mistake gets its status: an empty probe
 /// list and invalid parameters first (400), then the probe identifiers (404).
 pub async fn create(
     store: &dyn Store,
     hub: &dyn Hub,
+    prices: &Prices,
     owner: &User,
     kind: OperationKind,
     request: CreateRequest,
@@ -104,6 +106,7 @@ pub async fn create(
         Err(StoreError::NotEnoughCredits) => return Err(CreateError::NotEnoughCredits),
         other => other?,
     }
+    prices.remember(&operation);
     let delivered = hub.deliver(&operation.probes, super::order_frame(&operation));
     tracing::info!(
         operation = %operation.id,

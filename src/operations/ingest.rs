@@ -7,6 +7,7 @@
 //! for good (see `probe_protocol::params::Params::max_results`): results are worth credits, and
 //! a probe must not be able to mint them.
 
+use super::Prices;
 use crate::domain::{Credits, OperationId, ResultId};
 use crate::store::{
     AssignmentState, AssignmentStep, Insertion, MeasurementResult, Probe, Reward, Store, StoreError,
@@ -123,16 +124,19 @@ pub async fn ingest(
     }
 }
 
-/// Records `accepted` or `finished` for an operation of `probe`, adjusting its in-use credits.
+/// Records `accepted` or `finished` for an operation of `probe`, adjusting its in-use credits
+/// by the operation's per-probe price (from `prices`, which reads the store only for an
+/// operation this process has not seen).
 pub async fn record_progress(
     store: &dyn Store,
+    prices: &Prices,
     probe: &Probe,
     raw_operation: &str,
     to: AssignmentState,
 ) -> Result<(), IngestError> {
     let operation_id = operation_id(raw_operation)?;
-    let operation = store
-        .operation(operation_id)
+    let credits = prices
+        .of(store, operation_id)
         .await?
         .ok_or(IngestError::UnknownOperation(operation_id))?;
     match store
@@ -140,11 +144,11 @@ pub async fn record_progress(
             operation: operation_id,
             probe: probe.id,
             to,
-            credits: operation.credits_per_probe,
+            credits,
         })
         .await
     {
-        Err(StoreError::NotAssigned) => Err(not_assigned(operation_id)),
+        Err(StoreError::NotAssigned) => Err(refusal(store, operation_id).await),
         other => other.map(|_| ()).map_err(IngestError::from),
     }
 }

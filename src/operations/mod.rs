@@ -3,11 +3,13 @@
 
 mod create;
 mod ingest;
+mod prices;
 pub mod select;
 pub mod tail;
 
 pub use create::{create, CreateError, CreateRequest};
 pub use ingest::{ingest, record_progress, IngestError, RefusedResult, CREDITS_PER_RESULT};
+pub use prices::Prices;
 pub use tail::{ResultTail, TailPage};
 
 use crate::store::Operation;

@@ -153,6 +153,7 @@ async fn start(
         .await
         .map_err(handshake::store_unavailable)?;
     for operation in &pending {
+        state.prices.remember(operation);
         queue(operations::order_frame(operation)).await?;
     }
     tracing::debug!(
@@ -256,6 +257,7 @@ impl Connected<'_> {
             ProbeMessage::Accepted(a) => {
                 operations::record_progress(
                     store,
+                    &self.state.prices,
                     self.probe,
                     &a.operation_id,
                     AssignmentState::Accepted,
@@ -265,6 +267,7 @@ impl Connected<'_> {
             ProbeMessage::Finished(f) => {
                 operations::record_progress(
                     store,
+                    &self.state.prices,
                     self.probe,
                     &f.operation_id,
                     AssignmentState::Finished,

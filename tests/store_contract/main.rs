@@ -77,6 +77,7 @@ contract!(
     operations::operations_are_listed_in_creation_order_and_by_owner,
     operations::not_enough_credits_changes_nothing,
     operations::concurrent_operations_never_overdraw,
+    operations::concurrent_operations_of_several_owners_are_each_paid_exactly,
     operations::pending_operations_are_assigned_and_unexpired,
     assignments::accepting_then_finishing_moves_in_use_credits,
     assignments::finishing_without_accepting_releases_nothing,

@@ -91,6 +91,59 @@ pub async fn concurrent_operations_never_overdraw(backend: &Backend) {
     assert_eq!(store.operations(Some(owner.id)).await.unwrap().len(), 10);
 }
 
+/// Operations of several owners created at once: each owner pays for exactly what its balance
+/// covers, every operation paid for is stored with its assignments, and an owner without an
+/// account pays nothing and is told so (the MongoDB store pays for concurrent operations of
+/// one owner in one update, and must answer each as if it were alone).
+pub async fn concurrent_operations_of_several_owners_are_each_paid_exactly(backend: &Backend) {
+    let store = backend.open().await;
+    let (short, rich) = (
+        stored_user(&*store, 55).await,
+        stored_user(&*store, 100).await,
+    );
+    let nobody = crate::fixtures::user(1_000);
+    let (p, q) = (
+        stored_probe(&*store, &short).await,
+        stored_probe(&*store, &rich).await,
+    );
+    let mut attempts = Vec::new();
+    for _ in 0..8 {
+        for (owner, cost) in [(&short, 10), (&rich, 7), (&nobody, 1)] {
+            let operation = operation(owner, &[&p, &q], cost);
+            let store = store.clone();
+            attempts.push(tokio::spawn(async move {
+                let outcome = store.create_operation(&operation).await;
+                (operation, outcome)
+            }));
+        }
+    }
+    let mut created = std::collections::HashMap::new();
+    for attempt in attempts {
+        let (operation, outcome) = attempt.await.expect("task finishes");
+        match outcome {
+            Ok(()) => {
+                *created.entry(operation.owner).or_insert(0) += 1;
+                for probe in [&p, &q] {
+                    let state = store.assignment(operation.id, probe.id).await.unwrap();
+                    assert_eq!(state, Some(AssignmentState::Assigned));
+                }
+            }
+            Err(StoreError::NotEnoughCredits) => assert_eq!(operation.owner, short.id),
+            Err(StoreError::NotFound("user")) => assert_eq!(operation.owner, nobody.id),
+            Err(other) => panic!("unexpected error: {other:?}"),
+        }
+    }
+
+    assert_eq!(created.get(&short.id), Some(&5));
+    assert_eq!(created.get(&rich.id), Some(&8));
+    assert_eq!(created.get(&nobody.id), None);
+    assert_eq!(balance(&*store, &short).await, 5);
+    assert_eq!(balance(&*store, &rich).await, 44);
+    assert_eq!(store.operations(Some(short.id)).await.unwrap().len(), 5);
+    assert_eq!(store.operations(Some(rich.id)).await.unwrap().len(), 8);
+    assert!(store.operations(Some(nobody.id)).await.unwrap().is_empty());
+}
+
 /// Pending means assigned, not accepted, and not over: an operation runs through its whole
 /// stop minute, so one stopping in the current minute is still delivered.
 pub async fn pending_operations_are_assigned_and_unexpired(backend: &Backend) {

@@ -2,7 +2,10 @@
 //!
 //! 1. One conditional update of the owner takes the price if the balance covers it and, in the
 //!    same update, pushes a pending-debit marker that carries the whole operation document.
-//! 2. The operation and its assignments are inserted, side by side; then the caller hears `Ok`.
+//!    Operations of one owner created at the same time are paid together ([`super::debiter`]):
+//!    one update takes their summed price and pushes all their markers, or takes nothing.
+//! 2. The operations and their assignments are inserted, one `insert_many` each, side by side;
+//!    then the callers hear `Ok`.
 //! 3. The marker is pulled, after the answer, by the [`Clearer`]: one `$pull` per owner for all
 //!    the markers of that owner's operations completed meanwhile.
 //!
@@ -20,8 +23,9 @@ use super::{accounts, errors, Handles, USERS};
 use crate::domain::UserId;
 use crate::store::{Operation, StoreError, StoreResult};
 use bson::oid::ObjectId;
-use bson::{doc, DateTime, Document};
+use bson::{doc, Bson, DateTime, Document};
 use futures::TryStreamExt;
+use mongodb::Collection;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use tokio::sync::mpsc;
@@ -75,6 +79,12 @@ impl Clearer {
         tokio::spawn(clear_completed(store, queue));
         Clearer { completed }
     }
+
+    /// Queues the marker of `id`, whose operation is stored, for pulling.
+    pub(super) fn completed(&self, owner: UserId, id: ObjectId) {
+        // If the clearer is gone, so is the store: recovery pulls the marker.
+        let _ = self.completed.send((owner, id));
+    }
 }
 
 async fn clear_completed(store: Handles, mut queue: mpsc::UnboundedReceiver<(UserId, ObjectId)>) {
@@ -93,48 +103,92 @@ async fn clear_completed(store: Handles, mut queue: mpsc::UnboundedReceiver<(Use
     }
 }
 
-pub(super) async fn create_operation(
+/// An operation ready to be paid for: its marker and the documents to insert.
+pub(super) struct Prepared {
+    pub(super) owner: UserId,
+    pub(super) id: ObjectId,
+    price: i64,
+    marker: Bson,
+    /// Its probes: what its marker and its assignments weigh.
+    pub(super) probes: usize,
+    document: OperationDoc,
+    assignments: Vec<AssignmentDoc>,
+}
+
+impl Prepared {
+    pub(super) fn new(store: &Handles, operation: &Operation) -> StoreResult<Prepared> {
+        let document = OperationDoc::try_from(operation)?;
+        let marker = PendingDebit {
+            id: operation.id.oid(),
+            at: DateTime::now(),
+            instance: store.instance.to_string(),
+            operation: document.clone(),
+        };
+        let marker = bson::to_bson(&marker)
+            .map_err(|e| StoreError::Corrupt(format!("pending debit cannot be stored: {e}")))?;
+        Ok(Prepared {
+            owner: operation.owner,
+            id: operation.id.oid(),
+            price: operation.credits.as_i64(),
+            marker,
+            probes: operation.probes.len(),
+            document,
+            assignments: assignments_of(operation),
+        })
+    }
+}
+
+/// What one debit of a group of operations did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Debit {
+    /// The price of every operation was taken, each with its marker.
+    Taken,
+    /// The balance does not cover them all; nothing was taken.
+    NotCovered,
+}
+
+/// Takes the price of every operation of `group` (all of one owner) in one conditional update
+/// of the owner, pushing all their markers with it: all or nothing.
+pub(super) async fn debit(
     store: &Handles,
-    clearer: &Clearer,
-    operation: &Operation,
-) -> StoreResult<()> {
-    let document = OperationDoc::try_from(operation)?;
-    let price = operation.credits.as_i64();
-    let marker = PendingDebit {
-        id: operation.id.oid(),
-        at: DateTime::now(),
-        instance: store.instance.to_string(),
-        operation: document.clone(),
-    };
-    let marker = bson::to_bson(&marker)
-        .map_err(|e| StoreError::Corrupt(format!("pending debit cannot be stored: {e}")))?;
-    // Conditional on the marker's absence, so that repeating the update (see
-    // `errors::repeat_on_clash`) cannot debit twice: a repeat finds its own marker.
-    let id = operation.id.oid();
+    owner: UserId,
+    group: &[&Prepared],
+) -> StoreResult<Debit> {
+    let ids: Vec<ObjectId> = group.iter().map(|p| p.id).collect();
+    let price = group
+        .iter()
+        .fold(0i64, |sum, p| sum.saturating_add(p.price));
+    let markers: Vec<Bson> = group.iter().map(|p| p.marker.clone()).collect();
+    // Conditional on the markers' absence, so that repeating the update (see
+    // `errors::repeat_on_clash`) cannot debit twice: a repeat finds its own markers.
     let covered = doc! {
-        "_id": operation.owner.oid(),
+        "_id": owner.oid(),
         "credits": { "$gte": price },
-        "pending_debits.id": { "$ne": id },
+        "pending_debits.id": { "$nin": &ids },
     };
-    let debit = doc! { "$inc": { "credits": -price }, "$push": { "pending_debits": marker } };
+    let debit = doc! {
+        "$inc": { "credits": -price },
+        "$push": { "pending_debits": { "$each": markers } },
+    };
     let debited =
         errors::repeat_on_clash(|| store.users.update_one(covered.clone(), debit.clone()))
             .await
             .map_err(errors::from_driver)?;
-    if debited.matched_count == 0 && !marked(store, operation.owner, id).await? {
-        return Err(if accounts::exists(store, operation.owner).await? {
-            StoreError::NotEnoughCredits
-        } else {
-            StoreError::NotFound("user")
-        });
+    // The markers are pushed together: finding the first means the update was applied before.
+    if debited.matched_count == 1 || marked(store, owner, ids[0]).await? {
+        Ok(Debit::Taken)
+    } else if accounts::exists(store, owner).await? {
+        Ok(Debit::NotCovered)
+    } else {
+        Err(StoreError::NotFound("user"))
     }
-    // Failing here leaves the marker: the operation is completed by recovery.
-    insert(store, &document, assignments_of(operation)).await?;
-    // If the clearer is gone, so is the store: recovery pulls the marker.
-    let _ = clearer
-        .completed
-        .send((operation.owner, operation.id.oid()));
-    Ok(())
+}
+
+/// Inserts the operations of `group`, paid for, and their assignments.
+pub(super) async fn complete(store: &Handles, group: &[&Prepared]) -> StoreResult<()> {
+    let operations = group.iter().map(|p| &p.document);
+    let assignments = group.iter().flat_map(|p| p.assignments.iter());
+    insert(store, operations, assignments).await
 }
 
 /// Whether the owner holds the pending-debit marker of operation `id`.
@@ -148,35 +202,31 @@ async fn marked(store: &Handles, owner: UserId, id: ObjectId) -> StoreResult<boo
     Ok(found.is_some())
 }
 
-/// Inserts the operation and its assignments; those already there (recovery or the writer got
-/// there first) count as inserted.
-async fn insert(
+/// Inserts operations and assignments; those already there (recovery or the writer got there
+/// first) count as inserted.
+async fn insert<'a>(
     store: &Handles,
-    operation: &OperationDoc,
-    assignments: Vec<AssignmentDoc>,
+    operations: impl Iterator<Item = &'a OperationDoc>,
+    assignments: impl Iterator<Item = &'a AssignmentDoc>,
 ) -> StoreResult<()> {
-    let operation = async {
-        match store.operations.insert_one(operation).await {
-            Err(e) if errors::duplicate_key(&e).is_none() => Err(errors::from_driver(e)),
-            _ => Ok(()),
-        }
-    };
-    let assignments = async {
-        if assignments.is_empty() {
-            return Ok(());
-        }
-        let inserted = store
-            .assignments
-            .insert_many(assignments)
-            .ordered(false)
-            .await;
-        match inserted {
-            Err(e) if !errors::only_duplicates(&e) => Err(errors::from_driver(e)),
-            _ => Ok(()),
-        }
-    };
-    let (operation, assignments) = futures::join!(operation, assignments);
-    operation.and(assignments)
+    let (operations, assignments) = futures::join!(
+        insert_unordered(&store.operations, operations.collect()),
+        insert_unordered(&store.assignments, assignments.collect()),
+    );
+    operations.and(assignments)
+}
+
+async fn insert_unordered<T>(collection: &Collection<T>, documents: Vec<&T>) -> StoreResult<()>
+where
+    T: Serialize + Send + Sync,
+{
+    if documents.is_empty() {
+        return Ok(());
+    }
+    match collection.insert_many(documents).ordered(false).await {
+        Err(e) if !errors::only_duplicates(&e) => Err(errors::from_driver(e)),
+        _ => Ok(()),
+    }
 }
 
 async fn clear(store: &Handles, owner: UserId, ids: &[ObjectId]) -> StoreResult<()> {
@@ -208,7 +258,8 @@ pub(super) async fn recover(store: &Handles, selection: Selection<'_>) -> StoreR
         };
         for marker in markers.into_iter().filter(|m| selection.selects(m)) {
             let operation = Operation::try_from(marker.operation.clone())?;
-            insert(store, &marker.operation, assignments_of(&operation)).await?;
+            let assignments = assignments_of(&operation);
+            insert(store, [&marker.operation].into_iter(), assignments.iter()).await?;
             clear(store, owner.into(), &[marker.id]).await?;
             tracing::info!(operation = %marker.id, "operation of an interrupted debit completed");
             completed += 1;

@@ -16,6 +16,7 @@
 mod accounts;
 mod batcher;
 mod content;
+mod debiter;
 mod debits;
 mod documents;
 mod errors;
@@ -67,8 +68,8 @@ pub struct MongoStore {
     handles: Handles,
     /// Collects concurrent result inserts into batches.
     batcher: batcher::Batcher,
-    /// Pulls the pending-debit markers of completed operations.
-    clearer: debits::Clearer,
+    /// Pays for concurrent operations of one owner together.
+    debiter: debiter::Debiter,
     /// Finishes what crashed writers left half done, every minute; stopped on drop.
     sweeper: tokio::task::JoinHandle<()>,
 }
@@ -138,7 +139,7 @@ impl MongoStore {
         };
         Ok(MongoStore {
             batcher: batcher::Batcher::start(handles.clone()),
-            clearer: debits::Clearer::start(handles.clone()),
+            debiter: debiter::Debiter::start(handles.clone()),
             sweeper: recovery::start_sweeper(handles.clone()),
             handles,
         })
@@ -283,7 +284,8 @@ impl Store for MongoStore {
     }
 
     async fn create_operation(&self, operation: &Operation) -> StoreResult<()> {
-        debits::create_operation(&self.handles, &self.clearer, operation).await
+        let prepared = debits::Prepared::new(&self.handles, operation)?;
+        self.debiter.create(prepared).await
     }
 
     async fn operation(&self, id: OperationId) -> StoreResult<Option<Operation>> {
