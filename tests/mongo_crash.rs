@@ -32,8 +32,8 @@ fn env(uri: &str, database: &str, instance: &str) -> Vec<(String, String)> {
     .collect()
 }
 
-/// Pending markers left in the database: debits whose operation may be missing, results whose
-/// reward may be unpaid, settlement entries not cleared.
+/// Pending markers left in the database: debits whose operation may be missing, open reward
+/// settlements, settlement entries not cleared.
 async fn markers_left(uri: &str, database: &str) -> (u64, u64, u64) {
     let client = mongodb::Client::with_uri_str(uri).await.unwrap();
     let db = client.database(database);
@@ -43,8 +43,8 @@ async fn markers_left(uri: &str, database: &str) -> (u64, u64, u64) {
         .await
         .unwrap();
     let rewards = db
-        .collection::<bson::Document>("results")
-        .count_documents(doc! { "pending": { "$exists": true } })
+        .collection::<bson::Document>("settlements")
+        .count_documents(doc! {})
         .await
         .unwrap();
     let entries = users

@@ -272,22 +272,10 @@ pub(super) struct ResultDoc {
     error: Option<String>,
     measured_at: DateTime,
     received_at: DateTime,
-    /// The reward the result still owes its probe's owner; absent once paid (see `settlement`).
+    /// The settlement that pays the result's reward (see `settlement`); absent for results
+    /// that earned nothing (imported ones).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) pending: Option<PendingReward>,
-}
-
-/// The unpaid reward of a stored result, and the settlement that pays it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(super) struct PendingReward {
-    /// Pays this result together with the others of one batch and owner, exactly once.
-    pub(super) settlement: ObjectId,
-    /// Who is paid.
-    pub(super) owner: ObjectId,
-    /// How much.
-    pub(super) credits: i64,
-    /// The server instance that stored it, which finishes its settlements after a crash.
-    pub(super) instance: String,
+    pub(super) settlement: Option<ObjectId>,
 }
 
 impl TryFrom<&MeasurementResult> for ResultDoc {
@@ -304,7 +292,7 @@ impl TryFrom<&MeasurementResult> for ResultDoc {
             error: result.error.clone(),
             measured_at: DateTime::from_chrono(result.measured_at),
             received_at: DateTime::from_chrono(result.received_at),
-            pending: None,
+            settlement: None,
         })
     }
 }

@@ -4,7 +4,7 @@
 //! account with one address, a second assignment of one operation to one probe, and a result
 //! stored twice. Their names are fixed because duplicate key errors are told apart by them.
 
-use super::{ASSIGNMENTS, OPERATIONS, PROBES, RESULTS, USERS};
+use super::{ASSIGNMENTS, OPERATIONS, PROBES, RESULTS, SETTLEMENTS, USERS};
 use bson::{doc, Document};
 use mongodb::options::IndexOptions;
 use mongodb::{Database, IndexModel};
@@ -17,12 +17,9 @@ pub(super) const RESULT_CODE: &str = "operation_probe_unique_code_unique";
 /// Creates every index of every collection.
 pub(super) async fn create(db: &Database) -> mongodb::error::Result<()> {
     for (collection, keys, name, unique) in all() {
-        // Only results owing a reward have `pending`: sparse keeps that index as small.
-        let sparse = name.starts_with("pending_");
         let options = IndexOptions::builder()
             .name(name.to_owned())
             .unique(unique)
-            .sparse(sparse.then_some(true))
             .build();
         let model = IndexModel::builder().keys(keys).options(options).build();
         db.collection::<Document>(collection)
@@ -33,7 +30,7 @@ pub(super) async fn create(db: &Database) -> mongodb::error::Result<()> {
 }
 
 /// (collection, keys, name, unique).
-fn all() -> [(&'static str, Document, &'static str, bool); 9] {
+fn all() -> [(&'static str, Document, &'static str, bool); 8] {
     [
         (USERS, doc! { "email": 1 }, USER_EMAIL, true),
         (PROBES, doc! { "owner": 1 }, "owner", false),
@@ -63,18 +60,7 @@ fn all() -> [(&'static str, Document, &'static str, bool); 9] {
             "operation_id",
             false,
         ),
-        // Recovery's searches for unpaid rewards (see `settlement`).
-        (
-            RESULTS,
-            doc! { "pending.settlement": 1 },
-            "pending_settlement",
-            false,
-        ),
-        (
-            RESULTS,
-            doc! { "pending.instance": 1 },
-            "pending_instance",
-            false,
-        ),
+        // Recovery's search for the open settlements of an instance (see `settlement`).
+        (SETTLEMENTS, doc! { "instance": 1 }, "instance", false),
     ]
 }

@@ -5,17 +5,18 @@
 //! 1. the assignments of the batch are read in one query: a result without one is refused, as
 //!    is one measured outside its window;
 //! 2. each assignment's quota is counted for all of its results at once ([`super::quota`]);
-//! 3. the results are inserted with one unordered `insert_many`, each carrying its unpaid
-//!    reward; the unique (operation, probe, unique_code) index finds duplicates;
-//! 4. each owner is paid once for the batch ([`super::settlement`]), and only then are the
-//!    callers answered; removing the reward markers follows, after the answer.
+//! 3. one settlement per owner is opened ([`super::settlement`]), listing the results about to
+//!    be inserted; the results are inserted with one unordered `insert_many`, each naming its
+//!    settlement; the unique (operation, probe, unique_code) index finds duplicates;
+//! 4. each owner is paid once for the batch, and only then are the callers answered; closing
+//!    the settlements follows, after the answer.
 //!
 //! A result refused in step 1 or 2 is looked up, so that a duplicate is answered as one whatever
-//! else holds. A crash after step 3 leaves marked results, which recovery pays.
+//! else holds. A crash after step 3 leaves open settlements, which recovery pays.
 
 use super::batcher::Job;
-use super::documents::{AssignmentDoc, PendingReward, ResultDoc};
-use super::settlement::{self, Held, Settlement, Unpaid};
+use super::documents::{AssignmentDoc, ResultDoc};
+use super::settlement::{self, Held, Settlement, SettlementDoc, Unpaid};
 use super::{errors, indexes, quota, Handles};
 use crate::store::{Insertion, Reward, StoreError, StoreResult};
 use bson::oid::ObjectId;
@@ -209,26 +210,39 @@ async fn confirm_refusals(store: &Handles, entries: &mut [Entry]) {
     }
 }
 
-/// Step 3: one unordered insert of every admitted result, with its unpaid reward; returns the
-/// batch's settlements, registered as live.
+/// Step 3: opens the batch's settlements, then one unordered insert of every admitted result;
+/// returns the settlements, registered as live.
 async fn insert(store: &Handles, entries: &mut [Entry]) -> StoreResult<Held> {
-    let mut settlements: HashMap<ObjectId, ObjectId> = HashMap::new();
+    let mut settlements: HashMap<ObjectId, SettlementDoc> = HashMap::new();
     let todo: Vec<usize> = (0..entries.len())
         .filter(|&i| entries[i].outcome.is_none())
         .collect();
     for &i in &todo {
         let entry = &mut entries[i];
         let owner = entry.reward.user.oid();
-        entry.doc.pending = Some(PendingReward {
-            settlement: *settlements.entry(owner).or_default(), // a fresh ObjectId
+        let settlement = settlements.entry(owner).or_insert_with(|| SettlementDoc {
+            id: ObjectId::new(),
             owner,
-            credits: entry.reward.credits.as_i64(),
             instance: store.instance.to_string(),
+            results: Vec::new(),
+            credits: Vec::new(),
         });
+        settlement.results.push(entry.doc.id);
+        settlement.credits.push(entry.reward.credits.as_i64());
+        entry.doc.settlement = Some(settlement.id);
     }
-    let held = store.live.hold(settlements.values().copied());
+    let settlements: Vec<SettlementDoc> = settlements.into_values().collect();
+    let held = store.live.hold(settlements.iter().map(|s| s.id));
     if todo.is_empty() {
         return Ok(held);
+    }
+    let opened = std::time::Instant::now();
+    settlement::open(store, &settlements).await?;
+    if opened.elapsed() > settlement::MAX_OPEN_TO_INSERT {
+        // Recovery may have fenced them already; a late insert would only be paid later.
+        return Err(StoreError::Unavailable(
+            "the database took too long to open the batch's settlements".into(),
+        ));
     }
     let inserted = store
         .results
@@ -282,7 +296,7 @@ async fn confirm_duplicates(
     let stored = duplicates::stored_copies(store, entries, clashes).await?;
     for (&i, stored) in clashes.iter().zip(stored) {
         let entry = &mut entries[i];
-        let ours = entry.doc.pending.as_ref().map(|p| p.settlement);
+        let ours = entry.doc.settlement;
         match stored {
             // This very insert: same id, marked by this batch.
             Some((id, settlement))
@@ -323,12 +337,12 @@ async fn give_back(
 async fn pay(store: &Handles, entries: &mut [Entry]) -> StoreResult<Vec<Settlement>> {
     let mut owed: HashMap<ObjectId, (Settlement, Vec<usize>)> = HashMap::new();
     for (i, entry) in entries.iter().enumerate().filter(|(_, e)| e.inserted) {
-        let Some(pending) = &entry.doc.pending else {
+        let Some(id) = entry.doc.settlement else {
             continue;
         };
-        let (settlement, members) = owed.entry(pending.settlement).or_insert_with(|| {
+        let (settlement, members) = owed.entry(id).or_insert_with(|| {
             let settlement = Settlement {
-                id: pending.settlement,
+                id,
                 owner: entry.reward.user,
                 results: Vec::new(),
                 credits: 0,
@@ -336,7 +350,9 @@ async fn pay(store: &Handles, entries: &mut [Entry]) -> StoreResult<Vec<Settleme
             (settlement, Vec::new())
         });
         settlement.results.push(entry.doc.id);
-        settlement.credits = settlement.credits.saturating_add(pending.credits);
+        settlement.credits = settlement
+            .credits
+            .saturating_add(entry.reward.credits.as_i64());
         members.push(i);
     }
     let payments = owed.into_values().map(|(settlement, members)| async move {
@@ -382,20 +398,23 @@ async fn unstore(
     entries: &mut [Entry],
     settlements: &[ObjectId],
 ) -> StoreResult<()> {
+    let of_settlements = |e: &Entry| e.doc.settlement.is_some_and(|s| settlements.contains(&s));
+    let ids: Vec<ObjectId> = entries
+        .iter()
+        .filter(|e| e.inserted && of_settlements(e))
+        .map(|e| e.doc.id)
+        .collect();
+    let unpaid = doc! { "_id": { "$in": ids }, "settlement": { "$in": settlements } };
     store
         .results
-        .delete_many(doc! { "pending.settlement": { "$in": settlements } })
+        .delete_many(unpaid)
         .await
         .map_err(errors::from_driver)?;
-    let unpaid = |e: &Entry| {
-        e.counted
-            && e.inserted
-            && e.doc
-                .pending
-                .as_ref()
-                .is_some_and(|p| settlements.contains(&p.settlement))
-    };
-    give_back(store, entries, unpaid).await
+    settlement::close_all(store, settlements).await?;
+    give_back(store, entries, |e| {
+        e.counted && e.inserted && of_settlements(e)
+    })
+    .await
 }
 
 fn key(operation: ObjectId, probe: ObjectId) -> Document {

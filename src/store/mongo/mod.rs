@@ -54,6 +54,7 @@ const PROBES: &str = "probes";
 const OPERATIONS: &str = "operations";
 const ASSIGNMENTS: &str = "assignments";
 const RESULTS: &str = "results";
+const SETTLEMENTS: &str = "settlements";
 
 /// How long a call waits for a reachable primary before failing with
 /// [`StoreError::Unavailable`] (the driver's default, 30 s, would hold every request that long
@@ -84,6 +85,7 @@ pub(crate) struct Handles {
     operations: Collection<OperationDoc>,
     assignments: Collection<AssignmentDoc>,
     results: Collection<ResultDoc>,
+    settlements: Collection<settlement::SettlementDoc>,
     /// Written into every pending marker, so that this instance, restarted after a crash,
     /// finishes its own half-done writes at once rather than after [`recovery::STALE_AFTER`].
     instance: Arc<str>,
@@ -132,6 +134,7 @@ impl MongoStore {
             operations: db.collection(OPERATIONS),
             assignments: db.collection(ASSIGNMENTS),
             results: db.collection(RESULTS),
+            settlements: db.collection(SETTLEMENTS),
             instance: instance.into(),
             live: settlement::Live::default(),
             client,

@@ -22,7 +22,8 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// Finishes every marker of `instance`.
 pub(super) async fn of_instance(store: &Handles, instance: &str) -> StoreResult<()> {
     debits::recover(store, Selection::Instance(instance)).await?;
-    settlement::recover(store, doc! { "pending.instance": instance }).await?;
+    let own = doc! { "instance": instance };
+    settlement::recover(store, own, settlement::Writers::Gone).await?;
     let own = |entry: &bson::Document| entry.get_str("instance") == Ok(instance);
     settlement::recover_entries(store, doc! { "settled.instance": instance }, own).await
 }
@@ -33,7 +34,8 @@ async fn stale(store: &Handles) -> StoreResult<()> {
     let cutoff = DateTime::from_system_time(cutoff);
     debits::recover(store, Selection::Before(cutoff)).await?;
     let before = settlement_id_at(cutoff);
-    settlement::recover(store, doc! { "pending.settlement": { "$lt": before } }).await?;
+    let old = doc! { "_id": { "$lt": before } };
+    settlement::recover(store, old, settlement::Writers::MaybeRunning).await?;
     let old = |entry: &bson::Document| entry.get_object_id("s").is_ok_and(|s| s < before);
     settlement::recover_entries(store, doc! { "settled.s": { "$lt": before } }, old).await
 }

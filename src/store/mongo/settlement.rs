@@ -1,31 +1,54 @@
 //! Paying results' rewards exactly once, one update per owner and batch.
 //!
-//! A result is inserted carrying its unpaid reward and a settlement id, one per owner and batch
-//! (see `documents::PendingReward`). The settlement is paid by one conditional update of the
-//! owner: `$inc` the sum, and push `{s: settlement, ids: [results paid]}` onto the owner's
-//! `settled` list, only if no entry for that settlement is there. That entry makes the payment
-//! idempotent and says exactly which results it paid. Then the results' markers are removed,
-//! then the entry.
+//! Before a batch inserts its results, it opens one settlement per owner: a small document in
+//! `settlements` listing the results it is about to insert and what each earns (see
+//! [`SettlementDoc`]). Each result carries its settlement's id. The settlement is paid by one
+//! conditional update of the owner: `$inc` the sum, and push `{s: settlement, ids: [results
+//! paid]}` onto the owner's `settled` list, only if no entry for that settlement is there. That
+//! entry makes the payment idempotent and says exactly which results it paid. Then the
+//! settlement document is deleted, then the entry. A result is written once: nothing on it
+//! changes when it is paid.
 //!
-//! Recovery finds results still carrying a marker. For each settlement it reads the owner's
-//! entry; if there is none it first pushes an empty one (a fence: from then on the writer's own
-//! payment of that settlement can no longer match). Results the entry lists are paid: their
-//! marker goes. The others are unpaid: they move to a fresh settlement that recovery pays the
-//! same way. Every step only matches documents in the state it expects, so writers and any
-//! number of recoveries, on any instances, may run at once: each result is paid exactly once.
-//! Fence entries (empty) stay on the owner, a few bytes per settlement a crash interrupted.
+//! Recovery finds settlements still open. For each it reads the owner's entry; if there is none
+//! it first pushes an empty one (a fence: from then on the writer's own payment of that
+//! settlement can no longer match). The settlement's results that are stored and still name it,
+//! but that the entry did not list, are unpaid: they move to a fresh settlement (opened first),
+//! which recovery pays the same way. Every step only matches documents in the state it expects,
+//! so writers and any number of recoveries, on any instances, may run at once: each result is
+//! paid exactly once. A fenced settlement stays open for [`FORGET_AFTER`] unless its writer is
+//! known gone, so that a result its writer inserts late is still found and paid. Fence entries
+//! (empty) stay on the owner, a few bytes per settlement a crash interrupted.
 
-use super::{errors, Handles, USERS};
+use super::{errors, Handles, SETTLEMENTS, USERS};
 use crate::domain::UserId;
-use crate::store::{StoreError, StoreResult};
+use crate::store::StoreResult;
 use bson::oid::ObjectId;
 use bson::{doc, Bson, Document};
 use futures::TryStreamExt;
-use std::collections::{BTreeMap, HashSet};
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-/// Most marked results one recovery pass reads.
-const MAX_RECOVERED: i64 = 100_000;
+/// How long a fenced settlement stays open for its writer's late inserts: longer than a writer
+/// takes from opening a settlement to its insert (it gives up after [`MAX_OPEN_TO_INSERT`], and
+/// the driver's timeouts end an insert well before this).
+pub(super) const FORGET_AFTER: Duration = Duration::from_secs(300);
+/// A writer inserts a settlement's results only this soon after opening it.
+pub(super) const MAX_OPEN_TO_INSERT: Duration = Duration::from_secs(30);
+
+/// An open settlement: one owner's share of a batch, written before its results.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct SettlementDoc {
+    #[serde(rename = "_id")]
+    pub(super) id: ObjectId,
+    pub(super) owner: ObjectId,
+    /// The server instance that opened it, which finishes it at once after a crash.
+    pub(super) instance: String,
+    /// The results it pays, and what each earns (same order).
+    pub(super) results: Vec<ObjectId>,
+    pub(super) credits: Vec<i64>,
+}
 
 /// Why a settlement was not paid.
 #[derive(Debug)]
@@ -135,9 +158,22 @@ pub(super) async fn pay(
     ))
 }
 
-/// Removes the markers of a paid settlement's results, then its entry on the owner.
+/// Opens `settlements`, before their results are inserted.
+pub(super) async fn open(store: &Handles, settlements: &[SettlementDoc]) -> StoreResult<()> {
+    if settlements.is_empty() {
+        return Ok(());
+    }
+    store
+        .settlements
+        .insert_many(settlements)
+        .await
+        .map(drop)
+        .map_err(errors::from_driver)
+}
+
+/// Closes a paid settlement: deletes its document, then its entry on the owner.
 pub(super) async fn finish(store: &Handles, settlement: &Settlement) -> StoreResult<()> {
-    unmark(store, settlement.id, &settlement.results).await?;
+    close(store, settlement.id).await?;
     let owner = doc! { "_id": settlement.owner.oid() };
     let pull = doc! { "$pull": { "settled": { "s": settlement.id } } };
     errors::repeat_on_clash(|| store.users.update_one(owner.clone(), pull.clone()))
@@ -146,13 +182,35 @@ pub(super) async fn finish(store: &Handles, settlement: &Settlement) -> StoreRes
         .map_err(errors::from_driver)
 }
 
-async fn unmark(store: &Handles, settlement: ObjectId, results: &[ObjectId]) -> StoreResult<()> {
-    let marked = doc! { "_id": { "$in": results }, "pending.settlement": settlement };
-    let unset = doc! { "$unset": { "pending": "" } };
-    errors::repeat_on_clash(|| store.results.update_many(marked.clone(), unset.clone()))
+/// Deletes the documents of settlements `ids` (nothing of them is left to pay).
+pub(super) async fn close_all(store: &Handles, ids: &[ObjectId]) -> StoreResult<()> {
+    store
+        .settlements
+        .delete_many(doc! { "_id": { "$in": ids } })
         .await
         .map(drop)
         .map_err(errors::from_driver)
+}
+
+async fn close(store: &Handles, id: ObjectId) -> StoreResult<()> {
+    close_all(store, &[id]).await
+}
+
+/// Of settlements `ids`, those still open.
+pub(super) async fn still_open(store: &Handles, ids: &[ObjectId]) -> StoreResult<Vec<ObjectId>> {
+    let open: Vec<Document> = store
+        .raw(SETTLEMENTS)
+        .find(doc! { "_id": { "$in": ids } })
+        .projection(doc! { "_id": 1 })
+        .await
+        .map_err(errors::from_driver)?
+        .try_collect()
+        .await
+        .map_err(errors::from_driver)?;
+    Ok(open
+        .iter()
+        .filter_map(|d| d.get_object_id("_id").ok())
+        .collect())
 }
 
 enum Lookup {
@@ -184,53 +242,44 @@ async fn entry_of(store: &Handles, owner: ObjectId, settlement: ObjectId) -> Sto
     Ok(Lookup::None)
 }
 
-/// Settles every marked result `filter` selects; returns how many results were paid here.
-pub(super) async fn recover(store: &Handles, filter: Document) -> StoreResult<usize> {
-    let mut found = store
-        .raw(super::RESULTS)
+/// Whether the writers of the settlements a recovery finishes may still be running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Writers {
+    /// Gone for sure (this instance's own, at its startup): what is found is all there is.
+    Gone,
+    /// Maybe still running (another instance, or this one's live batches).
+    MaybeRunning,
+}
+
+/// Finishes every open settlement `filter` selects; returns how many results were paid here.
+pub(super) async fn recover(
+    store: &Handles,
+    filter: Document,
+    writers: Writers,
+) -> StoreResult<usize> {
+    let open: Vec<SettlementDoc> = store
+        .settlements
         .find(filter)
-        .projection(doc! { "pending": 1 })
-        .limit(MAX_RECOVERED)
+        .await
+        .map_err(errors::from_driver)?
+        .try_collect()
         .await
         .map_err(errors::from_driver)?;
-    let mut settlements: BTreeMap<ObjectId, (ObjectId, Vec<ObjectId>)> = BTreeMap::new();
-    while let Some(result) = found.try_next().await.map_err(errors::from_driver)? {
-        let (Ok(id), Ok(pending)) = (result.get_object_id("_id"), result.get_document("pending"))
-        else {
-            continue;
-        };
-        let (Ok(settlement), Ok(owner)) = (
-            pending.get_object_id("settlement"),
-            pending.get_object_id("owner"),
-        ) else {
-            return Err(StoreError::Corrupt(format!(
-                "result {id}: bad pending reward"
-            )));
-        };
-        settlements
-            .entry(settlement)
-            .or_insert((owner, Vec::new()))
-            .1
-            .push(id);
-    }
     let mut paid = 0;
-    for (settlement, (owner, results)) in settlements {
-        paid += resolve(store, settlement, owner, results).await?;
+    for settlement in open {
+        paid += resolve(store, settlement, writers).await?;
     }
     Ok(paid)
 }
 
-/// Finishes one settlement of which `results` were seen marked.
-async fn resolve(
-    store: &Handles,
-    settlement: ObjectId,
-    owner: ObjectId,
-    results: Vec<ObjectId>,
-) -> StoreResult<usize> {
+/// Finishes one open settlement.
+async fn resolve(store: &Handles, open: SettlementDoc, writers: Writers) -> StoreResult<usize> {
+    let (settlement, owner) = (open.id, open.owner);
     let entry = match entry_of(store, owner, settlement).await? {
         Lookup::Entry(paid) => paid,
         Lookup::NoOwner => {
             tracing::error!(%owner, %settlement, "results owe a reward to an unknown user");
+            close(store, settlement).await?;
             return Ok(0);
         }
         Lookup::None => match fence(store, owner, settlement).await? {
@@ -241,30 +290,62 @@ async fn resolve(
             },
         },
     };
-    // All the entry paid, not only what was seen: once the entry goes, a marked result must be
-    // an unpaid one.
-    let paid: Vec<ObjectId> = entry.iter().copied().collect();
-    unmark(store, settlement, &paid).await?;
-    let unpaid: Vec<ObjectId> = results.into_iter().filter(|r| !entry.contains(r)).collect();
+    let credits: HashMap<ObjectId, i64> = open.results.iter().copied().zip(open.credits).collect();
+    let stored = stored_results(store, settlement, &open.results).await?;
+    let unpaid: Vec<(ObjectId, i64)> = stored
+        .into_iter()
+        .filter(|r| !entry.contains(r))
+        .map(|r| (r, credits.get(&r).copied().unwrap_or(0)))
+        .collect();
     let repaid = if unpaid.is_empty() {
         0
     } else {
         repay(store, settlement, owner, unpaid).await?
     };
+    let done = Settlement {
+        id: settlement,
+        owner: owner.into(),
+        results: Vec::new(),
+        credits: 0,
+    };
     if !entry.is_empty() {
-        let done = Settlement {
-            id: settlement,
-            owner: owner.into(),
-            results: Vec::new(),
-            credits: 0,
-        };
+        // Paid by its writer, who inserted everything before paying.
         finish(store, &done).await?;
+    } else if writers == Writers::Gone || older_than(settlement, FORGET_AFTER) {
+        close(store, settlement).await?;
     }
     Ok(repaid)
 }
 
-/// Finishes the settlement entries `filter` selects on owners (paid, but the writer died
-/// before removing the entry, maybe after unmarking its results); `select` picks the entries.
+/// Whether settlement `id` was opened longer than `age` ago (its id's timestamp).
+fn older_than(id: ObjectId, age: Duration) -> bool {
+    let opened = id.timestamp().to_system_time();
+    opened.elapsed().is_ok_and(|elapsed| elapsed > age)
+}
+
+/// Of `results`, those stored under `settlement`.
+async fn stored_results(
+    store: &Handles,
+    settlement: ObjectId,
+    results: &[ObjectId],
+) -> StoreResult<Vec<ObjectId>> {
+    let found: Vec<Document> = store
+        .raw(super::RESULTS)
+        .find(doc! { "_id": { "$in": results }, "settlement": settlement })
+        .projection(doc! { "_id": 1 })
+        .await
+        .map_err(errors::from_driver)?
+        .try_collect()
+        .await
+        .map_err(errors::from_driver)?;
+    Ok(found
+        .iter()
+        .filter_map(|d| d.get_object_id("_id").ok())
+        .collect())
+}
+
+/// Finishes the settlement entries `filter` selects on owners whose settlement is closed (paid,
+/// but the writer died before removing the entry); `select` picks the entries.
 pub(super) async fn recover_entries(
     store: &Handles,
     filter: Document,
@@ -289,10 +370,13 @@ pub(super) async fn recover_entries(
             if ids.is_empty() || !select(entry) {
                 continue; // a fence: stays
             }
+            if !still_open(store, &[settlement]).await?.is_empty() {
+                continue; // resolved with its settlement
+            }
             let done = Settlement {
                 id: settlement,
                 owner: owner.into(),
-                results: ids.iter().filter_map(Bson::as_object_id).collect(),
+                results: Vec::new(),
                 credits: 0,
             };
             finish(store, &done).await?;
@@ -312,44 +396,40 @@ async fn fence(store: &Handles, owner: ObjectId, settlement: ObjectId) -> StoreR
     Ok(fenced.matched_count == 1)
 }
 
-/// Moves unpaid results of a fenced settlement to a fresh one and pays that.
+/// Moves unpaid results of a fenced settlement to a fresh one (opened first) and pays that.
 async fn repay(
     store: &Handles,
     old: ObjectId,
     owner: ObjectId,
-    unpaid: Vec<ObjectId>,
+    unpaid: Vec<(ObjectId, i64)>,
 ) -> StoreResult<usize> {
-    let fresh = ObjectId::new();
-    let unpaid = doc! { "_id": { "$in": &unpaid }, "pending.settlement": old };
-    let moved =
-        doc! { "$set": { "pending.settlement": fresh, "pending.instance": &*store.instance } };
+    let fresh = SettlementDoc {
+        id: ObjectId::new(),
+        owner,
+        instance: store.instance.to_string(),
+        results: unpaid.iter().map(|(id, _)| *id).collect(),
+        credits: unpaid.iter().map(|(_, credits)| *credits).collect(),
+    };
+    open(store, std::slice::from_ref(&fresh)).await?;
+    let unpaid = doc! { "_id": { "$in": &fresh.results }, "settlement": old };
+    let moved = doc! { "$set": { "settlement": fresh.id } };
     errors::repeat_on_clash(|| store.results.update_many(unpaid.clone(), moved.clone()))
         .await
         .map_err(errors::from_driver)?;
-    let mut moved = store
-        .raw(super::RESULTS)
-        .find(doc! { "pending.settlement": fresh })
-        .projection(doc! { "pending.credits": 1 })
-        .await
-        .map_err(errors::from_driver)?;
-    let mut settlement = Settlement {
-        id: fresh,
+    let moved = stored_results(store, fresh.id, &fresh.results).await?;
+    let credits: HashMap<ObjectId, i64> =
+        fresh.results.iter().copied().zip(fresh.credits).collect();
+    let settlement = Settlement {
+        id: fresh.id,
         owner: owner.into(),
-        results: Vec::new(),
-        credits: 0,
+        credits: moved
+            .iter()
+            .map(|r| credits.get(r).copied().unwrap_or(0))
+            .fold(0i64, i64::saturating_add),
+        results: moved,
     };
-    while let Some(result) = moved.try_next().await.map_err(errors::from_driver)? {
-        let id = result
-            .get_object_id("_id")
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let credits = result
-            .get_document("pending")
-            .and_then(|p| p.get_i64("credits"))
-            .map_err(|e| StoreError::Corrupt(format!("result {id}: {e}")))?;
-        settlement.results.push(id);
-        settlement.credits = settlement.credits.saturating_add(credits);
-    }
     if settlement.results.is_empty() {
+        close(store, settlement.id).await?;
         return Ok(0);
     }
     match pay(store, &settlement).await? {
@@ -360,7 +440,7 @@ async fn repay(
         }
         Err(Unpaid::Fenced) => Ok(0),
         Err(unpaid) => {
-            tracing::error!(%owner, ?unpaid, results = settlement.results.len(), "rewards cannot be paid; left marked");
+            tracing::error!(%owner, ?unpaid, results = settlement.results.len(), "rewards cannot be paid; settlement left open");
             Ok(0)
         }
     }

@@ -27,11 +27,11 @@ pub(super) async fn answer(store: &Handles, entries: &mut [Entry]) -> StoreResul
     Ok(())
 }
 
-/// Before a duplicate is acknowledged, its stored copy's reward must be paid. A copy marked
-/// with one of `own` settlements is paid by this batch before it answers; one marked by another
-/// batch of this process is waited for; any other (a batch that failed, a previous run of this
-/// instance, another instance) is settled here through recovery, which is safe even if its
-/// writer still runs. If that fails the duplicate is not acknowledged, and the probe sends it
+/// Before a duplicate is acknowledged, its stored copy's reward must be paid. A copy of one of
+/// `own` settlements is paid by this batch before it answers; one of another batch of this
+/// process is waited for; one of any other settlement still open (a batch that failed, a
+/// previous run of this instance, another instance) is settled here through recovery, which is
+/// safe even if its writer still runs. If that fails the duplicate is not acknowledged, and the probe sends it
 /// again later.
 pub(super) async fn settle(store: &Handles, entries: &mut [Entry], own: &[ObjectId]) {
     let duplicates: Vec<usize> = (0..entries.len())
@@ -49,15 +49,19 @@ pub(super) async fn settle(store: &Handles, entries: &mut [Entry], own: &[Object
             .collect();
         owing.sort_unstable();
         owing.dedup();
-        Ok::<_, StoreError>(owing)
+        if owing.is_empty() {
+            return Ok(owing);
+        }
+        settlement::still_open(store, &owing).await
     };
     let outcome = match settled.await {
         Ok(owing) => {
             let mut outcome = Ok(());
             for id in owing {
                 wait_while_live(store, &id).await;
-                let filter = doc! { "pending.settlement": id };
-                if let Err(error) = settlement::recover(store, filter).await {
+                let filter = doc! { "_id": id };
+                let writers = settlement::Writers::MaybeRunning;
+                if let Err(error) = settlement::recover(store, filter, writers).await {
                     outcome = Err(error);
                 }
             }
@@ -110,7 +114,7 @@ async fn wait_while_live(store: &Handles, id: &ObjectId) {
     }
 }
 
-/// The `_id` and reward settlement (if still marked) of the stored result with the keys of
+/// The `_id` and reward settlement (if it earned one) of the stored result with the keys of
 /// `entries[i]`, for each of `indices`.
 pub(super) async fn stored_copies(
     store: &Handles,
@@ -127,7 +131,7 @@ pub(super) async fn stored_copies(
     let stored: Vec<Document> = store
         .raw(super::super::RESULTS)
         .find(doc! { "$or": any })
-        .projection(doc! { "operation": 1, "probe": 1, "unique_code": 1, "pending.settlement": 1 })
+        .projection(doc! { "operation": 1, "probe": 1, "unique_code": 1, "settlement": 1 })
         .await
         .map_err(errors::from_driver)?
         .try_collect()
@@ -145,8 +149,7 @@ pub(super) async fn stored_copies(
                         && s.get_str("unique_code") == Ok(doc.unique_code.as_str())
                 })
                 .and_then(|s| {
-                    let settlement = s.get_document("pending").ok();
-                    let settlement = settlement.and_then(|p| p.get_object_id("settlement").ok());
+                    let settlement = s.get_object_id("settlement").ok();
                     Some((s.get_object_id("_id").ok()?, settlement))
                 })
         })
