@@ -22,6 +22,22 @@ pub(super) async fn insert_user(store: &Handles, user: &User) -> StoreResult<()>
 }
 
 /// One `find_one_and_update`, so the returned balance is exactly the one this call produced.
+/// The account `filter` matches, read without the markers its document may carry (pending
+/// debits, settlement entries): every request's authentication reads it.
+pub(super) async fn find(store: &Handles, filter: Document) -> StoreResult<Option<User>> {
+    let found = store
+        .users
+        .find_one(filter)
+        .projection(account_fields())
+        .await
+        .map_err(errors::from_driver)?;
+    found.map(User::try_from).transpose()
+}
+
+fn account_fields() -> Document {
+    doc! { "email": 1, "password": 1, "credits": 1, "is_superuser": 1 }
+}
+
 pub(super) async fn add_credits(
     store: &Handles,
     id: UserId,
@@ -31,6 +47,7 @@ pub(super) async fn add_credits(
         .users
         .find_one_and_update(room_for(id, amount), increment(amount.as_i64()))
         .return_document(ReturnDocument::After)
+        .projection(account_fields())
         .await
         .map_err(errors::from_driver)?;
     match updated {

@@ -185,14 +185,11 @@ impl Store for MongoStore {
     }
 
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
-        let found =
-            queries::find_one(&self.handles.users, doc! { "email": email.as_str() }).await?;
-        found.map(User::try_from).transpose()
+        accounts::find(&self.handles, doc! { "email": email.as_str() }).await
     }
 
     async fn user(&self, id: UserId) -> StoreResult<Option<User>> {
-        let found = queries::find_one(&self.handles.users, doc! { "_id": id.oid() }).await?;
-        found.map(User::try_from).transpose()
+        accounts::find(&self.handles, doc! { "_id": id.oid() }).await
     }
 
     async fn add_credits(&self, id: UserId, amount: Credits) -> StoreResult<Option<User>> {
