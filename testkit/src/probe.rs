@@ -161,9 +161,20 @@ pub async fn open_from(server: SocketAddr, path: &str, i: usize) -> Result<Socke
 }
 
 /// Opens a probe link with `token` from the `i`-th source address, says hello and waits for
-/// the welcome.
+/// the welcome (a minute at most).
 pub async fn connect_from(server: SocketAddr, token: &str, i: usize) -> Result<Socket, Error> {
-    tokio::time::timeout(CONNECT_TIMEOUT, async {
+    connect_within(server, token, i, CONNECT_TIMEOUT).await
+}
+
+/// [`connect_from`], waiting up to `timeout` (a server on a slow database answers thousands of
+/// hellos slowly).
+pub async fn connect_within(
+    server: SocketAddr,
+    token: &str,
+    i: usize,
+    timeout: Duration,
+) -> Result<Socket, Error> {
+    tokio::time::timeout(timeout, async {
         let mut ws = open_from(
             server,
             &format!("{}?token={token}", probe_protocol::LINK_PATH),
@@ -187,7 +198,7 @@ pub async fn connect_from(server: SocketAddr, token: &str, i: usize) -> Result<S
         }
     })
     .await
-    .map_err(|_| Error::Harness(format!("no welcome within {CONNECT_TIMEOUT:?}")))?
+    .map_err(|_| Error::Harness(format!("no welcome within {timeout:?}")))?
 }
 
 /// Whether a server frame is an `operation` order (cheap: no JSON parse on the hot path).

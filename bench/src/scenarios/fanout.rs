@@ -28,7 +28,7 @@ pub struct Options {
     /// Operations created one after the other.
     #[arg(long, default_value_t = 5)]
     rounds: usize,
-    /// Longest wait for every probe's frame in one round.
+    /// Longest wait for every probe's frame in one round, and for each probe's welcome.
     #[arg(long, default_value_t = 60)]
     round_timeout_s: u64,
     /// Also run the probes spread over this many instances sharing a Redis hub (needs
@@ -87,8 +87,10 @@ async fn measure(servers: &[Server], o: &Options) -> anyhow::Result<(Latencies, 
     let probes = api.create_probes(o.probes).await?;
     let ids: Vec<String> = probes.iter().map(|p| p.identifier.clone()).collect();
     let (tx, mut seen) = mpsc::unbounded_channel();
-    let _readers =
-        connect_spread(servers, &api, &probes, |socket| watch(socket, tx.clone())).await?;
+    let _readers = connect_spread(servers, &api, &probes, timeout, |socket| {
+        watch(socket, tx.clone())
+    })
+    .await?;
     let (mut samples, mut frame_bytes) = (Vec::new(), 0);
     for _ in 0..o.rounds {
         let start = Instant::now();

@@ -137,7 +137,7 @@ async fn through_server(servers: &[Server], o: &Options) -> anyhow::Result<(Outc
     let api = Api::setup(&servers[0], o.probes as u64 * per_probe + 1_000).await?;
     let probes = api.create_probes(o.probes).await?;
     let ids: Vec<String> = probes.iter().map(|p| p.identifier.clone()).collect();
-    let sockets = connect_spread(servers, &api, &probes, |socket| socket).await?;
+    let sockets = connect_spread(servers, &api, &probes, super::WELCOME, |socket| socket).await?;
     let deadline = Instant::now() + Duration::from_secs(o.max_seconds);
     let params = testkit::params::ping_producing(o.results_per_probe);
     let operation = api.ping_with(&ids, params).await?;

@@ -18,8 +18,11 @@ pub async fn connect_probes(
     server: SocketAddr,
     probes: &[ProbeCredentials],
 ) -> anyhow::Result<Vec<Socket>> {
-    connect_probes_then(server, probes, |socket| socket).await
+    connect_probes_then(server, probes, WELCOME, |socket| socket).await
 }
+
+/// How long one link may take to be welcomed, unless the scenario says otherwise.
+pub const WELCOME: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Opens one welcomed link per probe, `CONNECT_CONCURRENCY` at a time, handing each to `then`
 /// as soon as it is welcomed (a link nobody reads stops answering the server's heartbeats,
@@ -27,17 +30,22 @@ pub async fn connect_probes(
 async fn connect_probes_then<T>(
     server: SocketAddr,
     probes: &[ProbeCredentials],
+    welcome: std::time::Duration,
     then: impl Fn(Socket) -> T + Copy,
 ) -> anyhow::Result<Vec<T>> {
     Ok(stream::iter(probes.iter().enumerate())
-        .map(|(i, p)| async move { probe::connect_from(server, &p.token, i).await.map(then) })
+        .map(|(i, p)| async move {
+            probe::connect_within(server, &p.token, i, welcome)
+                .await
+                .map(then)
+        })
         .buffer_unordered(CONNECT_CONCURRENCY)
         .try_collect()
         .await?)
 }
 
 /// Opens the probes' links spread evenly over `servers` (instances of one deployment), in the
-/// order of `probes`.
+/// order of `probes`, each welcomed within `welcome`.
 ///
 /// Returns once the first server lists every probe connected (or after [`LINKS_STORED`], saying
 /// how many it lists): an operation created before would select only those.
@@ -45,15 +53,16 @@ pub async fn connect_spread<T>(
     servers: &[Server],
     api: &Api,
     probes: &[ProbeCredentials],
+    welcome: std::time::Duration,
     then: impl Fn(Socket) -> T + Copy,
 ) -> anyhow::Result<Vec<T>> {
     let share = probes.len().div_ceil(servers.len());
     let mut sockets = Vec::with_capacity(probes.len());
     for (server, probes) in servers.iter().zip(probes.chunks(share)) {
-        sockets.extend(connect_probes_then(server.addr, probes, then).await?);
+        sockets.extend(connect_probes_then(server.addr, probes, welcome, then).await?);
     }
     let ids: Vec<String> = probes.iter().map(|p| p.identifier.clone()).collect();
-    let connected = api.wait_connected(&ids, LINKS_STORED).await?;
+    let connected = api.wait_connected(&ids, LINKS_STORED.max(welcome)).await?;
     if connected < ids.len() {
         eprintln!("only {connected} of {} probes listed connected", ids.len());
     }
