@@ -11,11 +11,11 @@
 use super::documents::state_name;
 use super::operations::advance_assignment;
 use super::probes::{adjust_in_use, InUse};
-use super::{errors, Handles};
+use super::{errors, queries, Handles};
 use crate::domain::ProbeId;
 use crate::store::{AssignmentState, AssignmentStep, StoreError, StoreResult};
 use bson::oid::ObjectId;
-use bson::{doc, Document};
+use bson::doc;
 use futures::TryStreamExt;
 use std::collections::{HashMap, HashSet};
 
@@ -145,17 +145,5 @@ async fn move_from(
     }
     // Some moved elsewhere meanwhile: the token says which moved here.
     let mine = doc! { "probe": probe.oid(), "operation": { "$in": candidates }, "moved_by": token };
-    let found: Vec<Document> = store
-        .raw(super::ASSIGNMENTS)
-        .find(mine)
-        .projection(doc! { "operation": 1 })
-        .await
-        .map_err(errors::from_driver)?
-        .try_collect()
-        .await
-        .map_err(errors::from_driver)?;
-    Ok(found
-        .iter()
-        .filter_map(|d| d.get_object_id("operation").ok())
-        .collect())
+    queries::object_ids(store, super::ASSIGNMENTS, mine, "operation").await
 }

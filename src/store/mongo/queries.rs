@@ -1,7 +1,8 @@
 //! Reads shared by every collection.
 
-use super::errors;
+use super::{errors, Handles};
 use crate::store::StoreResult;
+use bson::oid::ObjectId;
 use bson::{doc, Document};
 use futures::TryStreamExt;
 use mongodb::options::FindOptions;
@@ -20,6 +21,28 @@ where
         .find_one(filter)
         .await
         .map_err(errors::from_driver)
+}
+
+/// The ObjectId in `field` of each document of collection `name` that `filter` matches.
+pub(super) async fn object_ids(
+    store: &Handles,
+    name: &str,
+    filter: Document,
+    field: &str,
+) -> StoreResult<Vec<ObjectId>> {
+    let found: Vec<Document> = store
+        .raw(name)
+        .find(filter)
+        .projection(doc! { field: 1 })
+        .await
+        .map_err(errors::from_driver)?
+        .try_collect()
+        .await
+        .map_err(errors::from_driver)?;
+    Ok(found
+        .iter()
+        .filter_map(|d| d.get_object_id(field).ok())
+        .collect())
 }
 
 /// The documents matching `filter` in `_id` order, which is creation order (ObjectIds grow),

@@ -19,7 +19,7 @@
 //! known gone, so that a result its writer inserts late is still found and paid. Fence entries
 //! (empty) stay on the owner, a few bytes per settlement a crash interrupted.
 
-use super::{errors, Handles, SETTLEMENTS, USERS};
+use super::{errors, queries, Handles, SETTLEMENTS, USERS};
 use crate::domain::UserId;
 use crate::store::StoreResult;
 use bson::oid::ObjectId;
@@ -198,19 +198,8 @@ async fn close(store: &Handles, id: ObjectId) -> StoreResult<()> {
 
 /// Of settlements `ids`, those still open.
 pub(super) async fn still_open(store: &Handles, ids: &[ObjectId]) -> StoreResult<Vec<ObjectId>> {
-    let open: Vec<Document> = store
-        .raw(SETTLEMENTS)
-        .find(doc! { "_id": { "$in": ids } })
-        .projection(doc! { "_id": 1 })
-        .await
-        .map_err(errors::from_driver)?
-        .try_collect()
-        .await
-        .map_err(errors::from_driver)?;
-    Ok(open
-        .iter()
-        .filter_map(|d| d.get_object_id("_id").ok())
-        .collect())
+    let open = doc! { "_id": { "$in": ids } };
+    queries::object_ids(store, SETTLEMENTS, open, "_id").await
 }
 
 enum Lookup {
@@ -329,19 +318,8 @@ async fn stored_results(
     settlement: ObjectId,
     results: &[ObjectId],
 ) -> StoreResult<Vec<ObjectId>> {
-    let found: Vec<Document> = store
-        .raw(super::RESULTS)
-        .find(doc! { "_id": { "$in": results }, "settlement": settlement })
-        .projection(doc! { "_id": 1 })
-        .await
-        .map_err(errors::from_driver)?
-        .try_collect()
-        .await
-        .map_err(errors::from_driver)?;
-    Ok(found
-        .iter()
-        .filter_map(|d| d.get_object_id("_id").ok())
-        .collect())
+    let stored = doc! { "_id": { "$in": results }, "settlement": settlement };
+    queries::object_ids(store, super::RESULTS, stored, "_id").await
 }
 
 /// Finishes the settlement entries `filter` selects on owners whose settlement is closed (paid,
