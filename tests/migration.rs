@@ -274,13 +274,25 @@ async fn original_tokens_work_until_rotated(app: &TestApp, token: &str) {
 /// `in_use_credits` headers, `?token=`), saying `connected` or `refused`, then each `ping`
 /// operation it receives, one JSON object a line, until its stdin closes.
 const SOCKETIO_CLIENT: &str = r#"
-import json, sys, socketio
+import json, sys, threading, socketio
 url, token = sys.argv[1], sys.argv[2]
 sio = socketio.Client(reconnection=False)
-say = lambda **fields: print(json.dumps(fields), flush=True)
-sio.on("connect", lambda: say(event="connected"))
+# python-socketio runs each handler on a thread of its own: one lock keeps each line whole
+# (print() writes text and newline apart), and `ping` waits until `connected` was said.
+saying, connected = threading.Lock(), threading.Event()
+def say(**fields):
+    with saying:
+        sys.stdout.write(json.dumps(fields) + "\n")
+        sys.stdout.flush()
+def on_connect():
+    say(event="connected")
+    connected.set()
+def on_ping(data):
+    connected.wait(30)
+    say(event="ping", id=data["_id"])
+sio.on("connect", on_connect)
 sio.on("connect_error", lambda message=None: say(event="refused", message=str(message)))
-sio.on("ping", lambda data: say(event="ping", id=data["_id"]))
+sio.on("ping", on_ping)
 try:
     sio.connect(url + "/?token=" + token, transports="websocket",
                 headers={"total_credits": "1000", "in_use_credits": "0"})

@@ -29,8 +29,16 @@ TOTAL_CREDITS = 1000
 WAIT = 30
 
 
+SAYING = threading.Lock()
+
+
 def say(event, **fields):
-    print(json.dumps({"event": event, **fields}), flush=True)
+    # python-socketio calls handlers from its own threads, and print() writes the text and
+    # its newline separately: one write under a lock keeps each line whole.
+    line = json.dumps({"event": event, **fields}) + "\n"
+    with SAYING:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 def fail(message):
