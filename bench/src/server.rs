@@ -39,7 +39,7 @@ fn binary(common: &Common) -> anyhow::Result<PathBuf> {
 }
 
 /// A MongoDB database name no other server of this run has used.
-fn fresh_database() -> String {
+pub fn fresh_database() -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     format!("pladmed_bench_{}_{n}", std::process::id())
@@ -51,21 +51,57 @@ pub async fn start(common: &Common, extra: &[(&str, String)]) -> anyhow::Result<
     start_in(common, extra, &fresh_database(), true).await
 }
 
-/// `n` instances sharing one MongoDB database and the hub at `redis`, each with its own name;
-/// the first creates the superuser.
+/// The name of instance `i` of a cluster.
+fn instance(i: usize) -> String {
+    format!("bench-{i}")
+}
+
+/// One server on `database`, its superuser created, named as the first instance of a cluster:
+/// a cluster started on the same database after it (see [`start_cluster_on`]) takes over its
+/// data, and its first instance clears the links this one left.
+pub async fn start_single_on(common: &Common, database: &str) -> anyhow::Result<Server> {
+    anyhow::ensure!(
+        common.mongodb.is_some(),
+        "a database shared with a later cluster needs --mongodb"
+    );
+    start_in(common, &[("PLADMED_INSTANCE", instance(0))], database, true).await
+}
+
+/// `n` instances sharing a fresh MongoDB database and the hub at `redis`, each with its own
+/// name; the first creates the superuser.
 pub async fn start_cluster(common: &Common, redis: &str, n: usize) -> anyhow::Result<Vec<Server>> {
+    start_cluster_in(common, redis, n, &fresh_database(), true).await
+}
+
+/// [`start_cluster`] on `database`, where a server of [`start_single_on`] ran and stopped: its
+/// users and probes are the cluster's.
+pub async fn start_cluster_on(
+    common: &Common,
+    redis: &str,
+    n: usize,
+    database: &str,
+) -> anyhow::Result<Vec<Server>> {
+    start_cluster_in(common, redis, n, database, false).await
+}
+
+async fn start_cluster_in(
+    common: &Common,
+    redis: &str,
+    n: usize,
+    database: &str,
+    superuser: bool,
+) -> anyhow::Result<Vec<Server>> {
     anyhow::ensure!(
         common.mongodb.is_some(),
         "several instances need a shared store: pass --mongodb"
     );
-    let database = fresh_database();
     let mut servers = Vec::with_capacity(n);
     for i in 0..n {
         let extra = [
             ("PLADMED_REDIS_URL", redis.to_string()),
-            ("PLADMED_INSTANCE", format!("bench-{i}")),
+            ("PLADMED_INSTANCE", instance(i)),
         ];
-        servers.push(start_in(common, &extra, &database, i == 0).await?);
+        servers.push(start_in(common, &extra, database, superuser && i == 0).await?);
     }
     Ok(servers)
 }

@@ -276,6 +276,16 @@ impl Api {
         Ok(api)
     }
 
+    /// The same user, signed in with the same token, calling `server` (another instance on
+    /// the same database, or one started on it later).
+    pub fn on(&self, server: &Server) -> Api {
+        Api {
+            http: self.http.clone(),
+            client: server.client(),
+            token: self.token.clone(),
+        }
+    }
+
     async fn login(&self, email: &str) -> Result<String, Error> {
         let body = self
             .post("/login", json!({"email": email, "password": PASSWORD}))

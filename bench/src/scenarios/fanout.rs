@@ -6,7 +6,7 @@
 //! instances sharing the store and a Redis hub, the operations created on the first; those
 //! figures are printed beside the single-instance run's.
 
-use super::{connect_floor, connect_spread, watch, watch_operations};
+use super::{connect_floor, connect_spread, watch, watch_operations, Receipt};
 use crate::floor::Floor;
 use crate::report::{Latencies, Report};
 use crate::server;
@@ -14,7 +14,7 @@ use crate::Common;
 use clap::Args;
 use futures::SinkExt;
 use std::time::{Duration, Instant};
-use testkit::client::Api;
+use testkit::client::{Api, ProbeCredentials};
 use testkit::probe;
 use testkit::process::Server;
 use tokio::sync::mpsc;
@@ -52,22 +52,27 @@ impl Options {
     }
 }
 
-/// Receipt times of one round, relative to `start`; stops at `expected` or the timeout.
+/// Receipt times of one round, relative to `start`: of the frames of `operation` (any, if
+/// `None`), until `expected` or the timeout. Frames of other operations (a reconnected probe's
+/// pending ones) are not counted.
 async fn collect(
-    seen: &mut mpsc::UnboundedReceiver<(Instant, usize)>,
-    start: Instant,
+    seen: &mut mpsc::UnboundedReceiver<Receipt>,
+    round: Round<'_>,
     expected: usize,
     timeout: Duration,
     samples: &mut Vec<Duration>,
 ) -> usize {
-    let deadline = tokio::time::Instant::from_std(start + timeout);
+    let deadline = tokio::time::Instant::from_std(round.start + timeout);
     let mut got = 0;
     let mut size = 0;
     while got < expected {
         match tokio::time::timeout_at(deadline, seen.recv()).await {
-            Ok(Some((at, len))) => {
-                samples.push(at.saturating_duration_since(start));
-                size = len;
+            Ok(Some(receipt)) => {
+                if round.operation.is_some() && receipt.operation.as_deref() != round.operation {
+                    continue;
+                }
+                samples.push(receipt.at.saturating_duration_since(round.start));
+                size = receipt.bytes;
                 got += 1;
             }
             _ => break,
@@ -79,31 +84,60 @@ async fn collect(
     size
 }
 
-/// Receipt times over `rounds` operations created on the first of `servers`, the probes
-/// spread evenly over all of them; and the size of the operation frame.
-async fn measure(servers: &[Server], o: &Options) -> anyhow::Result<(Latencies, usize)> {
+/// When a round started, and the operation it created (none on the floor).
+#[derive(Clone, Copy)]
+struct Round<'a> {
+    start: Instant,
+    operation: Option<&'a str>,
+}
+
+/// Receipt times over `rounds` operations created on the first of `servers`, the `probes`
+/// (registered by `api`'s user) spread evenly over all of them; and the size of the operation
+/// frame.
+async fn measure(
+    servers: &[Server],
+    api: &Api,
+    probes: &[ProbeCredentials],
+    o: &Options,
+) -> anyhow::Result<(Latencies, usize)> {
     let timeout = Duration::from_secs(o.round_timeout_s);
-    let api = Api::setup(&servers[0], (o.probes * o.rounds) as u64 + 1_000).await?;
-    let probes = api.create_probes(o.probes).await?;
+    let api = api.on(&servers[0]);
     let ids: Vec<String> = probes.iter().map(|p| p.identifier.clone()).collect();
     let (tx, mut seen) = mpsc::unbounded_channel();
-    let _readers = connect_spread(servers, &api, &probes, timeout, |socket| {
+    let _readers = connect_spread(servers, &api, probes, timeout, |socket| {
         watch(socket, tx.clone())
     })
     .await?;
     let (mut samples, mut frame_bytes) = (Vec::new(), 0);
     for _ in 0..o.rounds {
         let start = Instant::now();
-        api.ping(&ids).await?;
-        frame_bytes = collect(&mut seen, start, o.probes, timeout, &mut samples).await;
+        let operation = api.ping(&ids).await?;
+        let round = Round {
+            start,
+            operation: Some(&operation),
+        };
+        frame_bytes = collect(&mut seen, round, o.probes, timeout, &mut samples).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     Ok((Latencies::new(samples), frame_bytes))
 }
 
+/// With `--instances K`, the single server runs on the database the cluster takes over after
+/// it, so that the cluster links the probes the single run registered instead of registering
+/// as many again (on a slow database, most of a large run).
 pub async fn run(common: &Common, o: &Options, report: &mut Report) -> anyhow::Result<()> {
     let timeout = Duration::from_secs(o.round_timeout_s);
-    let (ours, frame_bytes) = measure(&[server::start(common, &[]).await?], o).await?;
+    let database = server::fresh_database();
+    let single = if o.instances > 1 {
+        server::start_single_on(common, &database).await?
+    } else {
+        server::start(common, &[]).await?
+    };
+    let phases = if o.instances > 1 { 2 } else { 1 };
+    let credits = (o.probes * o.rounds * phases) as u64 + 1_000;
+    let api = Api::setup(&single, credits).await?;
+    let probes = api.create_probes(o.probes).await?;
+    let (ours, frame_bytes) = measure(&[single], &api, &probes, o).await?;
     let floor = {
         let floor = Floor::start(64, 64)?;
         let sockets = connect_floor(floor.ws, o.probes).await?;
@@ -116,7 +150,11 @@ pub async fn run(common: &Common, o: &Options, report: &mut Report) -> anyhow::R
             trigger
                 .send(Message::text(frame_bytes.max(64).to_string()))
                 .await?;
-            collect(&mut seen, start, o.probes, timeout, &mut samples).await;
+            let round = Round {
+                start,
+                operation: None,
+            };
+            collect(&mut seen, round, o.probes, timeout, &mut samples).await;
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         Latencies::new(samples)
@@ -129,8 +167,9 @@ pub async fn run(common: &Common, o: &Options, report: &mut Report) -> anyhow::R
             .redis
             .as_deref()
             .ok_or_else(|| anyhow::anyhow!("--instances needs --redis URL (and --mongodb)"))?;
-        let servers = server::start_cluster(common, redis, o.instances.into()).await?;
-        let (spread, _) = measure(&servers, o).await?;
+        let servers =
+            server::start_cluster_on(common, redis, o.instances.into(), &database).await?;
+        let (spread, _) = measure(&servers, &api, &probes, o).await?;
         add_figures(
             report,
             &format!("fanout n={} instances={}", o.probes, o.instances),

@@ -81,8 +81,16 @@ pub async fn connect_floor(server: SocketAddr, n: usize) -> anyhow::Result<Vec<S
         .await?)
 }
 
-/// When each `operation` frame arrived, and its size.
-pub type Seen = tokio::sync::mpsc::UnboundedSender<(std::time::Instant, usize)>;
+/// One `operation` frame a probe received.
+pub struct Receipt {
+    pub at: std::time::Instant,
+    pub bytes: usize,
+    /// Its `operation_id` (none on the floor, whose frames only look like operations).
+    pub operation: Option<String>,
+}
+
+/// Where readers hand what they receive.
+pub type Seen = tokio::sync::mpsc::UnboundedSender<Receipt>;
 
 /// A task reading one link; stopped when dropped.
 pub struct Reader(tokio::task::JoinHandle<()>);
@@ -93,14 +101,22 @@ impl Drop for Reader {
     }
 }
 
-/// Reads `socket` until it closes (answering pings), handing each `operation` frame's arrival
-/// time and size to `seen`.
+/// Reads `socket` until it closes (answering pings), handing each `operation` frame to `seen`.
 pub fn watch(mut socket: Socket, seen: Seen) -> Reader {
     Reader(tokio::spawn(async move {
         while let Some(Ok(message)) = socket.next().await {
             if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
                 if probe::is_operation(&text) {
-                    let _ = seen.send((std::time::Instant::now(), text.len()));
+                    let at = std::time::Instant::now();
+                    let operation = serde_json::from_str::<serde_json::Value>(&text)
+                        .ok()
+                        .and_then(|frame| frame["operation_id"].as_str().map(str::to_string));
+                    let bytes = text.len();
+                    let _ = seen.send(Receipt {
+                        at,
+                        bytes,
+                        operation,
+                    });
                 }
             }
         }
