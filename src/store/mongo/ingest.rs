@@ -2,8 +2,8 @@
 //!
 //! For a batch (the results that queued up while the previous batch was written, see
 //! `batcher`):
-//! 1. the assignments of the batch are read in one query: a result without one is refused, as
-//!    is one measured outside its window;
+//! 1. the assignments of the batch are read, one query per operation: a result without one is
+//!    refused, as is one measured outside its window;
 //! 2. each assignment's quota is counted for all of its results at once ([`super::quota`]);
 //! 3. one settlement per owner is opened ([`super::settlement`]), listing the results about to
 //!    be inserted; the results are inserted with one unordered `insert_many`, each naming its
@@ -17,12 +17,11 @@
 use super::batcher::Job;
 use super::documents::{AssignmentDoc, ResultDoc};
 use super::settlement::{self, Held, Settlement, SettlementDoc, Unpaid};
-use super::{errors, indexes, quota, Handles};
+use super::{errors, indexes, queries, quota, Handles};
 use crate::store::{Insertion, Reward, StoreError, StoreResult};
 use bson::oid::ObjectId;
-use bson::{doc, Document};
+use bson::{doc, Bson, Document};
 use duplicates::{copy, copy_outcome};
-use futures::TryStreamExt;
 use mongodb::error::ErrorKind;
 use std::collections::HashMap;
 
@@ -132,15 +131,16 @@ async fn admit(store: &Handles, entries: &mut [Entry]) -> StoreResult<()> {
     let mut pairs: Vec<Pair> = entries.iter().map(Entry::pair).collect();
     pairs.sort_unstable();
     pairs.dedup();
-    let any: Vec<Document> = pairs.iter().map(|&(o, p)| key(o, p)).collect();
-    let assignments: Vec<AssignmentDoc> = store
-        .assignments
-        .find(doc! { "$or": any })
-        .await
-        .map_err(errors::from_driver)?
-        .try_collect()
-        .await
-        .map_err(errors::from_driver)?;
+    let mut probes_of: HashMap<ObjectId, Vec<Bson>> = HashMap::new();
+    for &(operation, probe) in &pairs {
+        probes_of.entry(operation).or_default().push(probe.into());
+    }
+    let groups = probes_of
+        .into_iter()
+        .map(|(operation, probes)| (doc! { "operation": operation }, probes))
+        .collect();
+    let assignments: Vec<AssignmentDoc> =
+        queries::find_grouped(&store.assignments, "probe", groups, None).await?;
     let assignments: HashMap<Pair, AssignmentDoc> = assignments
         .into_iter()
         .map(|a| ((a.operation, a.probe), a))

@@ -3,7 +3,7 @@
 use super::{errors, Handles};
 use crate::store::StoreResult;
 use bson::oid::ObjectId;
-use bson::{doc, Document};
+use bson::{doc, Bson, Document};
 use futures::TryStreamExt;
 use mongodb::options::FindOptions;
 use mongodb::{Collection, Cursor};
@@ -43,6 +43,42 @@ pub(super) async fn object_ids(
         .iter()
         .filter_map(|d| d.get_object_id(field).ok())
         .collect())
+}
+
+/// Every document of `collection` matching one of `groups`, each group an equality on some
+/// fields (a prefix of an index) and the values `field` (the index's next field) may take: one
+/// `$in` query per group, all at once, `projection` applied.
+///
+/// Not one `$or` of exact keys: MongoDB serves both from the index, but SecantusDB answers a
+/// `$or` by scanning the whole collection (measured: 6.4 s for 32 keys among 20,000 results,
+/// against 5 ms for the `$in`), which a probe re-sending its backlog would pay on every batch.
+pub(super) async fn find_grouped<D>(
+    collection: &Collection<D>,
+    field: &str,
+    groups: Vec<(Document, Vec<Bson>)>,
+    projection: Option<Document>,
+) -> StoreResult<Vec<D>>
+where
+    D: DeserializeOwned + Send + Sync,
+{
+    let reads = groups.into_iter().map(|(mut filter, values)| {
+        filter.insert(field, doc! { "$in": values });
+        let options = FindOptions::builder()
+            .projection(projection.clone())
+            .build();
+        async move {
+            collection
+                .find(filter)
+                .with_options(options)
+                .await?
+                .try_collect::<Vec<D>>()
+                .await
+        }
+    });
+    let found = futures::future::try_join_all(reads)
+        .await
+        .map_err(errors::from_driver)?;
+    Ok(found.into_iter().flatten().collect())
 }
 
 /// The documents matching `filter` in `_id` order, which is creation order (ObjectIds grow),

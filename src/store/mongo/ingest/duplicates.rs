@@ -2,12 +2,12 @@
 //! stored copies may still owe.
 
 use super::super::settlement;
-use super::super::{errors, Handles};
+use super::super::{queries, Handles};
 use super::Entry;
 use crate::store::{Insertion, StoreError, StoreResult};
 use bson::oid::ObjectId;
-use bson::{doc, Document};
-use futures::TryStreamExt;
+use bson::{doc, Bson, Document};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// Answers refused results that were stored before as duplicates.
@@ -121,22 +121,26 @@ pub(super) async fn stored_copies(
     entries: &[Entry],
     indices: &[usize],
 ) -> StoreResult<Vec<Option<(ObjectId, Option<ObjectId>)>>> {
-    let any: Vec<Document> = indices
-        .iter()
-        .map(|&i| {
-            let doc = &entries[i].doc;
-            doc! { "operation": doc.operation, "probe": doc.probe, "unique_code": &doc.unique_code }
-        })
+    let mut codes_of: HashMap<(ObjectId, ObjectId), Vec<Bson>> = HashMap::new();
+    for &i in indices {
+        let doc = &entries[i].doc;
+        codes_of
+            .entry((doc.operation, doc.probe))
+            .or_default()
+            .push(doc.unique_code.as_str().into());
+    }
+    let groups = codes_of
+        .into_iter()
+        .map(|((operation, probe), codes)| (doc! { "operation": operation, "probe": probe }, codes))
         .collect();
-    let stored: Vec<Document> = store
-        .raw(super::super::RESULTS)
-        .find(doc! { "$or": any })
-        .projection(doc! { "operation": 1, "probe": 1, "unique_code": 1, "settlement": 1 })
-        .await
-        .map_err(errors::from_driver)?
-        .try_collect()
-        .await
-        .map_err(errors::from_driver)?;
+    let projection = doc! { "operation": 1, "probe": 1, "unique_code": 1, "settlement": 1 };
+    let stored: Vec<Document> = queries::find_grouped(
+        &store.raw(super::super::RESULTS),
+        "unique_code",
+        groups,
+        Some(projection),
+    )
+    .await?;
     Ok(indices
         .iter()
         .map(|&i| {
