@@ -137,3 +137,70 @@ pub async fn unknown_assignment_is_not_assigned(backend: &Backend) {
         assert_eq!(store.assignment(operation, probe).await.unwrap(), None);
     }
 }
+
+/// Many steps at once answer each step as a call of its own would, and move the in-use credits
+/// by exactly the steps that moved (the MongoDB store moves a run of one probe's steps with a
+/// few writes; concurrent runs of the same steps must not count anything twice).
+pub async fn many_steps_at_once_answer_each_as_alone(backend: &Backend) {
+    let store = &*backend.open().await;
+    let Scene {
+        owner,
+        probe,
+        operation: one,
+        ..
+    } = scene(store, 100, 1).await;
+    let two = stored_operation(store, &owner, &[&probe], 1).await;
+    let three = stored_operation(store, &owner, &[&probe], 1).await;
+    advance(store, &three, &probe, Accepted, 2).await;
+    let step = |operation: OperationId, to, credits| AssignmentStep {
+        operation,
+        probe: probe.id,
+        to,
+        credits,
+    };
+    let steps = [
+        step(one.id, Accepted, 7),
+        step(two.id, Accepted, 5),
+        step(three.id, Accepted, 2),
+        step(OperationId::generate(), Accepted, 1),
+        step(one.id, Accepted, 7),
+        step(one.id, Finished, 7),
+        step(three.id, Finished, 2),
+    ];
+
+    let outcomes = store.advance_assignments(&steps).await.unwrap();
+
+    let moved: Vec<Option<bool>> = outcomes.iter().map(|o| o.as_ref().ok().copied()).collect();
+    assert_eq!(
+        moved,
+        [
+            Some(true),
+            Some(true),
+            Some(false),
+            None,
+            Some(false),
+            Some(true),
+            Some(true)
+        ]
+    );
+    assert!(matches!(outcomes[3], Err(StoreError::NotAssigned)));
+    assert_eq!(in_use(store, &probe).await, Some(5), "two's 5 only");
+    assert_eq!(state(store, &one, &probe).await, Some(Finished));
+    assert_eq!(state(store, &two, &probe).await, Some(Accepted));
+
+    // The same steps from two links at once: each state entered once, counted once.
+    let four = stored_operation(store, &owner, &[&probe], 1).await;
+    let five = stored_operation(store, &owner, &[&probe], 1).await;
+    let again = [step(four.id, Accepted, 3), step(five.id, Accepted, 4)];
+    let (a, b) = futures::join!(
+        store.advance_assignments(&again),
+        store.advance_assignments(&again)
+    );
+    let won: usize = [a.unwrap(), b.unwrap()]
+        .iter()
+        .flatten()
+        .filter(|o| matches!(o, Ok(true)))
+        .count();
+    assert_eq!(won, 2, "each of the two moved once");
+    assert_eq!(in_use(store, &probe).await, Some(12));
+}
