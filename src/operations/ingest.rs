@@ -134,69 +134,21 @@ pub async fn record_progress(
     raw_operation: &str,
     to: AssignmentState,
 ) -> Result<(), IngestError> {
-    let reports = [(raw_operation, to)];
-    let mut outcomes = record_progress_of(store, prices, probe, &reports).await;
-    outcomes.pop().unwrap_or(Ok(()))
-}
-
-/// [`record_progress`] for several reports of `probe` in a row, in order, with a few store
-/// writes for all of them; one outcome per report.
-pub async fn record_progress_of(
-    store: &dyn Store,
-    prices: &Prices,
-    probe: &Probe,
-    reports: &[(&str, AssignmentState)],
-) -> Vec<Result<(), IngestError>> {
-    let mut outcomes: Vec<Option<Result<(), IngestError>>> = Vec::with_capacity(reports.len());
-    let mut steps = Vec::new();
-    for &(raw, to) in reports {
-        let step = async {
-            let operation = operation_id(raw)?;
-            let credits = prices
-                .of(store, operation)
-                .await?
-                .ok_or(IngestError::UnknownOperation(operation))?;
-            Ok::<_, IngestError>(AssignmentStep {
-                operation,
-                probe: probe.id,
-                to,
-                credits,
-            })
-        };
-        match step.await {
-            Ok(step) => {
-                steps.push(step);
-                outcomes.push(None);
-            }
-            Err(refused) => outcomes.push(Some(Err(refused))),
-        }
+    let operation_id = operation_id(raw_operation)?;
+    let credits = prices
+        .of(store, operation_id)
+        .await?
+        .ok_or(IngestError::UnknownOperation(operation_id))?;
+    match store
+        .advance_assignment(AssignmentStep {
+            operation: operation_id,
+            probe: probe.id,
+            to,
+            credits,
+        })
+        .await
+    {
+        Err(StoreError::NotAssigned) => Err(refusal(store, operation_id).await),
+        other => other.map(|_| ()).map_err(IngestError::from),
     }
-    let mut moved = match store.advance_assignments(&steps).await {
-        Ok(moved) => moved.into_iter(),
-        Err(error) => steps
-            .iter()
-            .map(|_| Err(error.clone()))
-            .collect::<Vec<_>>()
-            .into_iter(),
-    };
-    let mut steps = steps.iter();
-    let mut done = Vec::with_capacity(outcomes.len());
-    for outcome in outcomes {
-        done.push(match outcome {
-            Some(refused) => refused,
-            None => {
-                let operation = steps.next().map(|s| s.operation);
-                match (moved.next(), operation) {
-                    (Some(Err(StoreError::NotAssigned)), Some(operation)) => {
-                        Err(refusal(store, operation).await)
-                    }
-                    (Some(other), _) => other.map(drop).map_err(IngestError::from),
-                    (None, _) => Err(IngestError::Store(StoreError::Unavailable(
-                        "the store answered fewer steps than it was given".into(),
-                    ))),
-                }
-            }
-        });
-    }
-    done
 }

@@ -8,9 +8,7 @@ pub mod select;
 pub mod tail;
 
 pub use create::{create, CreateError, CreateRequest};
-pub use ingest::{
-    ingest, record_progress, record_progress_of, IngestError, RefusedResult, CREDITS_PER_RESULT,
-};
+pub use ingest::{ingest, record_progress, IngestError, RefusedResult, CREDITS_PER_RESULT};
 pub use prices::Prices;
 pub use tail::{ResultTail, TailPage};
 

@@ -148,19 +148,6 @@ pub trait Store: Send + Sync + 'static {
     /// releases what was added. Moving to the current or an earlier state changes nothing and
     /// returns `false`. [`StoreError::NotAssigned`] if there is no such assignment.
     async fn advance_assignment(&self, step: AssignmentStep) -> StoreResult<bool>;
-    /// [`Store::advance_assignment`] for each of `steps`, in order: one outcome per step, each
-    /// exactly what that call would have returned. `Err` only when nothing could be done.
-    /// A probe reporting many operations at once has them moved in a few writes.
-    async fn advance_assignments(
-        &self,
-        steps: &[AssignmentStep],
-    ) -> StoreResult<Vec<StoreResult<bool>>> {
-        let mut outcomes = Vec::with_capacity(steps.len());
-        for step in steps {
-            outcomes.push(self.advance_assignment(*step).await);
-        }
-        Ok(outcomes)
-    }
 
     /// Stores a result and pays `reward` to the probe's owner, together or not at all.
     /// A result with the same (operation, probe, unique_code) stored before is left untouched,

@@ -106,7 +106,6 @@ observed_store! {
     assignment(operation: OperationId, probe: ProbeId) -> Option<AssignmentState>, NoProbes;
     // Moves the probe's in-use credits, which the list shows (`availability`).
     advance_assignment(step: AssignmentStep) -> bool, ProbesIfTrue;
-    advance_assignments(steps: &[AssignmentStep]) -> Vec<StoreResult<bool>>, Probes;
     insert_result(result: &MeasurementResult, reward: &Reward) -> Insertion, NoProbes;
     results(operation: OperationId, after: Option<ResultId>, page: PageLimit)
         -> Vec<MeasurementResult>, NoProbes;

@@ -22,12 +22,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-/// A decoded probe message, as the link's loop handles it.
-enum Report {
-    Result(ResultReport),
-    Progress(String, AssignmentState),
-}
-
 /// How long closing may wait for the writer to flush (at most a heartbeat period).
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
@@ -199,26 +193,14 @@ impl Connected<'_> {
         let mut bytes = budget::LinkShare::new(self.budget.clone());
         let window = window(self.state);
         let mut storing = FuturesUnordered::new();
-        // Progress reports wait here while the previous ones are recorded, and are then
-        // recorded together.
-        let mut progress: Vec<(String, AssignmentState)> = Vec::new();
-        let mut recording = FuturesUnordered::new();
         loop {
-            if recording.is_empty() && !progress.is_empty() {
-                recording.push(self.record(std::mem::take(&mut progress)));
-            }
             // Room in the link's window and in the global ingest budget; while either is
             // missing the link is not read, and that time is not held against the probe.
-            let room = storing.len() < window && progress.len() < window && bytes.may_read();
+            let room = storing.len() < window && bytes.may_read();
             liveness.server_reads(room, tokio::time::Instant::now());
             tokio::select! {
                 Some(stored) = storing.next(), if !storing.is_empty() => {
                     if let Err(refusal) = stored {
-                        return Some(refusal);
-                    }
-                }
-                Some(recorded) = recording.next(), if !recording.is_empty() => {
-                    if let Err(refusal) = recorded {
                         return Some(refusal);
                     }
                 }
@@ -231,26 +213,19 @@ impl Connected<'_> {
                     match classify(item) {
                         Incoming::Text(text) => {
                             self.state.telemetry.frames_in.inc();
-                            match self.handle(text.as_str()) {
-                                Ok(Report::Result(report)) => {
+                            match self.handle(text.as_str()).await {
+                                Ok(Some(report)) => {
                                     if let Some((report, held)) = bytes.admit(text.len(), report) {
                                         storing.push(self.store_result(report, held));
                                     }
                                 }
-                                Ok(Report::Progress(operation, to)) => progress.push((operation, to)),
+                                Ok(None) => {}
                                 Err(refusal) => return Some(refusal),
                             }
                         }
                         Incoming::Pong(payload) => liveness.pong(&payload),
                         Incoming::Alive => {}
-                        Incoming::Gone => {
-                            // What the probe reported before leaving is still recorded.
-                            while recording.next().await.is_some() {}
-                            if !progress.is_empty() {
-                                let _ = self.record(std::mem::take(&mut progress)).await;
-                            }
-                            return None;
-                        }
+                        Incoming::Gone => return None,
                         Incoming::Refuse(refusal) => return Some(refusal),
                     }
                 }
@@ -270,32 +245,38 @@ impl Connected<'_> {
         }
     }
 
-    /// Decodes a message: a result to be stored alongside others, or progress to be recorded
-    /// with the progress that queued behind it.
-    fn handle(&self, text: &str) -> Result<Report, CloseReason> {
+    /// Handles a message; a result is handed back to be stored alongside others.
+    async fn handle(&self, text: &str) -> Result<Option<ResultReport>, CloseReason> {
         let violation = |reason| CloseReason::new(close::PROTOCOL_VIOLATION, reason);
-        match ProbeMessage::decode(text).map_err(|e| violation(e.to_string()))? {
-            ProbeMessage::Hello(_) => Err(violation("hello was already sent on this link".into())),
+        let message = ProbeMessage::decode(text).map_err(|e| violation(e.to_string()))?;
+        let store = self.state.store.as_ref();
+        let outcome = match message {
+            ProbeMessage::Hello(_) => {
+                return Err(violation("hello was already sent on this link".into()))
+            }
             ProbeMessage::Accepted(a) => {
-                Ok(Report::Progress(a.operation_id, AssignmentState::Accepted))
+                operations::record_progress(
+                    store,
+                    &self.state.prices,
+                    self.probe,
+                    &a.operation_id,
+                    AssignmentState::Accepted,
+                )
+                .await
             }
             ProbeMessage::Finished(f) => {
-                Ok(Report::Progress(f.operation_id, AssignmentState::Finished))
+                operations::record_progress(
+                    store,
+                    &self.state.prices,
+                    self.probe,
+                    &f.operation_id,
+                    AssignmentState::Finished,
+                )
+                .await
             }
-            ProbeMessage::Result(report) => Ok(Report::Result(report)),
-        }
-    }
-
-    /// Records `accepted` and `finished` reports, in order, with a few store writes for all.
-    async fn record(&self, batch: Vec<(String, AssignmentState)>) -> Result<(), CloseReason> {
-        let reports: Vec<(&str, AssignmentState)> =
-            batch.iter().map(|(id, to)| (id.as_str(), *to)).collect();
-        let store = self.state.store.as_ref();
-        let prices = &self.state.prices;
-        for outcome in operations::record_progress_of(store, prices, self.probe, &reports).await {
-            self.settle(outcome)?;
-        }
-        Ok(())
+            ProbeMessage::Result(report) => return Ok(Some(report)),
+        };
+        self.settle(outcome).map(|()| None)
     }
 
     /// Stores one result and acks it once durable; its frame's bytes are `held` against the

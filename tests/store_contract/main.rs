@@ -85,7 +85,6 @@ contract!(
     assignments::release_saturates_at_zero,
     assignments::moves_without_a_link_still_advance,
     assignments::unknown_assignment_is_not_assigned,
-    assignments::many_steps_at_once_answer_each_as_alone,
     results::result_is_stored_and_paid_once,
     results::concurrent_duplicates_store_one_and_pay_once,
     results::same_code_elsewhere_is_a_new_result,

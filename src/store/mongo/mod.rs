@@ -27,7 +27,6 @@ mod json;
 mod monitoring;
 mod operations;
 mod probes;
-mod progress;
 mod queries;
 mod quota;
 mod recovery;
@@ -317,13 +316,6 @@ impl Store for MongoStore {
 
     async fn advance_assignment(&self, step: AssignmentStep) -> StoreResult<bool> {
         operations::advance_assignment(&self.handles, step).await
-    }
-
-    async fn advance_assignments(
-        &self,
-        steps: &[AssignmentStep],
-    ) -> StoreResult<Vec<StoreResult<bool>>> {
-        progress::advance_assignments(&self.handles, steps).await
     }
 
     async fn insert_result(

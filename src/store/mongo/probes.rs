@@ -132,7 +132,7 @@ pub(super) async fn unlink(store: &Handles, filter: Document) -> StoreResult<()>
 }
 
 /// How a link's in-use credits change, saturating at both ends as the embedded store does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub(super) enum InUse {
     /// An operation was accepted: its credits are taken.
     Take,
