@@ -1,16 +1,15 @@
 //! Operations and their assignments to probes.
 
 use super::documents::{state_name, AssignmentDoc};
-use super::errors;
 use super::probes::{adjust_in_use, InUse};
-use super::{queries, Handles};
+use super::queries::{self, Conditional};
+use super::Handles;
 use crate::domain::{OperationId, ProbeId};
 use crate::store::{
     AssignmentState, AssignmentStep, Operation, ResultAllowance, StoreError, StoreResult,
 };
 use bson::{doc, DateTime as BsonDateTime, Document};
 use chrono::{DateTime, Utc};
-use mongodb::options::ReturnDocument;
 use std::collections::HashSet;
 
 /// One `Assigned` assignment per distinct probe (a probe listed twice is assigned once).
@@ -68,44 +67,48 @@ pub(super) async fn assignment(
 }
 
 /// The state change, then the in-use credits: single-document updates, no transaction. The
-/// move is one conditional update that matches only a state before `to`, so of concurrent moves
-/// each state is entered once, and only the move that entered it adjusts the credits. A crash
-/// between the two leaves the probe's in-use credits unadjusted; they belong to its link, which
-/// died with the server, and the probe reports its own in-use credits when it links again.
+/// move is one conditional update per earlier state, the latest first (a probe finishes what it
+/// accepted), each of which changes the state only if it still is that earlier one: of
+/// concurrent moves each state is entered once, and only the move that entered it, knowing
+/// where from, adjusts the credits. A crash between the two leaves the probe's in-use credits
+/// unadjusted; they belong to its link, which died with the server, and the probe reports its
+/// own in-use credits when it links again.
 pub(super) async fn advance_assignment(store: &Handles, step: AssignmentStep) -> StoreResult<bool> {
     use AssignmentState::{Accepted, Assigned, Finished};
     let key = assignment_key(step.operation, step.probe);
-    let earlier: Vec<&str> = [Assigned, Accepted]
-        .into_iter()
-        .filter(|state| *state < step.to)
-        .map(state_name)
-        .collect();
-    let mut before_to = key.clone();
-    before_to.insert("state", doc! { "$in": earlier });
-    let advance = doc! { "$set": { "state": state_name(step.to) } };
-    let moved = errors::repeat_on_clash(|| {
-        store
-            .assignments
-            .find_one_and_update(before_to.clone(), advance.clone())
-            .return_document(ReturnDocument::Before)
-    })
-    .await
-    .map_err(errors::from_driver)?;
-    let Some(from) = moved.map(|a| a.state) else {
-        return match queries::find_one(&store.assignments, key).await? {
-            Some(_) => Ok(false),
-            None => Err(StoreError::NotAssigned),
-        };
-    };
-    let change = match (from, step.to) {
-        (Assigned, Accepted) => Some(InUse::Take),
-        (Accepted, Finished) => Some(InUse::Release),
-        _ => None,
-    };
-    if let Some(change) = change {
-        adjust_in_use(store, step.probe, change, step.credits).await?;
+    let to = state_name(step.to);
+    // States only move forward, so a concurrent move can send this round again at most twice.
+    for _ in 0..3 {
+        for from in [Accepted, Assigned].into_iter().filter(|s| *s < step.to) {
+            let condition = doc! { "$eq": ["$state", state_name(from)] }.into();
+            let moved =
+                queries::update_if(&store.assignments, &key, condition, doc! { "state": to })
+                    .await?;
+            match moved {
+                Conditional::Missing => return Err(StoreError::NotAssigned),
+                Conditional::Unchanged => continue,
+                Conditional::Changed => {}
+            }
+            let change = match (from, step.to) {
+                (Assigned, Accepted) => Some(InUse::Take),
+                (Accepted, Finished) => Some(InUse::Release),
+                _ => None,
+            };
+            if let Some(change) = change {
+                adjust_in_use(store, step.probe, change, step.credits).await?;
+            }
+            return Ok(true);
+        }
+        // In none of the earlier states: already there, unless another move got in between.
+        match queries::find_one(&store.assignments, key.clone()).await? {
+            None => return Err(StoreError::NotAssigned),
+            Some(found) if found.state >= step.to => return Ok(false),
+            Some(_) => {}
+        }
     }
-    Ok(true)
+    Err(StoreError::Unavailable(
+        "the assignment kept changing state; report again".into(),
+    ))
 }
 
 pub(super) fn assignment_key(operation: OperationId, probe: ProbeId) -> Document {

@@ -45,6 +45,55 @@ pub(super) async fn object_ids(
         .collect())
 }
 
+/// Sets each of `fields` on the one document matching `key` (an exact key of an index) if
+/// `condition` (an aggregation expression over the document) holds, and leaves the document
+/// untouched otherwise; whether it changed, and whether a document matched `key`.
+///
+/// The condition lives in a pipeline update, not in the filter: MongoDB serves both from the
+/// index, but SecantusDB serves a filter only from an index that covers all of its fields, and
+/// otherwise reads every document under the index's first field (every assignment of an
+/// operation, 10,000 for a large one) for each update. A `find_one_and_update` is worse there:
+/// its write re-checks `{_id, $and: [filter]}`, which no index serves, so each one scanned the
+/// whole collection.
+pub(super) async fn update_if<D>(
+    collection: &Collection<D>,
+    key: &Document,
+    condition: Bson,
+    fields: Document,
+) -> StoreResult<Conditional>
+where
+    D: Send + Sync,
+{
+    let mut set = Document::new();
+    for (field, value) in fields {
+        let current = format!("${field}");
+        set.insert(field, doc! { "$cond": [condition.clone(), value, current] });
+    }
+    let pipeline = vec![doc! { "$set": set }];
+    let updated = errors::repeat_on_clash(|| collection.update_one(key.clone(), pipeline.clone()))
+        .await
+        .map_err(errors::from_driver)?;
+    Ok(if updated.modified_count == 1 {
+        Conditional::Changed
+    } else if updated.matched_count == 1 {
+        Conditional::Unchanged
+    } else {
+        Conditional::Missing
+    })
+}
+
+/// What [`update_if`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Conditional {
+    /// The condition held: the fields were set.
+    Changed,
+    /// The document is there, but the condition did not hold (or the fields already had those
+    /// values).
+    Unchanged,
+    /// No document has that key.
+    Missing,
+}
+
 /// Every document of `collection` matching one of `groups`, each group an equality on some
 /// fields (a prefix of an index) and the values `field` (the index's next field) may take: one
 /// `$in` query per group, all at once, `projection` applied.

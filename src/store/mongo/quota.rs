@@ -1,7 +1,8 @@
 //! An assignment's result quota, counted for a whole batch at once.
 //!
 //! The `results` count of an assignment moves before the batch's results are inserted, by one
-//! conditional `$inc` that only matches while the count stays within the maximum: concurrent
+//! conditional update ([`queries::update_if`]) that only adds while the count stays within the
+//! maximum: concurrent
 //! batches, on any instance, can never count (and so store and pay) more. Slots counted for
 //! results that then turn out to be duplicates, or whose insert failed, are given back after the
 //! insert.
@@ -14,6 +15,7 @@
 //! count is older than [`STALE_COUNT`], the refusal puts it back to what is stored.
 
 use super::documents::clamp_i64;
+use super::queries::{self, Conditional};
 use super::{errors, Handles};
 use crate::store::{StoreError, StoreResult};
 use bson::{doc, DateTime, Document};
@@ -36,17 +38,18 @@ pub(super) async fn reserve(
         if want <= 0 {
             return Ok(0);
         }
-        let mut room = key.clone();
-        room.insert("results", doc! { "$lte": max - want });
+        // Room for `want` more: a count (an assignment stored before quotas has none, and
+        // no room) at most `max - want`.
+        let room = doc! { "$and": [
+            { "$isNumber": "$results" },
+            { "$lte": ["$results", max - want] },
+        ] };
         let count = doc! {
-            "$inc": { "results": want },
-            "$set": { "counted_at": DateTime::now() },
+            "results": { "$add": ["$results", want] },
+            "counted_at": DateTime::now(),
         };
-        let counted =
-            errors::repeat_on_clash(|| store.assignments.update_one(room.clone(), count.clone()))
-                .await
-                .map_err(errors::from_driver)?;
-        if counted.matched_count == 1 {
+        let counted = queries::update_if(&store.assignments, key, room.into(), count).await?;
+        if counted == Conditional::Changed {
             return Ok(usize::try_from(want).unwrap_or(0));
         }
         let current = store
