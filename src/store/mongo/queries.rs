@@ -47,7 +47,9 @@ pub(super) async fn object_ids(
 
 /// Sets each of `fields` on the one document matching `key` (an exact key of an index) if
 /// `condition` (an aggregation expression over the document) holds, and leaves the document
-/// untouched otherwise; whether it changed, and whether a document matched `key`.
+/// untouched otherwise; whether it changed, and whether a document matched `key`. The values of
+/// `fields` are aggregation expressions too, evaluated on the document before the change (a
+/// literal string must not start with `$`).
 ///
 /// The condition lives in a pipeline update, not in the filter: MongoDB serves both from the
 /// index, but SecantusDB serves a filter only from an index that covers all of its fields, and
