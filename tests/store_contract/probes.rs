@@ -3,7 +3,7 @@
 use crate::backend::Backend;
 use crate::fixtures::{link, linked_probe, probe, stored_probe, stored_user, user};
 use pladmed::domain::ProbeId;
-use pladmed::store::{SessionId, StoreError};
+use pladmed::store::{Probe, SessionId, StoreError};
 
 pub async fn probes_are_listed_in_creation_order_and_by_owner(backend: &Backend) {
     let store = backend.open().await;
@@ -42,8 +42,21 @@ pub async fn probes_are_found_by_id_in_the_order_asked(backend: &Backend) {
         .await
         .unwrap();
 
-    assert_eq!(found, vec![Some(b.clone()), None, Some(a), Some(b)]);
+    assert_eq!(
+        found,
+        vec![Some(b.clone()), None, Some(a.clone()), Some(b.clone())]
+    );
     assert!(store.probes_by_id(&[]).await.unwrap().is_empty());
+
+    // More ids than one query of the MongoDB store takes, repeated and unknown ones among them.
+    let many: Vec<ProbeId> = (0..300)
+        .flat_map(|_| [a.id, ProbeId::generate(), b.id])
+        .collect();
+    let found = store.probes_by_id(&many).await.unwrap();
+    let expected: Vec<Option<Probe>> = (0..300)
+        .flat_map(|_| [Some(a.clone()), None, Some(b.clone())])
+        .collect();
+    assert!(found == expected, "900 ids, in the order asked");
 }
 
 pub async fn link_up_replaces_the_link_state(backend: &Backend) {

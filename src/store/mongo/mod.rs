@@ -231,8 +231,7 @@ impl Store for MongoStore {
 
     async fn probes_by_id(&self, ids: &[ProbeId]) -> StoreResult<Vec<Option<Probe>>> {
         let oids: Vec<_> = ids.iter().map(|id| id.oid()).collect();
-        let filter = doc! { "_id": { "$in": oids } };
-        let docs = queries::find_in_order(&self.handles.probes, filter, None).await?;
+        let docs = queries::find_by_ids(&self.handles.probes, &oids).await?;
         let mut found = std::collections::HashMap::with_capacity(docs.len());
         for doc in docs {
             let probe = Probe::try_from(doc)?;
