@@ -97,7 +97,8 @@ class Probe:
 
     def wait_connected(self):
         if not self.connected.wait(WAIT):
-            fail("not connected within %d s" % WAIT)
+            refused = None if self.refused.empty() else self.refused.get()
+            fail("not connected within %d s (refused: %r)" % (WAIT, refused))
 
     def emit(self, event, data, callback=None):
         # sender.py: namespace='' (the default namespace).
@@ -247,6 +248,11 @@ def main():
     in_flight = str(uuid.uuid4())
     probe.send_result(fourth, kind, in_flight, wait=False)
     probe.sio.disconnect()
+    # Back as after a restart of pladmed-client: a new client, reporting what it still runs.
+    # (Reusing the disconnected client raced: python-socketio may run the old connection's
+    # `disconnect` handler after the new one's `connect`, and this script then waited for a
+    # connection it already had.)
+    probe = Probe(base_url, token)
     probe.connect(sum(c for _, c in taken.values()))
     probe.wait_connected()
     again = probe.next_operation()
