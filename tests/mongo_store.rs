@@ -398,3 +398,44 @@ async fn slots_left_counted_by_a_crash_are_given_back_once_stale() {
     let full = store.insert_result(&third, &reward).await;
     assert!(matches!(full, Err(StoreError::OverQuota(2))), "{full:?}");
 }
+
+/// A result sent again after it was stored (a probe re-sending its window after a reconnect)
+/// is a batch of duplicates only: it pays nothing, so it must leave no reward marker behind
+/// (an open settlement would be fenced by recovery and leave an entry on its owner for good).
+#[tokio::test]
+async fn a_batch_of_duplicates_only_leaves_no_reward_marker() {
+    let Some(uri) = mongo::mongo_uri() else {
+        return;
+    };
+    let db = mongo::unique_db_name("mongo_store");
+    let store = MongoStore::connect(&uri, &db).await.expect("connects");
+    let (owner, probe, op) = setup(&store, 0).await;
+    let reward = Reward {
+        user: owner.id,
+        credits: credits(3),
+    };
+    let sent = result(&op, &probe, "again", json!({ "rtt": 1.5 }));
+    assert_eq!(
+        store.insert_result(&sent, &reward).await.unwrap(),
+        Insertion::Stored
+    );
+    let again = result(&op, &probe, "again", json!({ "rtt": 1.5 }));
+    assert_eq!(
+        store.insert_result(&again, &reward).await.unwrap(),
+        Insertion::Duplicate
+    );
+
+    let client = mongodb::Client::with_uri_str(&uri).await.unwrap();
+    let settlements = client
+        .database(&db)
+        .collection::<bson::Document>("settlements");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while settlements.count_documents(bson::doc! {}).await.unwrap() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a settlement is still open 10 s after the duplicate was answered"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(balance(&store, &owner).await, 3, "paid once");
+}

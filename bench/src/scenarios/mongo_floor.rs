@@ -1,11 +1,11 @@
 //! The MongoDB floor: the same result documents inserted one `insert_one` at a time, with the
-//! write concern the server uses (majority, journaled), by P concurrent writers, into a
-//! collection with no index but `_id`. No coordinator, no dedup, no reward: the least any
+//! client options the server uses (majority, journaled writes; no retryable writes), by P
+//! concurrent writers, into a collection with no index but `_id`. No coordinator, no dedup, no reward: the least any
 //! server storing each result durably must pay, so our ingest rate is read against it.
 
 use super::result_frame::traceroute;
 use bson::{doc, Document};
-use mongodb::options::{Acknowledgment, CollectionOptions, WriteConcern};
+use pladmed::store::mongo::client_options;
 use std::time::{Duration, Instant};
 
 /// Bare `insert_one`s per second of `writers` concurrent writers, each inserting at most
@@ -16,14 +16,10 @@ pub async fn insert_one_rate(
     per_writer: usize,
     max_seconds: u64,
 ) -> anyhow::Result<f64> {
-    let client = mongodb::Client::with_uri_str(uri).await?;
+    // The server's own client options: its write concern, and its retryable-writes setting.
+    let client = mongodb::Client::with_options(client_options(uri).await?)?;
     let database = client.database(&format!("pladmed_bench_floor_{}", std::process::id()));
-    let durable = WriteConcern::builder()
-        .w(Acknowledgment::Majority)
-        .journal(true)
-        .build();
-    let options = CollectionOptions::builder().write_concern(durable).build();
-    let collection = database.collection_with_options::<Document>("results", options);
+    let collection = database.collection::<Document>("results");
     let content = bson::to_bson(&traceroute())?;
     let deadline = Instant::now() + Duration::from_secs(max_seconds);
     let start = Instant::now();

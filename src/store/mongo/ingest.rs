@@ -23,7 +23,7 @@ use bson::oid::ObjectId;
 use bson::{doc, Bson, Document};
 use duplicates::{copy, copy_outcome};
 use mongodb::error::ErrorKind;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 mod duplicates;
 
@@ -119,6 +119,7 @@ async fn store_batch(store: &Handles, entries: &mut [Entry]) -> StoreResult<Vec<
     admit(store, entries).await?;
     // This batch's settlements stay registered as live until it ends, paid or not.
     let live = insert(store, entries).await?;
+    close_unused(store, entries, live.ids()).await;
     give_back(store, entries, |e| e.counted && !e.inserted).await?;
     duplicates::answer(store, entries).await?;
     confirm_refusals(store, entries).await;
@@ -280,6 +281,28 @@ async fn insert(store: &Handles, entries: &mut [Entry]) -> StoreResult<Held> {
     }
     confirm_duplicates(store, entries, &clashes).await?;
     Ok(held)
+}
+
+/// Closes the batch's settlements under which nothing was inserted (all of their results were
+/// duplicates): they have nothing to pay, and left open they would be fenced by recovery. If
+/// closing fails, recovery closes them later.
+async fn close_unused(store: &Handles, entries: &[Entry], opened: &[ObjectId]) {
+    let used: HashSet<ObjectId> = entries
+        .iter()
+        .filter(|e| e.inserted)
+        .filter_map(|e| e.doc.settlement)
+        .collect();
+    let unused: Vec<ObjectId> = opened
+        .iter()
+        .copied()
+        .filter(|id| !used.contains(id))
+        .collect();
+    if unused.is_empty() {
+        return;
+    }
+    if let Err(error) = settlement::close_all(store, &unused).await {
+        tracing::warn!(%error, "settlements of duplicates left for recovery");
+    }
 }
 
 /// Checks each reported duplicate against what is stored: SecantusDB (the test server) has

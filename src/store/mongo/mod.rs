@@ -99,6 +99,37 @@ impl Drop for MongoStore {
     }
 }
 
+/// The driver options the store connects with: those of `uri`, with the store's durability
+/// (majority, journaled writes; majority reads on the primary), which the URI cannot weaken.
+///
+/// Retryable writes are off unless the URI sets `retryWrites`: exactly-once is the store's own,
+/// not the driver's. A write whose outcome is unknown (the connection dropped before the reply)
+/// is left as a crash would leave it: results, operations, assignments and settlement entries
+/// are written under fixed keys and found again; debit markers and open settlements are
+/// resolved by recovery; a quota count is checked against the stored results before it refuses;
+/// in-use credits belong to the link, which the probe rebuilds when it links again. The one
+/// exception is a superuser's credit grant, whose unknown outcome is reported as such (503),
+/// not retried. A retryable write costs the server a session record per write; SecantusDB
+/// scans its record list, and past 10,000 records sorts it, on every write
+/// (docs/performance.md).
+pub async fn client_options(uri: &str) -> StoreResult<ClientOptions> {
+    let mut options = ClientOptions::parse(uri)
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("invalid MongoDB URI: {e}")))?;
+    options
+        .server_selection_timeout
+        .get_or_insert(SERVER_SELECTION_TIMEOUT);
+    options
+        .connect_timeout
+        .get_or_insert(SERVER_SELECTION_TIMEOUT);
+    options.app_name.get_or_insert_with(|| "pladmed".into());
+    options.retry_writes.get_or_insert(false);
+    options.write_concern = Some(transaction::durable_write_concern());
+    options.read_concern = Some(ReadConcern::majority());
+    options.selection_criteria = Some(SelectionCriteria::ReadPreference(ReadPreference::Primary));
+    Ok(options)
+}
+
 impl MongoStore {
     /// [`MongoStore::connect_as`] the default instance name.
     pub async fn connect(uri: &str, database: &str) -> StoreResult<MongoStore> {
@@ -109,21 +140,7 @@ impl MongoStore {
     /// tasks (batching results, the periodic recovery); writes as server instance `instance`.
     /// Fails with [`StoreError::Unavailable`] when no primary answers within a few seconds.
     pub async fn connect_as(uri: &str, database: &str, instance: &str) -> StoreResult<MongoStore> {
-        let mut options = ClientOptions::parse(uri)
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("invalid MongoDB URI: {e}")))?;
-        options
-            .server_selection_timeout
-            .get_or_insert(SERVER_SELECTION_TIMEOUT);
-        options
-            .connect_timeout
-            .get_or_insert(SERVER_SELECTION_TIMEOUT);
-        options.app_name.get_or_insert_with(|| "pladmed".into());
-        // Durability is part of the Store contract, so the URI cannot weaken it.
-        options.write_concern = Some(transaction::durable_write_concern());
-        options.read_concern = Some(ReadConcern::majority());
-        options.selection_criteria =
-            Some(SelectionCriteria::ReadPreference(ReadPreference::Primary));
+        let options = client_options(uri).await?;
         let client = Client::with_options(options).map_err(errors::from_driver)?;
         let db = client.database(database);
         require_transactions(&db).await?;
