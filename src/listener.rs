@@ -180,8 +180,13 @@ fn bad_forwarding(malformed: &MalformedForwarding) -> warp::reply::Response {
     warp::reply::with_status(body, StatusCode::BAD_REQUEST).into_response()
 }
 
+/// 408: the limit covers the whole exchange, receiving the request and answering it, so the
+/// message says both (a slow client or a busy server).
 fn too_slow(limit: Duration) -> warp::reply::Response {
-    let message = format!("request not received within {} s", limit.as_secs());
+    let message = format!(
+        "request not received and answered within {} s; send it again",
+        limit.as_secs()
+    );
     let body = warp::reply::json(&serde_json::json!({ "Error": message }));
     warp::reply::with_status(body, StatusCode::REQUEST_TIMEOUT).into_response()
 }

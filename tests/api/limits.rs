@@ -359,6 +359,10 @@ async fn slow_loris_headers_and_bodies_are_cut_and_others_are_served() {
     assert!(!head_reply.contains("200 OK"), "{head_reply}");
     let body_reply = read_until_closed(&mut slow_body).await;
     assert!(body_reply.starts_with("HTTP/1.1 408"), "{body_reply}");
+    assert!(
+        body_reply.contains("not received and answered within 1 s"),
+        "{body_reply}"
+    );
     assert!(started.elapsed() < Duration::from_secs(5));
     app.stop().await;
 }

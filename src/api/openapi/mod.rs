@@ -114,7 +114,7 @@ fn shared_errors(operation: &mut Operation) {
         add("413", "Body larger than 1 MiB");
         add(
             "408",
-            "Body not received within `PLADMED_REQUEST_TIMEOUT_S`",
+            "Request not received and answered within `PLADMED_REQUEST_TIMEOUT_S`",
         );
     }
     if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
