@@ -2,10 +2,9 @@
 //!
 //! The `results` count of an assignment moves before the batch's results are inserted, by one
 //! conditional update ([`queries::update_if`]) that only adds while the count stays within the
-//! maximum: concurrent
-//! batches, on any instance, can never count (and so store and pay) more. Slots counted for
-//! results that then turn out to be duplicates, or whose insert failed, are given back after the
-//! insert.
+//! maximum: concurrent batches, on any instance, can never count (and so store and pay) more.
+//! Slots counted for results that then turn out to be duplicates, or whose insert failed, are
+//! given back after the insert.
 //!
 //! So a result refused for want of slots is refused for good ([`StoreError::OverQuota`]) only
 //! when the assignment *stores* its maximum ([`confirm_refusal`]). Otherwise the missing slots
