@@ -14,11 +14,18 @@ use std::sync::Arc;
 use testkit::mongo;
 
 async fn store() -> Option<Arc<MongoStore>> {
+    let (store, _) = store_and_database("mongo_store").await?;
+    Some(Arc::new(store))
+}
+
+/// A store on a database of its own, and a plain driver handle on that database for what a
+/// test inspects below the [`Store`] trait.
+async fn store_and_database(prefix: &str) -> Option<(MongoStore, mongodb::Database)> {
     let uri = mongo::mongo_uri()?;
-    let db = mongo::unique_db_name("mongo_store");
-    Some(Arc::new(
-        MongoStore::connect(&uri, &db).await.expect("connects"),
-    ))
+    let name = mongo::unique_db_name(prefix);
+    let store = MongoStore::connect(&uri, &name).await.expect("connects");
+    let client = mongodb::Client::with_uri_str(&uri).await.unwrap();
+    Some((store, client.database(&name)))
 }
 
 fn credits(n: u64) -> Credits {
@@ -334,11 +341,9 @@ async fn a_standalone_server_is_refused_at_connect() {
 /// come again; once the count is stale, it is put back to what is stored and the result stored.
 #[tokio::test]
 async fn slots_left_counted_by_a_crash_are_given_back_once_stale() {
-    let Some(uri) = mongo::mongo_uri() else {
+    let Some((store, database)) = store_and_database("stale_quota").await else {
         return;
     };
-    let name = mongo::unique_db_name("stale_quota");
-    let store = MongoStore::connect(&uri, &name).await.expect("connects");
     let owner = user(0);
     store.insert_user(&owner).await.unwrap();
     let probe = probe(&owner);
@@ -355,11 +360,7 @@ async fn slots_left_counted_by_a_crash_are_given_back_once_stale() {
         store.insert_result(&first, &reward).await.unwrap(),
         Insertion::Stored
     );
-    let assignments = mongodb::Client::with_uri_str(&uri)
-        .await
-        .unwrap()
-        .database(&name)
-        .collection::<bson::Document>("assignments");
+    let assignments = database.collection::<bson::Document>("assignments");
     let key =
         bson::doc! { "operation": bson::oid::ObjectId::parse_str(op.id.to_string()).unwrap() };
     let leak = |age: Duration| {
@@ -404,11 +405,9 @@ async fn slots_left_counted_by_a_crash_are_given_back_once_stale() {
 /// (an open settlement would be fenced by recovery and leave an entry on its owner for good).
 #[tokio::test]
 async fn a_batch_of_duplicates_only_leaves_no_reward_marker() {
-    let Some(uri) = mongo::mongo_uri() else {
+    let Some((store, database)) = store_and_database("mongo_store").await else {
         return;
     };
-    let db = mongo::unique_db_name("mongo_store");
-    let store = MongoStore::connect(&uri, &db).await.expect("connects");
     let (owner, probe, op) = setup(&store, 0).await;
     let reward = Reward {
         user: owner.id,
@@ -425,10 +424,7 @@ async fn a_batch_of_duplicates_only_leaves_no_reward_marker() {
         Insertion::Duplicate
     );
 
-    let client = mongodb::Client::with_uri_str(&uri).await.unwrap();
-    let settlements = client
-        .database(&db)
-        .collection::<bson::Document>("settlements");
+    let settlements = database.collection::<bson::Document>("settlements");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while settlements.count_documents(bson::doc! {}).await.unwrap() > 0 {
         assert!(

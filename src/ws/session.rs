@@ -249,33 +249,18 @@ impl Connected<'_> {
     async fn handle(&self, text: &str) -> Result<Option<ResultReport>, CloseReason> {
         let violation = |reason| CloseReason::new(close::PROTOCOL_VIOLATION, reason);
         let message = ProbeMessage::decode(text).map_err(|e| violation(e.to_string()))?;
-        let store = self.state.store.as_ref();
-        let outcome = match message {
+        let (operation, to) = match message {
             ProbeMessage::Hello(_) => {
                 return Err(violation("hello was already sent on this link".into()))
             }
-            ProbeMessage::Accepted(a) => {
-                operations::record_progress(
-                    store,
-                    &self.state.prices,
-                    self.probe,
-                    &a.operation_id,
-                    AssignmentState::Accepted,
-                )
-                .await
-            }
-            ProbeMessage::Finished(f) => {
-                operations::record_progress(
-                    store,
-                    &self.state.prices,
-                    self.probe,
-                    &f.operation_id,
-                    AssignmentState::Finished,
-                )
-                .await
-            }
+            ProbeMessage::Accepted(a) => (a.operation_id, AssignmentState::Accepted),
+            ProbeMessage::Finished(f) => (f.operation_id, AssignmentState::Finished),
             ProbeMessage::Result(report) => return Ok(Some(report)),
         };
+        let store = self.state.store.as_ref();
+        let outcome =
+            operations::record_progress(store, &self.state.prices, self.probe, &operation, to)
+                .await;
         self.settle(outcome).map(|()| None)
     }
 
